@@ -1,0 +1,140 @@
+/*
+ * The machine: the address spaces, guest memory, interrupt lines and devices of
+ * one guest, and the only door from device code to the accelerator.
+ *
+ * Device code uses just this header (plus memory.h, chardev.h, keyval.h,
+ * log.h, trace.h): register a region, raise or lower an interrupt, read or
+ * write guest memory, start a timer, ask for a reset or power-off. It never
+ * includes a Xen header; the accelerator (accel/xen/) implements accel_ops.
+ */
+#ifndef XENDM_MACHINE_H
+#define XENDM_MACHINE_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "xendm/chardev.h"
+#include "xendm/common.h"
+#include "xendm/keyval.h"
+#include "xendm/mapcache.h"
+#include "xendm/memory.h"
+
+enum shutdown_reason {
+    SHUTDOWN_POWEROFF = 0, /* values are Xen's SHUTDOWN_* codes */
+    SHUTDOWN_REBOOT = 1,
+    SHUTDOWN_SUSPEND = 2,
+    SHUTDOWN_CRASH = 3,
+};
+
+/* What the machine needs from the accelerator. Each may be NULL (unit tests). */
+struct accel_ops {
+    void (*set_isa_irq)(void *opaque, unsigned irq, bool level);
+    void (*set_pci_intx)(void *opaque, unsigned slot, unsigned pin, bool level);
+    void (*set_pci_link_route)(void *opaque, unsigned link, unsigned isa_irq);
+    void (*inject_msi)(void *opaque, uint64_t addr, uint32_t data);
+    void (*claim_pcidev)(void *opaque, uint32_t sbdf, bool add);
+    void (*request_shutdown)(void *opaque, enum shutdown_reason reason);
+};
+
+#define MACHINE_ISA_IRQS 16
+
+struct machine {
+    struct address_space *io;
+    struct address_space *mmio;
+    struct mapcache *mapcache;
+    const struct accel_ops *accel;
+    void *accel_opaque;
+    /* Number of asserted sources per ISA line; a level change goes out on 0 <-> 1. */
+    unsigned isa_irq_count[MACHINE_ISA_IRQS];
+    /* PCI configuration space (the PCI issue installs the bus); NULL: every function absent. */
+    uint64_t (*pci_config_read)(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size);
+    void (*pci_config_write)(void *opaque, uint32_t sbdf, uint32_t reg, uint64_t val,
+                             unsigned size);
+    void *pci_opaque;
+    GPtrArray *devices;  /* struct device_instance * */
+    GPtrArray *chardevs; /* struct chardev *, owned */
+    uint64_t ram_size;
+    /* Sum of the guest's RTC changes reported by Xen (TIMEOFFSET), in seconds. */
+    int64_t rtc_offset_seconds;
+    bool shutdown_requested;
+    enum shutdown_reason shutdown_reason;
+};
+
+struct machine *machine_new(void);
+void machine_free(struct machine *m); /* destroys devices, then chardevs, then spaces */
+void machine_reset(struct machine *m);
+
+/* ---- device types: one file per device registers itself ---- */
+
+struct device_type {
+    const char *name; /* as in -device NAME */
+    const char *description;
+    bool user_creatable; /* may be named with -device */
+    /* Takes its properties with kv_get*(); a property it did not take is an error. */
+    void *(*create)(struct machine *m, struct kv_list *props, GError **err);
+    void (*reset)(void *dev);
+    void (*destroy)(void *dev);
+};
+
+#define DEVICE_TYPE_REGISTER(type_var)                                                            \
+    static const struct device_type *const device_type_ptr_##type_var                           \
+        __attribute__((section("xendm_device_types"), used, aligned(8))) = &type_var
+
+const struct device_type *device_type_find(const char *name);
+void device_type_list(FILE *out);
+/* Creates and records a device; fails on unknown type or an unused property. */
+void *machine_create_device(struct machine *m, const char *type, struct kv_list *props,
+                            GError **err);
+
+/* ---- chardevs ---- */
+void machine_add_chardev(struct machine *m, struct chardev *chr); /* takes ownership */
+struct chardev *machine_find_chardev(struct machine *m, const char *id);
+
+/* ---- regions ---- */
+static inline struct region *machine_add_io(struct machine *m, const char *name, uint64_t base,
+                                            uint64_t size, const struct region_ops *ops,
+                                            void *opaque)
+{
+    return region_add(m->io, name, base, size, ops, opaque);
+}
+static inline struct region *machine_add_mmio(struct machine *m, const char *name, uint64_t base,
+                                              uint64_t size, const struct region_ops *ops,
+                                              void *opaque)
+{
+    return region_add(m->mmio, name, base, size, ops, opaque);
+}
+
+/* ---- interrupts ---- */
+
+/* An interrupt output of one device; ISA lines are shared by OR of their sources. */
+struct irq_line;
+struct irq_line *machine_isa_irq(struct machine *m, unsigned irq); /* NULL if irq > 15 */
+void irq_set_level(struct irq_line *line, bool level);
+bool irq_get_level(const struct irq_line *line);
+void irq_line_free(struct irq_line *line); /* lowers it first */
+
+void machine_inject_msi(struct machine *m, uint64_t addr, uint32_t data);
+
+/* ---- guest memory ---- */
+static inline int guest_read(struct machine *m, uint64_t gpa, void *buf, size_t len)
+{
+    return mapcache_read(m->mapcache, gpa, buf, len);
+}
+static inline int guest_write(struct machine *m, uint64_t gpa, const void *buf, size_t len)
+{
+    return mapcache_write(m->mapcache, gpa, buf, len);
+}
+
+/* ---- life cycle ---- */
+void machine_request_shutdown(struct machine *m, enum shutdown_reason reason);
+
+/* ---- timers (on the event loop; microsecond resolution) ---- */
+struct timer;
+struct timer *timer_new(void (*cb)(void *opaque), void *opaque);
+void timer_arm_ns(struct timer *t, uint64_t delay_ns); /* re-arming replaces */
+void timer_cancel(struct timer *t);
+bool timer_pending(const struct timer *t);
+void timer_free(struct timer *t);
+int64_t clock_now_ns(void); /* monotonic */
+
+#endif
