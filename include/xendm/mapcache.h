@@ -52,6 +52,8 @@ struct mapcache_config {
 struct mapcache_stats {
     uint64_t hits, misses, evictions, map_failures;
     size_t mapped_buckets, locked_buckets, stale_buckets, dedicated_mappings;
+    /* Times a bucket was mapped beyond max_buckets because every mapped one was locked. */
+    uint64_t bound_exceeded;
 };
 
 struct mapcache;
@@ -60,11 +62,18 @@ struct mapcache *mapcache_new(const struct mapcache_mapper *mapper,
                               const struct mapcache_config *config);
 void mapcache_free(struct mapcache *mc);
 
-/* 0, or -EFAULT when any byte is not guest RAM; a failed write may be partial. */
+/*
+ * 0, or -EFAULT when any byte is not guest RAM; a failed write may be partial.
+ * A failed read fills the bytes it could not read with all-ones (what a bus
+ * error reads as). len 0 always succeeds; mc NULL (no guest memory) fails.
+ */
 int mapcache_read(struct mapcache *mc, uint64_t gpa, void *buf, size_t len);
 int mapcache_write(struct mapcache *mc, uint64_t gpa, const void *buf, size_t len);
 
-/* A pointer to `len` contiguous bytes at gpa, held until mapcache_unlock(); NULL on failure. */
+/*
+ * A pointer to `len` contiguous bytes at gpa, held until mapcache_unlock(); NULL on failure
+ * (len 0, any page not guest RAM). Unlock each returned pointer once per lock.
+ */
 void *mapcache_lock(struct mapcache *mc, uint64_t gpa, size_t len, bool writable);
 void mapcache_unlock(struct mapcache *mc, void *ptr);
 
