@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Runs the meson test suites of one or more build directories and prints one
+closing line `N passed, N failed[, N skipped]`, counting TAP test points (a
+test program that is not TAP counts as one point).
+
+    scripts/run-tests.py BUILDDIR [BUILDDIR...] [-- extra meson test args]
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+TAP_LINE = re.compile(r'^(not ok|ok)\b(.*)$')
+
+
+def count_points(entry):
+    """(passed, failed, skipped) for one test of testlog.json."""
+    result = entry.get('result', 'FAIL')
+    out = entry.get('stdout') or ''
+    passed = failed = skipped = 0
+    saw_tap = False
+    for line in out.splitlines():
+        m = TAP_LINE.match(line.strip())
+        if not m:
+            continue
+        saw_tap = True
+        rest = m.group(2)
+        if '# SKIP' in rest.upper():
+            skipped += 1
+        elif m.group(1) == 'ok' or '# TODO' in rest.upper():
+            passed += 1
+        else:
+            failed += 1
+    if not saw_tap:
+        if result == 'SKIP':
+            return 0, 0, 1
+        return (1, 0, 0) if result in ('OK', 'EXPECTEDFAIL') else (0, 1, 0)
+    # A program that crashed or timed out after some points fails once more.
+    if result not in ('OK', 'SKIP', 'EXPECTEDFAIL') and failed == 0:
+        failed += 1
+    return passed, failed, skipped
+
+
+def main(argv):
+    if '--' in argv:
+        i = argv.index('--')
+        dirs, extra = argv[:i], argv[i + 1:]
+    else:
+        dirs, extra = argv, []
+    if not dirs:
+        print(__doc__, file=sys.stderr)
+        return 2
+    totals = [0, 0, 0]
+    for d in dirs:
+        label = os.path.basename(os.path.normpath(d))
+        print(f'=== meson test in {d}', flush=True)
+        rc = subprocess.call(['meson', 'test', '-C', d, '--print-errorlogs',
+                              '--num-processes', os.environ.get('TEST_JOBS', '2')] + extra)
+        log = os.path.join(d, 'meson-logs', 'testlog.json')
+        seen = 0
+        dir_failed = 0
+        if os.path.exists(log):
+            with open(log) as f:
+                for line in f:
+                    line = line.strip()
+                    if not line:
+                        continue
+                    entry = json.loads(line)
+                    seen += 1
+                    p, fl, s = count_points(entry)
+                    totals[0] += p
+                    totals[1] += fl
+                    dir_failed += fl
+                    totals[2] += s
+                    if fl:
+                        print(f'{label}: FAILED {entry.get("name")}', flush=True)
+        if seen == 0 or (rc != 0 and dir_failed == 0):
+            # meson itself failed (build error, no tests): count it.
+            totals[1] += 1
+            print(f'{label}: meson test exited {rc} with no failing test recorded')
+    line = f'{totals[0]} passed, {totals[1]} failed'
+    if totals[2]:
+        line += f', {totals[2]} skipped'
+    print(line)
+    return 0 if totals[1] == 0 else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
