@@ -1,1 +1,321 @@
-/* placeholder: being written */
+/*
+ * The machine: address spaces, devices, ISA interrupt lines, MSI, shutdown
+ * requests and timers. Everything a device needs from the rest of xendm
+ * goes through here; the accelerator plugs in through struct accel_ops.
+ *
+ * Chardev ownership lives in machine-chardev.c so that programs without the
+ * chardev layer (the core unit tests) can link the machine.
+ */
+#include <glib.h>
+#include <inttypes.h>
+#include <time.h>
+
+#include "xendm/log.h"
+#include "xendm/machine.h"
+#include "xendm/trace.h"
+
+#define MACHINE_ERROR (g_quark_from_static_string("xendm-machine"))
+
+struct device_instance {
+    const struct device_type *type;
+    void *dev;
+    char *id; /* -device ...,id=ID, or NULL */
+};
+
+struct irq_line {
+    struct machine *m;
+    unsigned irq;
+    bool level;
+};
+
+struct machine *machine_new(void)
+{
+    struct machine *m = g_new0(struct machine, 1);
+
+    m->io = address_space_new(ADDRESS_SPACE_IO, "io");
+    m->mmio = address_space_new(ADDRESS_SPACE_MMIO, "mmio");
+    m->devices = g_ptr_array_new();
+    m->chardevs = g_ptr_array_new();
+    return m;
+}
+
+static void device_instance_destroy(struct device_instance *inst)
+{
+    if (inst->type->destroy != NULL) {
+        inst->type->destroy(inst->dev);
+    }
+    g_free(inst->id);
+    g_free(inst);
+}
+
+void machine_free(struct machine *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    /* Newest first: a device may depend on one created before it. */
+    for (guint i = m->devices->len; i > 0; i--) {
+        device_instance_destroy(g_ptr_array_index(m->devices, i - 1));
+    }
+    g_ptr_array_free(m->devices, TRUE);
+    /* The free function, when chardevs exist, was installed by machine_add_chardev(). */
+    g_ptr_array_free(m->chardevs, TRUE);
+    address_space_free(m->io);
+    address_space_free(m->mmio);
+    g_free(m);
+}
+
+void machine_reset(struct machine *m)
+{
+    for (guint i = 0; i < m->devices->len; i++) {
+        struct device_instance *inst = g_ptr_array_index(m->devices, i);
+        if (inst->type->reset != NULL) {
+            inst->type->reset(inst->dev);
+        }
+    }
+    m->shutdown_requested = false;
+}
+
+/* ---- device types ---- */
+
+/*
+ * Each device file places a pointer to its type in this section; weak
+ * references keep a program without devices linkable (both are NULL then).
+ */
+extern const struct device_type *const __start_xendm_device_types[] __attribute__((weak));
+extern const struct device_type *const __stop_xendm_device_types[] __attribute__((weak));
+
+static size_t device_type_count(void)
+{
+    if (__start_xendm_device_types == NULL || __stop_xendm_device_types == NULL) {
+        return 0;
+    }
+    return (size_t)(__stop_xendm_device_types - __start_xendm_device_types);
+}
+
+const struct device_type *device_type_find(const char *name)
+{
+    size_t n = device_type_count();
+
+    for (size_t i = 0; i < n; i++) {
+        const struct device_type *type = __start_xendm_device_types[i];
+        if (type != NULL && strcmp(type->name, name) == 0) {
+            return type;
+        }
+    }
+    return NULL;
+}
+
+void device_type_list(FILE *out)
+{
+    size_t n = device_type_count();
+
+    for (size_t i = 0; i < n; i++) {
+        const struct device_type *type = __start_xendm_device_types[i];
+        if (type != NULL && type->user_creatable) {
+            fprintf(out, "name \"%s\", desc \"%s\"\n", type->name,
+                    type->description != NULL ? type->description : "");
+        }
+    }
+}
+
+void *machine_create_device(struct machine *m, const char *type_name, struct kv_list *props,
+                            GError **err)
+{
+    const struct device_type *type = device_type_find(type_name);
+    struct device_instance *inst;
+    const char *unused;
+    void *dev;
+
+    if (type == NULL) {
+        g_set_error(err, MACHINE_ERROR, 0, "unknown device type '%s'", type_name);
+        return NULL;
+    }
+    /* The driver name and the id are the machine's business, not the device's. */
+    (void)kv_get(props, "driver");
+    const char *id = kv_get(props, "id");
+    dev = type->create(m, props, err);
+    if (dev == NULL) {
+        if (err != NULL && *err == NULL) {
+            g_set_error(err, MACHINE_ERROR, 0, "device '%s' could not be created", type_name);
+        }
+        return NULL;
+    }
+    inst = g_new0(struct device_instance, 1);
+    inst->type = type;
+    inst->dev = dev;
+    inst->id = g_strdup(id);
+    unused = kv_first_unused(props);
+    if (unused != NULL) {
+        g_set_error(err, MACHINE_ERROR, 0, "Property '%s' not found for device '%s'", unused,
+                    type_name);
+        device_instance_destroy(inst);
+        return NULL;
+    }
+    g_ptr_array_add(m->devices, inst);
+    return dev;
+}
+
+/* ---- interrupts ---- */
+
+struct irq_line *machine_isa_irq(struct machine *m, unsigned irq)
+{
+    struct irq_line *line;
+
+    if (irq >= MACHINE_ISA_IRQS) {
+        return NULL;
+    }
+    line = g_new0(struct irq_line, 1);
+    line->m = m;
+    line->irq = irq;
+    return line;
+}
+
+/*
+ * ISA lines are wired-OR: the line is high while any source drives it. Only
+ * transitions of the whole line go to the accelerator, as Xen wants level
+ * changes, not every source's opinion.
+ */
+void irq_set_level(struct irq_line *line, bool level)
+{
+    struct machine *m;
+    unsigned *count;
+
+    if (line == NULL || line->level == level) {
+        return;
+    }
+    m = line->m;
+    count = &m->isa_irq_count[line->irq];
+    line->level = level;
+    if (level) {
+        (*count)++;
+    } else if (*count > 0) {
+        (*count)--;
+    }
+    if ((level && *count == 1) || (!level && *count == 0)) {
+        TRACE(machine_isa_irq, "irq=%u level=%d", line->irq, level);
+        if (m->accel != NULL && m->accel->set_isa_irq != NULL) {
+            m->accel->set_isa_irq(m->accel_opaque, line->irq, level);
+        }
+    }
+}
+
+bool irq_get_level(const struct irq_line *line)
+{
+    return line != NULL && line->level;
+}
+
+void irq_line_free(struct irq_line *line)
+{
+    if (line == NULL) {
+        return;
+    }
+    irq_set_level(line, false);
+    g_free(line);
+}
+
+void machine_inject_msi(struct machine *m, uint64_t addr, uint32_t data)
+{
+    TRACE(machine_msi, "addr=0x%" PRIx64 " data=0x%" PRIx32, addr, data);
+    if (m->accel != NULL && m->accel->inject_msi != NULL) {
+        m->accel->inject_msi(m->accel_opaque, addr, data);
+    }
+}
+
+/* ---- life cycle ---- */
+
+void machine_request_shutdown(struct machine *m, enum shutdown_reason reason)
+{
+    log_info("shutdown requested (reason %d)", (int)reason);
+    m->shutdown_requested = true;
+    m->shutdown_reason = reason;
+    if (m->accel != NULL && m->accel->request_shutdown != NULL) {
+        m->accel->request_shutdown(m->accel_opaque, reason);
+    }
+}
+
+/* ---- timers ---- */
+
+/*
+ * A timer is a GSource on the thread's default main context whose ready time
+ * is the deadline (GLib's monotonic clock, in microseconds); -1 disarms it.
+ */
+struct timer_source {
+    GSource source;
+    struct timer *timer;
+};
+
+struct timer {
+    struct timer_source *src;
+    void (*cb)(void *opaque);
+    void *opaque;
+};
+
+static gboolean timer_dispatch(GSource *source, GSourceFunc unused_cb, gpointer unused_data)
+{
+    struct timer *t = ((struct timer_source *)source)->timer;
+
+    /* Disarm before the callback so that it may re-arm. */
+    g_source_set_ready_time(source, -1);
+    t->cb(t->opaque);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs timer_source_funcs = {
+    .dispatch = timer_dispatch,
+};
+
+struct timer *timer_new(void (*cb)(void *opaque), void *opaque)
+{
+    struct timer *t = g_new0(struct timer, 1);
+
+    t->cb = cb;
+    t->opaque = opaque;
+    t->src = (struct timer_source *)g_source_new(&timer_source_funcs, sizeof(*t->src));
+    t->src->timer = t;
+    g_source_set_ready_time(&t->src->source, -1);
+    g_source_attach(&t->src->source, g_main_context_get_thread_default());
+    return t;
+}
+
+void timer_arm_ns(struct timer *t, uint64_t delay_ns)
+{
+    int64_t now = g_get_monotonic_time();
+    uint64_t delay_us = delay_ns / 1000 + (delay_ns % 1000 != 0); /* never early */
+    int64_t deadline;
+
+    if (delay_us > (uint64_t)(INT64_MAX - now)) {
+        deadline = INT64_MAX;
+    } else {
+        deadline = now + (int64_t)delay_us;
+    }
+    g_source_set_ready_time(&t->src->source, deadline);
+}
+
+void timer_cancel(struct timer *t)
+{
+    g_source_set_ready_time(&t->src->source, -1);
+}
+
+bool timer_pending(const struct timer *t)
+{
+    return g_source_get_ready_time((GSource *)&t->src->source) != -1;
+}
+
+void timer_free(struct timer *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    g_source_destroy(&t->src->source);
+    g_source_unref(&t->src->source);
+    g_free(t);
+}
+
+int64_t clock_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

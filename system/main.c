@@ -1,1 +1,170 @@
-int main(void) { return 0; }
+/*
+ * xendm's main: command line -> machine -> Xen bring-up -> event loop ->
+ * teardown. Exit status: 0 on SIGTERM/SIGINT or a clean stop, 1 on a bad
+ * command line or a failure (the message names the step and errno).
+ */
+#include <glib-unix.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "accel/xen/xen-accel.h"
+#include "xendm/log.h"
+#include "xendm/machine.h"
+#include "xendm/mapcache.h"
+#include "xendm/options.h"
+#include "xendm/trace.h"
+#include "xendm/xenfv.h"
+
+struct xendm_run {
+    struct xendm_config *cfg;
+    struct xen_accel *xa;
+    struct machine *m;
+    struct mapcache *mc;
+    GMainLoop *loop;
+    int exit_status;
+};
+
+static gboolean on_signal(gpointer opaque)
+{
+    struct xendm_run *run = opaque;
+
+    log_info("signal received: shutting down");
+    run->exit_status = 0;
+    g_main_loop_quit(run->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static void on_fatal(void *opaque)
+{
+    struct xendm_run *run = opaque;
+
+    run->exit_status = 1;
+    g_main_loop_quit(run->loop);
+}
+
+/* Help, version and listings: done before anything is created. Returns true when handled. */
+static bool run_info_action(const struct xendm_config *cfg)
+{
+    switch (cfg->action) {
+    case XENDM_ACTION_HELP:
+        options_print_help(stdout);
+        return true;
+    case XENDM_ACTION_VERSION:
+        printf("%s\n", XENDM_VERSION_STRING);
+        return true;
+    case XENDM_ACTION_TRACE_HELP:
+        trace_list(stdout);
+        return true;
+    case XENDM_ACTION_DEVICE_HELP:
+        device_type_list(stdout);
+        return true;
+    case XENDM_ACTION_RUN:
+        break;
+    }
+    return false;
+}
+
+static void apply_traces(const struct xendm_config *cfg)
+{
+    for (guint i = 0; i < cfg->trace_patterns->len; i++) {
+        const char *pattern = g_ptr_array_index(cfg->trace_patterns, i);
+        if (trace_enable(pattern) == 0) {
+            log_warn("-trace %s: no trace point matches", pattern);
+        }
+    }
+}
+
+static void log_accepted_notes(const struct xendm_config *cfg)
+{
+    if (cfg->monitors->len > 0) {
+        log_info("QMP is not served yet: %u -mon option(s) recorded, no monitor runs",
+                 cfg->monitors->len);
+    }
+    if (cfg->start_paused) {
+        log_info("-S accepted: the ioreq server is enabled at start all the same");
+    }
+}
+
+static bool build_and_start(struct xendm_run *run, GError **err)
+{
+    struct xendm_config *cfg = run->cfg;
+
+    run->xa = xen_accel_new(cfg->domid, config_max_vcpus(cfg));
+    xen_accel_set_fatal_handler(run->xa, on_fatal, run);
+    if (!xen_accel_open(run->xa, err)) {
+        return false;
+    }
+    run->m = machine_new();
+    run->m->ram_size = cfg->ram_size;
+    run->mc = mapcache_new(xen_accel_mapper(run->xa), NULL);
+    if (run->mc == NULL) {
+        g_set_error(err, g_quark_from_static_string("xendm"), 0, "creating the mapcache failed");
+        return false;
+    }
+    run->m->mapcache = run->mc;
+    xen_accel_attach(run->xa, run->m);
+    if (!xenfv_assemble(run->m, cfg, err)) {
+        return false;
+    }
+    machine_reset(run->m);
+    return xen_accel_start(run->xa, err) && xen_accel_set_state(run->xa, "running", err);
+}
+
+static void teardown(struct xendm_run *run)
+{
+    if (run->xa != NULL) {
+        xen_accel_stop(run->xa); /* no more ioreqs: the server is gone */
+    }
+    machine_free(run->m);
+    if (run->mc != NULL) {
+        mapcache_free(run->mc);
+    }
+    xen_accel_free(run->xa); /* after the mapcache: it maps through these handles */
+    if (run->loop != NULL) {
+        g_main_loop_unref(run->loop);
+    }
+    config_free(run->cfg);
+}
+
+int main(int argc, char **argv)
+{
+    struct xendm_run run = {.exit_status = 1};
+    GError *err = NULL;
+
+    run.cfg = config_new();
+    if (!options_parse(run.cfg, argc, argv, &err)) {
+        fprintf(stderr, "xendm: %s\n", err->message);
+        goto out;
+    }
+    if (run_info_action(run.cfg)) {
+        run.exit_status = 0;
+        goto out;
+    }
+    if (!run.cfg->have_domid) {
+        fprintf(stderr, "xendm: -xen-domid is required\n");
+        goto out;
+    }
+    apply_traces(run.cfg);
+    log_accepted_notes(run.cfg);
+    /* A chardev peer going away must be an error on write, not a signal that kills us. */
+    signal(SIGPIPE, SIG_IGN);
+    run.loop = g_main_loop_new(NULL, FALSE);
+    g_unix_signal_add(SIGTERM, on_signal, &run);
+    g_unix_signal_add(SIGINT, on_signal, &run);
+
+    if (!build_and_start(&run, &err)) {
+        log_error("%s", err->message);
+        run.exit_status = 1;
+        goto out;
+    }
+    log_info("domain %u: machine running", run.cfg->domid);
+    run.exit_status = 0;
+    g_main_loop_run(run.loop);
+out:
+    if (err != NULL) {
+        g_error_free(err);
+    }
+    teardown(&run);
+    return run.exit_status;
+}

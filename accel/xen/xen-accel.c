@@ -1,1 +1,682 @@
-/* placeholder: being written */
+/*
+ * The Xen accelerator (see xen-accel.h for the bring-up sequence). All Xen
+ * library calls of xendm are in this file; the ioreq engine (xen-all.c) does
+ * the work on the pages mapped here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <inttypes.h>
+#include <sys/mman.h>
+
+#include <xenctrl.h>
+#include <xendevicemodel.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
+#include <xenstore.h>
+
+#include "accel/xen/xen-accel.h"
+#include "xendm/log.h"
+#include "xendm/trace.h"
+
+#define XEN_ACCEL_ERROR (g_quark_from_static_string("xendm-xen"))
+#define BUFFERED_POLL_MS 100
+/* Resource frames of an ioreq server (xen/memory.h XENMEM_resource_ioreq_server_frame_*). */
+#define IOREQ_RESOURCE_TYPE 0 /* XENMEM_resource_ioreq_server */
+#define IOREQ_FRAME_BUFFERED 0
+#define IOREQ_NR_FRAMES 2
+
+struct pcidev_claim {
+    uint32_t sbdf;
+};
+
+struct xen_accel {
+    uint32_t domid;
+    unsigned fallback_vcpus;
+    enum xen_accel_step step;
+    struct machine *m;
+
+    xenevtchn_handle *xce;
+    xenforeignmemory_handle *fmem;
+    xendevicemodel_handle *dmod;
+    xc_interface *xc;
+    struct xs_handle *xsh;
+
+    unsigned nr_vcpus;
+    ioservid_t server_id;
+    xenforeignmemory_resource_handle *pages_handle;
+    void *pages;
+    struct xenabi_buffered_iopage *buffered;
+    struct xenabi_ioreq *shared;
+    evtchn_port_t buffered_remote_port;
+    /* Local ports; -1 where not bound (yet). */
+    int buffered_local_port;
+    int *vcpu_local_port;
+
+    GArray *pcidevs; /* struct pcidev_claim: what the machine asked to claim */
+    guint evtchn_watch;
+    guint poll_timer;
+    struct ioreq_stats stats;
+    struct mapcache_mapper mapper;
+    struct accel_ops ops;
+
+    void (*fatal)(void *opaque);
+    void *fatal_opaque;
+    bool failed;
+};
+
+static bool step_failed(GError **err, unsigned step, const char *what)
+{
+    int saved = errno;
+
+    g_set_error(err, XEN_ACCEL_ERROR, saved, "xen bring-up step %u (%s) failed: %s", step, what,
+                g_strerror(saved));
+    return false;
+}
+
+static void accel_fatal(struct xen_accel *xa, const char *why)
+{
+    if (xa->failed) {
+        return;
+    }
+    xa->failed = true;
+    log_error("xen: %s; the device model cannot go on", why);
+    if (xa->fatal != NULL) {
+        xa->fatal(xa->fatal_opaque);
+    }
+}
+
+/* ---- the mapcache's mapper ---- */
+
+static void *accel_map(void *opaque, uint64_t first_gfn, size_t nr, bool writable, int *err)
+{
+    struct xen_accel *xa = opaque;
+    xen_pfn_t *gfns = g_new(xen_pfn_t, nr);
+    void *addr;
+
+    for (size_t i = 0; i < nr; i++) {
+        gfns[i] = (xen_pfn_t)(first_gfn + i);
+    }
+    addr = xenforeignmemory_map(xa->fmem, xa->domid, PROT_READ | (writable ? PROT_WRITE : 0), nr,
+                                gfns, err);
+    if (addr == NULL) {
+        log_debug("xen: mapping %zu frames at gfn 0x%" PRIx64 " failed: %s", nr, first_gfn,
+                  g_strerror(errno));
+    }
+    g_free(gfns);
+    return addr;
+}
+
+static void accel_unmap(void *opaque, void *addr, size_t nr)
+{
+    struct xen_accel *xa = opaque;
+
+    if (xenforeignmemory_unmap(xa->fmem, addr, nr) != 0) {
+        log_warn("xen: unmapping %zu frames failed: %s", nr, g_strerror(errno));
+    }
+}
+
+/* ---- accel_ops ---- */
+
+static void op_set_isa_irq(void *opaque, unsigned irq, bool level)
+{
+    struct xen_accel *xa = opaque;
+
+    TRACE(xen_irq, "isa irq=%u level=%d", irq, level);
+    if (xendevicemodel_set_isa_irq_level(xa->dmod, xa->domid, (uint8_t)irq, level) != 0) {
+        log_warn("xen: set_isa_irq_level(%u, %d) failed: %s", irq, level, g_strerror(errno));
+    }
+}
+
+static void op_set_pci_intx(void *opaque, unsigned slot, unsigned pin, bool level)
+{
+    struct xen_accel *xa = opaque;
+
+    /* Segment 0, bus 0: Xen swizzles the slot and pin itself (reference §3). */
+    TRACE(xen_irq, "intx slot=%u pin=%u level=%d", slot, pin, level);
+    if (xendevicemodel_set_pci_intx_level(xa->dmod, xa->domid, 0, 0, (uint8_t)slot,
+                                          (uint8_t)pin, level) != 0) {
+        log_warn("xen: set_pci_intx_level(%u, %u, %d) failed: %s", slot, pin, level,
+                 g_strerror(errno));
+    }
+}
+
+static void op_set_pci_link_route(void *opaque, unsigned link, unsigned isa_irq)
+{
+    struct xen_accel *xa = opaque;
+
+    TRACE(xen_irq, "link=%u irq=%u", link, isa_irq);
+    if (xendevicemodel_set_pci_link_route(xa->dmod, xa->domid, (uint8_t)link,
+                                          (uint8_t)isa_irq) != 0) {
+        log_warn("xen: set_pci_link_route(%u, %u) failed: %s", link, isa_irq, g_strerror(errno));
+    }
+}
+
+static void op_inject_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    struct xen_accel *xa = opaque;
+
+    TRACE(xen_irq, "msi addr=0x%" PRIx64 " data=0x%" PRIx32, addr, data);
+    if (xendevicemodel_inject_msi(xa->dmod, xa->domid, addr, data) != 0) {
+        log_warn("xen: inject_msi(0x%" PRIx64 ", 0x%" PRIx32 ") failed: %s", addr, data,
+                 g_strerror(errno));
+    }
+}
+
+static void op_request_shutdown(void *opaque, enum shutdown_reason reason)
+{
+    struct xen_accel *xa = opaque;
+
+    /* Immediately: Xen must see it before the response to the request that caused it. */
+    TRACE(xen_shutdown, "reason=%d", (int)reason);
+    if (xendevicemodel_shutdown(xa->dmod, xa->domid, (unsigned)reason) != 0) {
+        log_error("xen: shutdown(%d) failed: %s", (int)reason, g_strerror(errno));
+    }
+}
+
+static void pcidev_claim_apply(struct xen_accel *xa, uint32_t sbdf, bool add)
+{
+    uint16_t seg = (uint16_t)(sbdf >> 16);
+    uint8_t bus = (uint8_t)(sbdf >> 8), dev = (sbdf >> 3) & 0x1f, fn = sbdf & 7;
+    int rc;
+
+    TRACE(xen_claim, "pci %04x:%02x:%02x.%u %s", seg, bus, dev, fn, add ? "map" : "unmap");
+    if (add) {
+        rc = xendevicemodel_map_pcidev_to_ioreq_server(xa->dmod, xa->domid, xa->server_id, seg,
+                                                       bus, dev, fn);
+    } else {
+        rc = xendevicemodel_unmap_pcidev_from_ioreq_server(xa->dmod, xa->domid, xa->server_id,
+                                                           seg, bus, dev, fn);
+    }
+    if (rc != 0) {
+        log_error("xen: %s PCI %04x:%02x:%02x.%u failed: %s", add ? "claiming" : "releasing",
+                  seg, bus, dev, fn, g_strerror(errno));
+    }
+}
+
+static void op_claim_pcidev(void *opaque, uint32_t sbdf, bool add)
+{
+    struct xen_accel *xa = opaque;
+
+    /* Remembered, so that claims made before the server exists are made at step 8. */
+    for (guint i = 0; i < xa->pcidevs->len; i++) {
+        if (g_array_index(xa->pcidevs, struct pcidev_claim, i).sbdf == sbdf) {
+            if (add) {
+                return;
+            }
+            g_array_remove_index(xa->pcidevs, i);
+            break;
+        }
+    }
+    if (add) {
+        struct pcidev_claim claim = {sbdf};
+        g_array_append_val(xa->pcidevs, claim);
+    }
+    if (xa->step >= XEN_ACCEL_CLAIMS) {
+        pcidev_claim_apply(xa, sbdf, add);
+    }
+}
+
+/* ---- the address-space listener: regions become claimed ranges ---- */
+
+static void claim_range(struct xen_accel *xa, enum address_space_kind kind, uint64_t start,
+                        uint64_t last, bool add)
+{
+    int is_mmio = kind == ADDRESS_SPACE_MMIO;
+    int rc;
+
+    TRACE(xen_claim, "%s 0x%" PRIx64 "-0x%" PRIx64 " %s", is_mmio ? "mmio" : "io", start, last,
+          add ? "map" : "unmap");
+    if (add) {
+        rc = xendevicemodel_map_io_range_to_ioreq_server(xa->dmod, xa->domid, xa->server_id,
+                                                         is_mmio, start, last);
+    } else {
+        rc = xendevicemodel_unmap_io_range_from_ioreq_server(xa->dmod, xa->domid, xa->server_id,
+                                                             is_mmio, start, last);
+    }
+    if (rc != 0) {
+        log_error("xen: %s %s range 0x%" PRIx64 "-0x%" PRIx64 " failed: %s",
+                  add ? "claiming" : "releasing", is_mmio ? "MMIO" : "port", start, last,
+                  g_strerror(errno));
+    }
+}
+
+static void listener_added(void *opaque, enum address_space_kind kind, uint64_t start,
+                           uint64_t last)
+{
+    claim_range(opaque, kind, start, last, true);
+}
+
+static void listener_removed(void *opaque, enum address_space_kind kind, uint64_t start,
+                             uint64_t last)
+{
+    claim_range(opaque, kind, start, last, false);
+}
+
+/* ---- serving ---- */
+
+static gboolean buffered_poll(gpointer opaque);
+
+static void drain_buffered(struct xen_accel *xa)
+{
+    int n;
+
+    if (xa->failed) {
+        return;
+    }
+    n = ioreq_drain_buffered(xa->m, xa->buffered, &xa->stats);
+    if (n < 0) {
+        accel_fatal(xa, "the buffered ioreq ring is corrupt");
+        return;
+    }
+    /* While entries keep coming, poll as well: the buffered port only carries hints. */
+    if (n > 0 && xa->poll_timer == 0) {
+        xa->poll_timer = g_timeout_add(BUFFERED_POLL_MS, buffered_poll, xa);
+    }
+}
+
+static gboolean buffered_poll(gpointer opaque)
+{
+    struct xen_accel *xa = opaque;
+    int n;
+
+    if (xa->failed) {
+        xa->poll_timer = 0;
+        return G_SOURCE_REMOVE;
+    }
+    n = ioreq_drain_buffered(xa->m, xa->buffered, &xa->stats);
+    if (n <= 0) {
+        xa->poll_timer = 0;
+        if (n < 0) {
+            accel_fatal(xa, "the buffered ioreq ring is corrupt");
+        }
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void serve_vcpu(struct xen_accel *xa, unsigned vcpu)
+{
+    drain_buffered(xa);
+    if (xa->failed) {
+        return;
+    }
+    if (ioreq_service_slot(xa->m, &xa->shared[vcpu], NULL, &xa->stats)) {
+        if (xenevtchn_notify(xa->xce, (evtchn_port_t)xa->vcpu_local_port[vcpu]) != 0) {
+            log_error("xen: notifying vCPU %u failed: %s", vcpu, g_strerror(errno));
+        }
+    }
+}
+
+static void dispatch_port(struct xen_accel *xa, evtchn_port_t port)
+{
+    if ((int)port == xa->buffered_local_port) {
+        drain_buffered(xa);
+        return;
+    }
+    for (unsigned i = 0; i < xa->nr_vcpus; i++) {
+        if (xa->vcpu_local_port[i] == (int)port) {
+            serve_vcpu(xa, i);
+            return;
+        }
+    }
+    log_warn("xen: event on unknown port %u", port);
+}
+
+static gboolean evtchn_ready(gint fd, GIOCondition cond, gpointer opaque)
+{
+    struct xen_accel *xa = opaque;
+
+    while (!xa->failed) {
+        xenevtchn_port_or_error_t port = xenevtchn_pending(xa->xce);
+        if (port < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                accel_fatal(xa, "reading the event channel device failed");
+            }
+            break;
+        }
+        /* Delivery masked the port; unmask before serving so no later event is lost. */
+        if (xenevtchn_unmask(xa->xce, (evtchn_port_t)port) != 0) {
+            log_error("xen: unmasking port %d failed: %s", port, g_strerror(errno));
+        }
+        dispatch_port(xa, (evtchn_port_t)port);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* ---- bring-up steps ---- */
+
+static bool step_open_handles(struct xen_accel *xa, GError **err)
+{
+    xa->xce = xenevtchn_open(NULL, 0);
+    if (xa->xce == NULL) {
+        return step_failed(err, 1, "xenevtchn_open");
+    }
+    xa->fmem = xenforeignmemory_open(NULL, 0);
+    if (xa->fmem == NULL) {
+        return step_failed(err, 1, "xenforeignmemory_open");
+    }
+    xa->dmod = xendevicemodel_open(NULL, 0);
+    if (xa->dmod == NULL) {
+        return step_failed(err, 1, "xendevicemodel_open");
+    }
+    xa->xc = xc_interface_open(NULL, NULL, 0);
+    if (xa->xc == NULL) {
+        return step_failed(err, 1, "xc_interface_open");
+    }
+    xa->xsh = xs_open(0);
+    if (xa->xsh == NULL) {
+        return step_failed(err, 1, "xs_open");
+    }
+    xa->step = XEN_ACCEL_HANDLES;
+    return true;
+}
+
+static bool step_nr_vcpus(struct xen_accel *xa, GError **err)
+{
+    unsigned vcpus = 0;
+
+    if (xendevicemodel_nr_vcpus(xa->dmod, xa->domid, &vcpus) != 0 || vcpus == 0) {
+        log_warn("xen: nr_vcpus failed (%s); assuming %u from -smp", g_strerror(errno),
+                 xa->fallback_vcpus);
+        vcpus = xa->fallback_vcpus;
+    }
+    if (vcpus > XENABI_IOREQS_PER_PAGE) {
+        /* Xen 4.17 serves one ioreq page: vCPUs beyond it never send requests to us. */
+        log_warn("xen: %u vCPUs; serving the first %u", vcpus, XENABI_IOREQS_PER_PAGE);
+        vcpus = XENABI_IOREQS_PER_PAGE;
+    }
+    xa->nr_vcpus = vcpus;
+    xa->vcpu_local_port = g_new(int, vcpus);
+    for (unsigned i = 0; i < vcpus; i++) {
+        xa->vcpu_local_port[i] = -1;
+    }
+    xa->step = XEN_ACCEL_VCPUS;
+    return true;
+}
+
+static bool step_create_server(struct xen_accel *xa, GError **err)
+{
+    if (xendevicemodel_create_ioreq_server(xa->dmod, xa->domid, XENABI_BUFIOREQ_ATOMIC,
+                                           &xa->server_id) != 0) {
+        return step_failed(err, 3, "create_ioreq_server");
+    }
+    log_info("xen: domain %u: ioreq server %u created", xa->domid, xa->server_id);
+    xa->step = XEN_ACCEL_SERVER;
+    return true;
+}
+
+static bool step_map_pages(struct xen_accel *xa, GError **err)
+{
+    void *addr = NULL;
+
+    xa->pages_handle = xenforeignmemory_map_resource(xa->fmem, xa->domid, IOREQ_RESOURCE_TYPE,
+                                                     xa->server_id, IOREQ_FRAME_BUFFERED,
+                                                     IOREQ_NR_FRAMES, &addr,
+                                                     PROT_READ | PROT_WRITE, 0);
+    if (xa->pages_handle == NULL) {
+        return step_failed(err, 4, "map_resource ioreq_server frames 0-1");
+    }
+    xa->pages = addr;
+    xa->buffered = addr;
+    xa->shared = (struct xenabi_ioreq *)((char *)addr + XENABI_PAGE_SIZE);
+    xa->step = XEN_ACCEL_PAGES;
+    return true;
+}
+
+static bool step_buffered_port(struct xen_accel *xa, GError **err)
+{
+    if (xendevicemodel_get_ioreq_server_info(xa->dmod, xa->domid, xa->server_id, NULL, NULL,
+                                             &xa->buffered_remote_port) != 0) {
+        return step_failed(err, 5, "get_ioreq_server_info");
+    }
+    xa->step = XEN_ACCEL_BUFFERED_PORT;
+    return true;
+}
+
+static bool step_enable(struct xen_accel *xa, GError **err)
+{
+    if (xendevicemodel_set_ioreq_server_state(xa->dmod, xa->domid, xa->server_id, 1) != 0) {
+        return step_failed(err, 6, "set_ioreq_server_state(enabled)");
+    }
+    xa->step = XEN_ACCEL_ENABLED;
+    return true;
+}
+
+static bool step_bind_ports(struct xen_accel *xa, GError **err)
+{
+    xenevtchn_port_or_error_t port;
+
+    for (unsigned i = 0; i < xa->nr_vcpus; i++) {
+        /* Xen wrote vp_eport when the server was enabled. */
+        uint32_t remote = __atomic_load_n(&xa->shared[i].vp_eport, __ATOMIC_ACQUIRE);
+        port = xenevtchn_bind_interdomain(xa->xce, xa->domid, remote);
+        if (port < 0) {
+            g_autofree char *what = g_strdup_printf("bind vCPU %u port %u", i, remote);
+            return step_failed(err, 7, what);
+        }
+        xa->vcpu_local_port[i] = port;
+    }
+    port = xenevtchn_bind_interdomain(xa->xce, xa->domid, xa->buffered_remote_port);
+    if (port < 0) {
+        return step_failed(err, 7, "bind the buffered port");
+    }
+    xa->buffered_local_port = port;
+    xa->step = XEN_ACCEL_BOUND;
+    return true;
+}
+
+static bool step_claims(struct xen_accel *xa, GError **err)
+{
+    const struct address_space_listener listener = {
+        .region_added = listener_added,
+        .region_removed = listener_removed,
+        .opaque = xa,
+    };
+
+    xa->step = XEN_ACCEL_CLAIMS;
+    /* Installing the listener replays every region that exists already. */
+    address_space_set_listener(xa->m->io, &listener);
+    address_space_set_listener(xa->m->mmio, &listener);
+    for (guint i = 0; i < xa->pcidevs->len; i++) {
+        pcidev_claim_apply(xa, g_array_index(xa->pcidevs, struct pcidev_claim, i).sbdf, true);
+    }
+    return true;
+}
+
+static bool step_serve(struct xen_accel *xa, GError **err)
+{
+    int fd = xenevtchn_fd(xa->xce);
+    int flags = fcntl(fd, F_GETFL);
+
+    /* Non-blocking: the handler reads pending ports until EAGAIN. */
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        return step_failed(err, 9, "set the event channel fd non-blocking");
+    }
+    xa->evtchn_watch = g_unix_fd_add(fd, G_IO_IN, evtchn_ready, xa);
+    xa->step = XEN_ACCEL_SERVING;
+    /* Anything Xen queued before we listened. */
+    drain_buffered(xa);
+    return true;
+}
+
+/* ---- public ---- */
+
+struct xen_accel *xen_accel_new(uint32_t domid, unsigned fallback_vcpus)
+{
+    struct xen_accel *xa = g_new0(struct xen_accel, 1);
+
+    xa->domid = domid;
+    xa->fallback_vcpus = fallback_vcpus > 0 ? fallback_vcpus : 1;
+    xa->buffered_local_port = -1;
+    xa->pcidevs = g_array_new(FALSE, FALSE, sizeof(struct pcidev_claim));
+    xa->mapper = (struct mapcache_mapper){accel_map, accel_unmap, xa};
+    xa->ops = (struct accel_ops){
+        .set_isa_irq = op_set_isa_irq,
+        .set_pci_intx = op_set_pci_intx,
+        .set_pci_link_route = op_set_pci_link_route,
+        .inject_msi = op_inject_msi,
+        .claim_pcidev = op_claim_pcidev,
+        .request_shutdown = op_request_shutdown,
+    };
+    return xa;
+}
+
+bool xen_accel_open(struct xen_accel *xa, GError **err)
+{
+    return step_open_handles(xa, err);
+}
+
+const struct mapcache_mapper *xen_accel_mapper(struct xen_accel *xa)
+{
+    return &xa->mapper;
+}
+
+void xen_accel_attach(struct xen_accel *xa, struct machine *m)
+{
+    xa->m = m;
+    m->accel = &xa->ops;
+    m->accel_opaque = xa;
+}
+
+bool xen_accel_start(struct xen_accel *xa, GError **err)
+{
+    if (xa->step != XEN_ACCEL_HANDLES || xa->m == NULL) {
+        g_set_error(err, XEN_ACCEL_ERROR, 0, "xen: start needs open handles and a machine");
+        return false;
+    }
+    return step_nr_vcpus(xa, err) && step_create_server(xa, err) && step_map_pages(xa, err) &&
+           step_buffered_port(xa, err) && step_enable(xa, err) && step_bind_ports(xa, err) &&
+           step_claims(xa, err) && step_serve(xa, err);
+}
+
+bool xen_accel_set_state(struct xen_accel *xa, const char *state, GError **err)
+{
+    g_autofree char *path = g_strdup_printf("device-model/%u/state", xa->domid);
+
+    if (xa->xsh == NULL || !xs_write(xa->xsh, XBT_NULL, path, state, (unsigned)strlen(state))) {
+        int saved = errno;
+        g_set_error(err, XEN_ACCEL_ERROR, saved, "xenstore write %s = %s failed: %s", path, state,
+                    g_strerror(saved));
+        return false;
+    }
+    log_info("xen: %s = %s", path, state);
+    return true;
+}
+
+void xen_accel_set_fatal_handler(struct xen_accel *xa, void (*fatal)(void *opaque), void *opaque)
+{
+    xa->fatal = fatal;
+    xa->fatal_opaque = opaque;
+}
+
+enum xen_accel_step xen_accel_step_reached(const struct xen_accel *xa)
+{
+    return xa->step;
+}
+
+const struct ioreq_stats *xen_accel_stats(const struct xen_accel *xa)
+{
+    return &xa->stats;
+}
+
+static void undo_serving(struct xen_accel *xa)
+{
+    if (xa->evtchn_watch != 0) {
+        g_source_remove(xa->evtchn_watch);
+        xa->evtchn_watch = 0;
+    }
+    if (xa->poll_timer != 0) {
+        g_source_remove(xa->poll_timer);
+        xa->poll_timer = 0;
+    }
+}
+
+static void undo_bind(struct xen_accel *xa)
+{
+    for (unsigned i = 0; i < xa->nr_vcpus; i++) {
+        if (xa->vcpu_local_port[i] >= 0) {
+            xenevtchn_unbind(xa->xce, (evtchn_port_t)xa->vcpu_local_port[i]);
+            xa->vcpu_local_port[i] = -1;
+        }
+    }
+    if (xa->buffered_local_port >= 0) {
+        xenevtchn_unbind(xa->xce, (evtchn_port_t)xa->buffered_local_port);
+        xa->buffered_local_port = -1;
+    }
+}
+
+void xen_accel_stop(struct xen_accel *xa)
+{
+    /* Each case falls through to undo the steps before it. */
+    switch (xa->step) {
+    case XEN_ACCEL_SERVING:
+        undo_serving(xa);
+        /* fall through */
+    case XEN_ACCEL_CLAIMS:
+        /* Ranges go with the server: just stop following the machine. */
+        address_space_set_listener(xa->m->io, NULL);
+        address_space_set_listener(xa->m->mmio, NULL);
+        /* fall through */
+    case XEN_ACCEL_BOUND:
+    case XEN_ACCEL_ENABLED:
+        undo_bind(xa); /* the steps of 7 that were reached, even if 7 itself failed */
+        if (xendevicemodel_set_ioreq_server_state(xa->dmod, xa->domid, xa->server_id, 0) != 0) {
+            log_warn("xen: disabling ioreq server %u failed: %s", xa->server_id,
+                     g_strerror(errno));
+        }
+        /* fall through */
+    case XEN_ACCEL_BUFFERED_PORT:
+    case XEN_ACCEL_PAGES:
+    case XEN_ACCEL_SERVER:
+        if (xendevicemodel_destroy_ioreq_server(xa->dmod, xa->domid, xa->server_id) != 0) {
+            log_warn("xen: destroying ioreq server %u failed: %s", xa->server_id,
+                     g_strerror(errno));
+        }
+        if (xa->pages_handle != NULL) {
+            xenforeignmemory_unmap_resource(xa->fmem, xa->pages_handle);
+            xa->pages_handle = NULL;
+            xa->pages = xa->buffered = NULL;
+            xa->shared = NULL;
+        }
+        /* fall through */
+    case XEN_ACCEL_VCPUS:
+        g_free(xa->vcpu_local_port);
+        xa->vcpu_local_port = NULL;
+        xa->nr_vcpus = 0;
+        xa->step = XEN_ACCEL_HANDLES;
+        break;
+    case XEN_ACCEL_HANDLES:
+    case XEN_ACCEL_NONE:
+        break;
+    }
+}
+
+void xen_accel_free(struct xen_accel *xa)
+{
+    if (xa == NULL) {
+        return;
+    }
+    /* The machine may be gone by now (it is freed before the handles): do not touch it. */
+    xen_accel_stop(xa);
+    /* Step 1 may have stopped half way: close exactly what was opened. */
+    xs_close(xa->xsh);
+    if (xa->xc != NULL) {
+        xc_interface_close(xa->xc);
+    }
+    if (xa->dmod != NULL) {
+        xendevicemodel_close(xa->dmod);
+    }
+    if (xa->fmem != NULL) {
+        xenforeignmemory_close(xa->fmem);
+    }
+    if (xa->xce != NULL) {
+        xenevtchn_close(xa->xce);
+    }
+    g_array_free(xa->pcidevs, TRUE);
+    g_free(xa);
+}

@@ -1,1 +1,129 @@
-/* placeholder: being written */
+/*
+ * The xenfv machine: the PC devices a Xen HVM guest expects from its device
+ * model (Xen itself emulates the PIC, PIT, IOAPIC, RTC and ACPI PM; see the
+ * reference, §7). The Xen platform PCI device and the chipset arrive with the
+ * PCI issue; until then "pc,accel=xen" and "xenfv" build the same machine.
+ */
+#include <glib.h>
+
+#include "xendm/log.h"
+#include "xendm/xenfv.h"
+
+#define XENFV_ERROR (g_quark_from_static_string("xendm-xenfv"))
+
+const struct xenfv_com_port xenfv_com_ports[XENDM_MAX_SERIALS] = {
+    {0x3f8, 4}, {0x2f8, 3}, {0x3e8, 4}, {0x2e8, 3},
+};
+
+static bool create_fixed_device(struct machine *m, const char *type, GError **err)
+{
+    struct kv_list *props = kv_new();
+    void *dev = machine_create_device(m, type, props, err);
+
+    kv_free(props);
+    return dev != NULL;
+}
+
+static bool create_chardevs(struct machine *m, struct xendm_config *cfg, GError **err)
+{
+    for (guint i = 0; i < cfg->chardevs->len; i++) {
+        struct chardev *chr = chardev_new(g_ptr_array_index(cfg->chardevs, i), err);
+        if (chr == NULL) {
+            g_prefix_error(err, "-chardev: ");
+            return false;
+        }
+        machine_add_chardev(m, chr);
+    }
+    return true;
+}
+
+/* The chardev behind -serial SPEC: a -chardev by id, or a new one named "serialN". */
+static struct chardev *serial_backend(struct machine *m, const char *spec, unsigned index,
+                                      GError **err)
+{
+    struct chardev *chr;
+    char *id;
+
+    if (g_str_has_prefix(spec, "chardev:")) {
+        const char *ref = spec + strlen("chardev:");
+        chr = machine_find_chardev(m, ref);
+        if (chr == NULL) {
+            g_set_error(err, XENFV_ERROR, 0, "-serial %s: no chardev with id '%s'", spec, ref);
+        }
+        return chr;
+    }
+    id = g_strdup_printf("serial%u", index);
+    chr = chardev_new_legacy(spec, id, err);
+    g_free(id);
+    if (chr == NULL) {
+        if (err != NULL && *err == NULL) {
+            g_set_error(err, XENFV_ERROR, 0, "-serial %s: no backend", spec);
+        }
+        g_prefix_error(err, "-serial %s: ", spec);
+        return NULL;
+    }
+    machine_add_chardev(m, chr);
+    return chr;
+}
+
+static bool create_serial(struct machine *m, const char *spec, unsigned index, GError **err)
+{
+    struct chardev *chr = serial_backend(m, spec, index, err);
+    struct kv_list *props;
+    char value[32];
+    void *dev;
+
+    if (chr == NULL) {
+        return false;
+    }
+    props = kv_new();
+    kv_set(props, "chardev", chardev_id(chr));
+    snprintf(value, sizeof(value), "%u", index);
+    kv_set(props, "index", value);
+    snprintf(value, sizeof(value), "0x%x", xenfv_com_ports[index].iobase);
+    kv_set(props, "iobase", value);
+    snprintf(value, sizeof(value), "%u", xenfv_com_ports[index].irq);
+    kv_set(props, "irq", value);
+    dev = machine_create_device(m, "isa-serial", props, err);
+    kv_free(props);
+    return dev != NULL;
+}
+
+static bool create_user_device(struct machine *m, struct kv_list *props, GError **err)
+{
+    const char *driver = kv_get(props, "driver");
+    const struct device_type *type = driver != NULL ? device_type_find(driver) : NULL;
+
+    if (type == NULL) {
+        g_set_error(err, XENFV_ERROR, 0, "-device %s: unknown device type", driver);
+        return false;
+    }
+    if (!type->user_creatable) {
+        g_set_error(err, XENFV_ERROR, 0, "-device %s: cannot be created with -device", driver);
+        return false;
+    }
+    if (machine_create_device(m, driver, props, err) == NULL) {
+        g_prefix_error(err, "-device %s: ", driver);
+        return false;
+    }
+    return true;
+}
+
+bool xenfv_assemble(struct machine *m, struct xendm_config *cfg, GError **err)
+{
+    if (!create_chardevs(m, cfg, err) || !create_fixed_device(m, "i8042", err) ||
+        !create_fixed_device(m, "port92", err)) {
+        return false;
+    }
+    for (guint i = 0; i < cfg->serials->len && i < XENDM_MAX_SERIALS; i++) {
+        if (!create_serial(m, g_ptr_array_index(cfg->serials, i), i, err)) {
+            return false;
+        }
+    }
+    for (guint i = 0; i < cfg->devices->len; i++) {
+        if (!create_user_device(m, g_ptr_array_index(cfg->devices, i), err)) {
+            return false;
+        }
+    }
+    return true;
+}
