@@ -17,6 +17,30 @@
  * xenstore is not on this wire: xensim serves xenstored's own protocol
  * (xen/io/xs_wire.h) on $XENSTORED_PATH, so Xen's own libxenstore is the client.
  */
+/*
+ * Decisions the client libraries (tools/xensim/libs/) rely on, where the op
+ * comments below leave room:
+ * - seq counts per connection from 1 (HELLO); posted requests consume a seq too.
+ *   A reply whose op, seq or len does not match is a protocol error (EPROTO).
+ * - HELLO reply nr_fds must equal the fds attached: 1 for EVTCHN and FMEM, else 0.
+ * - EVTCHN: the library sends NOTIFY/UNMASK/UNBIND only for ports bound on the
+ *   same connection (it answers ENOTCONN/EINVAL itself, as the Linux driver,
+ *   and ignores an unmask of a port it did not bind). xenevtchn_fdopen(fd)
+ *   takes a socket already connected to $XENSIM_SOCKET on which no HELLO was
+ *   sent, and says HELLO on it.
+ * - FMEM_MAP: err[i] is 0 or -errno per gfn; page[i] is ignored where err[i]
+ *   != 0. The reply's len must be exactly the two arrays.
+ * - FMEM_MAP_RESOURCE / RESOURCE_SIZE: the library never sends nr == 0; it
+ *   asks for the size with RESOURCE_SIZE. Resource maps are split at
+ *   XSIM_MAX_MAP_BATCH frames too.
+ * - DMOP: the reply carries the same xsim_dmop (nr_bufs and buf_len unchanged)
+ *   and every buffer back; the library copies them all to the caller.
+ * - XC_POPULATE_PHYSMAP: result 0 when every gfn of the request is populated,
+ *   -errno otherwise. The library splits at XSIM_MAX_MAP_BATCH gfns.
+ * - XC_DOMAIN_INFO: the library only asks for the HELLO reply's domid (the
+ *   "first domain at or above" search of getdomaininfo is done client side).
+ */
+
 #ifndef XENSIM_WIRE_H
 #define XENSIM_WIRE_H
 
