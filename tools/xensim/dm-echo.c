@@ -4,7 +4,7 @@
  * it is the floor for benchmarks and the first end-to-end check of the
  * drop-in libraries; it runs unchanged on a real Xen host.
  *
- *   dm-echo --domid N --ports START-END
+ *   dm-echo --domid N [--ports START-END]     (or libxl's: -xen-domid N ...)
  *
  * It claims the I/O port range, answers every PIO read with the low bits of
  * the port number, drops writes, and runs until SIGTERM or SIGINT, when it
@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,26 +60,36 @@ static void die_errno(const char *what)
     fprintf(stderr, "dm-echo: %s: %s\n", what, strerror(errno));
 }
 
+/*
+ * Takes its own options, and also the command line libxl (or xensim in libxl's
+ * place) builds for a device model: -xen-domid N names the domain, every other
+ * word is ignored. Without --ports it claims COM1 (0x3F8-0x3FF), so the
+ * benchmark's UART reads reach it.
+ */
 static int parse_args(int argc, char **argv, struct echo *e)
 {
-    unsigned long domid = ~0ul, start = ~0ul, end = ~0ul;
+    unsigned long domid = ~0ul, start = 0x3f8, end = 0x3ff;
 
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i++) {
         char *rest = NULL;
-        if (strcmp(argv[i], "--domid") == 0) {
-            domid = strtoul(argv[i + 1], &rest, 0);
-        } else if (strcmp(argv[i], "--ports") == 0) {
-            start = strtoul(argv[i + 1], &rest, 0);
+        bool is_domid = strcmp(argv[i], "--domid") == 0 || strcmp(argv[i], "-xen-domid") == 0;
+        if (!is_domid && strcmp(argv[i], "--ports") != 0)
+            continue;
+        if (i + 1 >= argc)
+            return -1;
+        i++;
+        if (is_domid) {
+            domid = strtoul(argv[i], &rest, 0);
+        } else {
+            start = strtoul(argv[i], &rest, 0);
             if (*rest != '-')
                 return -1;
             end = strtoul(rest + 1, &rest, 0);
-        } else {
-            return -1;
         }
         if (*rest)
             return -1;
     }
-    if (argc % 2 != 1 || domid >= DOMID_FIRST_RESERVED || start > end || end > 0xffff)
+    if (domid >= DOMID_FIRST_RESERVED || start > end || end > 0xffff)
         return -1;
     e->domid = (domid_t)domid;
     e->first_port = (uint16_t)start;
@@ -306,7 +317,7 @@ int main(int argc, char **argv)
     int ret = 1;
 
     if (parse_args(argc, argv, &e) < 0) {
-        fprintf(stderr, "usage: dm-echo --domid N --ports START-END\n");
+        fprintf(stderr, "usage: dm-echo --domid N [--ports START-END]\n");
         return 2;
     }
     if (block_signals(&e) < 0) {
