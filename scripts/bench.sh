@@ -2,6 +2,7 @@
 # make bench: figures as ratios against qemu-xen (and the floor), measured in this run.
 set -eu
 builddir=${1:-build}
+[ $# -gt 0 ] && shift
 export XENSIM="$builddir/tools/xensim/xensim"
 export XENSIM_LIBDIR="$builddir/tools/xensim/libs"
 export BENCH_XENDM="$builddir/xendm"

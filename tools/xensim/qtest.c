@@ -41,6 +41,11 @@ struct xsim_qtest {
     uint32_t access_size; /* size of the pending read, to mask its reply */
     bool access_is_read;
     bool raw_reply;       /* `ioreq`: reply the whole data field */
+    /* bench_io: the same access issued back to back from the completion. */
+    struct xsim_access bench_acc;
+    bool bench_active;
+    uint64_t bench_left;
+    int64_t bench_start_us;
 };
 
 static void qt_schedule(struct xsim_qtest *qt);
@@ -159,12 +164,19 @@ static bool parse_dir(const char *s, bool *read)
 
 /* ------------------------------------------------------------------ accesses */
 
+static void bench_next(struct xsim_qtest *qt);
+
 static void on_access_done(struct xsim *xs, int status, uint64_t data, void *opaque)
 {
     struct xsim_qtest *qt = xs->qtest;
     unsigned serial = GPOINTER_TO_UINT(opaque);
     if (!qt || !qt->busy || serial != qt->cmd_serial)
         return;
+    if (qt->bench_active && status >= 0) {
+        bench_next(qt);
+        return;
+    }
+    qt->bench_active = false;
     if (qt->timer) {
         g_source_remove(qt->timer);
         qt->timer = 0;
@@ -188,6 +200,7 @@ static gboolean on_timeout(gpointer opaque)
     if (!qt->busy)
         return G_SOURCE_REMOVE;
     xsim_vcpu_abandon(qt->xs, 0);
+    qt->bench_active = false;
     qt->cmd_serial++;
     qt->busy = false;
     qt_reply(qt, "ERR timeout");
@@ -226,6 +239,85 @@ static void qt_start_access(struct xsim_qtest *qt, const struct xsim_access *acc
     }
     if (qt->busy && serial == qt->cmd_serial)
         qt->timer = g_timeout_add(qt->timeout_ms, on_timeout, qt);
+}
+
+/*
+ * bench_io: COUNT synchronous accesses issued back to back from each one's
+ * completion, inside the event loop, so the test socket is not measured.
+ * Replies the elapsed nanoseconds.
+ */
+static void bench_next(struct xsim_qtest *qt)
+{
+    if (qt->bench_left == 0) {
+        qt->bench_active = false;
+        if (qt->timer) {
+            g_source_remove(qt->timer);
+            qt->timer = 0;
+        }
+        qt->busy = false;
+        qt_replyf(qt, "OK %" G_GINT64_FORMAT, (g_get_monotonic_time() - qt->bench_start_us) * 1000);
+        qt_schedule(qt);
+        return;
+    }
+    qt->bench_left--;
+    int rc = xsim_vcpu_submit(qt->xs, 0, &qt->bench_acc, on_access_done,
+                              GUINT_TO_POINTER(qt->cmd_serial));
+    if (rc < 0) {
+        qt->bench_active = false;
+        if (qt->timer) {
+            g_source_remove(qt->timer);
+            qt->timer = 0;
+        }
+        qt->busy = false;
+        qt_replyf(qt, "ERR %s", status_text(qt->xs, rc));
+        qt_schedule(qt);
+    }
+}
+
+/*
+ * CPU time the device model has used, summed over its threads, in
+ * nanoseconds (/proc/PID/task/TID/schedstat, first field); -1 if unknown.
+ */
+static int64_t dm_cpu_time_ns(struct xsim *xs)
+{
+    if (!xs->dm_running || xs->dm_pid <= 0)
+        return -1;
+    g_autofree char *dir_path = g_strdup_printf("/proc/%d/task", (int)xs->dm_pid);
+    GDir *dir = g_dir_open(dir_path, 0, NULL);
+    if (!dir)
+        return -1;
+    int64_t total = 0;
+    const char *tid;
+    while ((tid = g_dir_read_name(dir))) {
+        g_autofree char *path = g_build_filename(dir_path, tid, "schedstat", NULL);
+        g_autofree char *text = NULL;
+        if (g_file_get_contents(path, &text, NULL, NULL))
+            total += g_ascii_strtoll(text, NULL, 10);
+    }
+    g_dir_close(dir);
+    return total;
+}
+
+/* bench_io inb|inw|inl|outb|outw|outl PORT COUNT */
+static void cmd_bench_io(struct xsim_qtest *qt, char **argv, unsigned argc)
+{
+    uint32_t port, size = argc == 4 ? size_of_suffix(argv[1][strlen(argv[1]) - 1]) : 0;
+    uint64_t count;
+    bool read = argc == 4 && g_str_has_prefix(argv[1], "in");
+    if (argc != 4 || !pio_size_ok(size) || (!read && !g_str_has_prefix(argv[1], "out")) ||
+        !parse_u32(argv[2], &port) || port > 0xffff || !parse_u64(argv[3], &count) ||
+        count == 0 || count > (1u << 24))
+        return qt_reply(qt, "ERR usage");
+    qt->bench_acc = (struct xsim_access){ .type = XENABI_IOREQ_TYPE_PIO, .read = read,
+                                          .size = size, .count = 1, .addr = port };
+    qt->cmd_serial++;
+    qt->busy = true;
+    qt->bench_active = true;
+    qt->bench_left = count;
+    qt->bench_start_us = g_get_monotonic_time();
+    /* The whole run gets the per-command timeout once per thousand accesses. */
+    qt->timer = g_timeout_add(qt->timeout_ms * (guint)(1 + count / 1000), on_timeout, qt);
+    bench_next(qt);
 }
 
 static void cmd_pio(struct xsim_qtest *qt, char **argv, unsigned argc, bool read, uint32_t size)
@@ -547,6 +639,12 @@ static void qt_command(struct xsim_qtest *qt, const char *line)
         return cmd_ioreq(qt, argv, argc);
     if (!strcmp(cmd, "bufioreq") || !strcmp(cmd, "bufraw"))
         return cmd_bufioreq(qt, argv, argc, !strcmp(cmd, "bufraw"));
+    if (!strcmp(cmd, "bench_io"))
+        return cmd_bench_io(qt, argv, argc);
+    if (!strcmp(cmd, "dm_cpu_time"))
+        return qt_replyf(qt, "OK %" G_GINT64_FORMAT, dm_cpu_time_ns(qt->xs));
+    if (!strcmp(cmd, "dm_start_time"))
+        return qt_replyf(qt, "OK %" G_GINT64_FORMAT, qt->xs->dm_start_us);
     if (!strcmp(cmd, "invalidate"))
         return start_invalidate(qt);
     if (!strcmp(cmd, "memwrite"))

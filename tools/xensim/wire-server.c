@@ -503,6 +503,21 @@ close:
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * g_unix_fd_add without GLib's blocking of the source around each dispatch
+ * (which removes and re-adds the fd to the poll set: two eventfd writes and a
+ * spurious wakeup per message). No callback iterates the loop recursively.
+ */
+static guint hot_fd_watch_add(int fd, GIOCondition cond, GUnixFDSourceFunc fn, void *opaque)
+{
+    GSource *src = g_unix_fd_source_new(fd, cond);
+    g_source_set_callback(src, G_SOURCE_FUNC(fn), opaque, NULL);
+    g_source_set_can_recurse(src, TRUE);
+    guint id = g_source_attach(src, NULL);
+    g_source_unref(src);
+    return id;
+}
+
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer opaque)
 {
     struct xsim_wire_server *ws = opaque;
@@ -514,7 +529,7 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer opaque)
     c->fd = cfd;
     c->event_fd = -1;
     c->restrict_domid = NO_RESTRICTION;
-    c->watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_conn_readable, c);
+    c->watch = hot_fd_watch_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_conn_readable, c);
     g_ptr_array_add(ws->conns, c);
     return G_SOURCE_CONTINUE;
 }

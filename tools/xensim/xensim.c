@@ -473,9 +473,10 @@ static void on_dm_state(struct xsim *xs, const char *path, void *opaque)
         g_source_remove(ts->start_timer);
         ts->start_timer = 0;
     }
+    xs->dm_start_us = g_get_monotonic_time() - ts->exec_time_us;
     if (xsim_verbose)
         xsim_log("device model running after %" G_GINT64_FORMAT " ms (exec -> running)",
-                 (g_get_monotonic_time() - ts->exec_time_us) / 1000);
+                 xs->dm_start_us / 1000);
     /* "Unpause the vCPUs". */
     if (xs->qtest)
         xsim_qtest_start(xs->qtest);

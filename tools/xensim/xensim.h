@@ -327,6 +327,7 @@ struct xsim {
     GPid dm_pid;
     bool dm_running;    /* the process exists */
     bool dm_ready;      /* wrote state = running */
+    int64_t dm_start_us; /* exec -> running of the current device model, microseconds */
     int dm_wait_status; /* waitpid status once it ended */
     bool dm_ended;
     bool script_mode;
