@@ -104,7 +104,8 @@ static char *lex_atom(struct lexer *lx, bool *is_string, GError **err)
         return g_string_free(s, FALSE);
     }
     const char *start = lx->p;
-    while (g_ascii_isalnum(*lx->p) || strchr("_-.+:/", *lx->p))
+    /* strchr() finds the terminating NUL too: test for it first. */
+    while (g_ascii_isalnum(*lx->p) || (*lx->p && strchr("_-.+:/", *lx->p)))
         lx->p++;
     if (lx->p == start) {
         g_set_error(err, XSIM_CONFIG_ERROR, 1, "line %u: value expected", lx->line);

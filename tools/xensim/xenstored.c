@@ -234,7 +234,7 @@ static GArray *perms_parse(const char *const *texts, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         const char *t = texts[i];
         char *end;
-        if (!strchr("nrwb", t[0]) || !g_ascii_isdigit(t[1]))
+        if (!t[0] || !strchr("nrwb", t[0]) || !g_ascii_isdigit(t[1]))
             goto bad;
         unsigned long domid = strtoul(t + 1, &end, 10);
         if (*end || domid > 0x7ff0)
