@@ -350,6 +350,11 @@ void ioreq_execute(struct machine *m, struct xenabi_ioreq *req, struct ioreq_sta
 
 /* At most one ring's worth per call, so a producer that keeps writing cannot starve the loop. */
 #define BUFFERED_MAX_PER_DRAIN (2 * XENABI_IOREQ_BUFFER_SLOT_NUM)
+/*
+ * Xen moves the read pointer only when it rebases both pointers, once per ring's worth of
+ * entries: a snapshot that keeps failing is a broken producer, not a reason to spin.
+ */
+#define BUFFERED_MAX_SNAPSHOT_RETRIES 64
 
 static void buffered_protocol_error(const char *why, uint32_t r, uint32_t w)
 {
@@ -408,6 +413,7 @@ int ioreq_drain_buffered(struct machine *m, struct xenabi_buffered_iopage *page,
                          struct ioreq_stats *stats)
 {
     int consumed = 0;
+    unsigned retries = 0;
 
     while (consumed < BUFFERED_MAX_PER_DRAIN) {
         struct ioreq_view v;
@@ -415,6 +421,10 @@ int ioreq_drain_buffered(struct machine *m, struct xenabi_buffered_iopage *page,
         unsigned slots;
 
         if (!buffered_snapshot(page, &r, &w)) {
+            if (++retries > BUFFERED_MAX_SNAPSHOT_RETRIES) {
+                buffered_protocol_error("read pointer never holds still", r, w);
+                return -1;
+            }
             continue;
         }
         if (r == w) {
@@ -443,6 +453,24 @@ int ioreq_drain_buffered(struct machine *m, struct xenabi_buffered_iopage *page,
 
 /* ---- the synchronous slot (§1.3) ---- */
 
+/*
+ * The request, each field loaded exactly once: the page is shared, and a plain struct copy
+ * lets the compiler load a field again later, so a value checked could differ from the value
+ * used if the producer wrote the slot meanwhile. `flags` is the acquire-loaded byte.
+ */
+static struct xenabi_ioreq slot_snapshot(const struct xenabi_ioreq *slot, uint8_t flags)
+{
+    struct xenabi_ioreq req = {0};
+
+    req.addr = __atomic_load_n(&slot->addr, __ATOMIC_RELAXED);
+    req.data = __atomic_load_n(&slot->data, __ATOMIC_RELAXED);
+    req.count = __atomic_load_n(&slot->count, __ATOMIC_RELAXED);
+    req.size = __atomic_load_n(&slot->size, __ATOMIC_RELAXED);
+    req.type = __atomic_load_n(&slot->type, __ATOMIC_RELAXED);
+    req.flags = flags;
+    return req;
+}
+
 bool ioreq_service_slot(struct machine *m, struct xenabi_ioreq *slot,
                         struct xenabi_buffered_iopage *buf, struct ioreq_stats *stats)
 {
@@ -455,11 +483,11 @@ bool ioreq_service_slot(struct machine *m, struct xenabi_ioreq *slot,
     xenabi_ioreq_store_flags(slot, xenabi_ioreq_with_state(flags, XENABI_STATE_IOREQ_INPROCESS));
     /* Xen does not order the ring against this request: older buffered writes go first. */
     if (buf != NULL && ioreq_drain_buffered(m, buf, stats) < 0) {
-        log_error("buffered ioreq ring is corrupt; serving the synchronous request anyway");
+        /* Once per request while the ring stays corrupt: rate-limited like any guest error. */
+        log_guest_error("buffered ioreq ring is corrupt; serving the synchronous request anyway");
     }
     /* One copy, after the acquire above: the request is checked and used from it only. */
-    req = *slot;
-    req.flags = flags;
+    req = slot_snapshot(slot, flags);
     TRACE(ioreq_sync, "type=%u dir=%c size=%u count=%u ptr=%d df=%d addr=0x%" PRIx64
           " data=0x%" PRIx64, req.type, xenabi_ioreq_is_read(flags) ? 'r' : 'w', req.size,
           req.count, xenabi_ioreq_data_is_ptr(flags), xenabi_ioreq_df(flags), req.addr,

@@ -41,11 +41,14 @@ static void socket_update_filename(struct chardev *chr)
     g_free(name);
 }
 
+/* How long the listener rests after accept() failed for lack of resources (EMFILE, ENOBUFS). */
+#define SOCKET_ACCEPT_RETRY_SECONDS 1
+
 static gboolean socket_accept_ready(gint fd, GIOCondition cond, gpointer opaque);
 
 static void socket_watch_listener(struct chardev *chr)
 {
-    if (chr->listen_fd >= 0 && !chr->listen_source)
+    if (chr->listen_fd >= 0 && !chr->listen_source && !chr->retry_source)
         chr->listen_source = g_unix_fd_add(chr->listen_fd, G_IO_IN, socket_accept_ready, chr);
 }
 
@@ -68,27 +71,55 @@ static void socket_disconnect(struct chardev *chr)
     socket_watch_listener(chr);
 }
 
-/* Accepts one pending client; false when none is pending (or accept failed). */
+/* Errors after which the pending connection is still there: accepting again at once would fail. */
+static bool socket_accept_error_persists(int error)
+{
+    return error != EAGAIN && error != EWOULDBLOCK && error != EINTR && error != ECONNABORTED;
+}
+
+/* Accepts one pending client; false when none is pending (or accept failed, errno says why). */
 static bool socket_accept_one(struct chardev *chr)
 {
     int fd = accept4(chr->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
     if (fd < 0) {
-        if (errno != EAGAIN && errno != EINTR)
-            log_warn("chardev '%s': accept: %s", chr->id, g_strerror(errno));
+        int error = errno;
+        if (socket_accept_error_persists(error))
+            log_warn("chardev '%s': accept: %s", chr->id, g_strerror(error));
+        errno = error;
         return false;
     }
     socket_attach_client(chr, fd);
     return true;
 }
 
+static gboolean socket_accept_retry(gpointer opaque)
+{
+    struct chardev *chr = opaque;
+
+    chr->retry_source = 0;
+    socket_watch_listener(chr);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean socket_accept_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
     struct chardev *chr = opaque;
 
-    if (!socket_accept_one(chr))
+    if (socket_accept_one(chr)) {
+        chr->listen_source = 0; /* one client at a time */
+        return G_SOURCE_REMOVE;
+    }
+    if (!socket_accept_error_persists(errno))
         return G_SOURCE_CONTINUE;
-    chr->listen_source = 0; /* one client at a time */
+    /*
+     * Out of fds or memory: the client stays in the backlog and the listening socket stays
+     * readable, so watching it now would spin the loop (and the log). Look again later.
+     */
+    chr->listen_source = 0;
+    if (!chr->retry_source)
+        chr->retry_source = g_timeout_add_seconds(SOCKET_ACCEPT_RETRY_SECONDS,
+                                                  socket_accept_retry, chr);
     return G_SOURCE_REMOVE;
 }
 
@@ -171,6 +202,8 @@ static bool socket_wait_for_client(struct chardev *chr, GError **err)
             break;
         if (socket_accept_one(chr))
             return true;
+        if (socket_accept_error_persists(errno))
+            break; /* polling again would return at once: a busy loop at start-up */
     }
     g_set_error(err, SOCKET_ERROR, 0, "chardev '%s': waiting for a client: %s", chr->id,
                 g_strerror(errno));
@@ -262,6 +295,10 @@ static void socket_close(struct chardev *chr)
     if (chr->listen_source) {
         g_source_remove(chr->listen_source);
         chr->listen_source = 0;
+    }
+    if (chr->retry_source) {
+        g_source_remove(chr->retry_source);
+        chr->retry_source = 0;
     }
     chardev_close_fd(&chr->listen_fd);
     if (chr->socket_unlink && chr->socket_path)

@@ -226,7 +226,16 @@ void machine_inject_msi(struct machine *m, uint64_t addr, uint32_t data)
 
 void machine_request_shutdown(struct machine *m, enum shutdown_reason reason)
 {
-    log_info("shutdown requested (reason %d)", (int)reason);
+    /*
+     * A guest can pulse its reset line (port 0x92, i8042 0xFE) in a loop: only the first
+     * request before a reset is worth a line; repeats are logged with a rate limit. Each is
+     * still forwarded, since Xen keeps the first reason and ignores the rest.
+     */
+    if (!m->shutdown_requested) {
+        log_info("shutdown requested (reason %d)", (int)reason);
+    } else {
+        log_guest_error("shutdown requested again (reason %d) while one is pending", (int)reason);
+    }
     m->shutdown_requested = true;
     m->shutdown_reason = reason;
     if (m->accel != NULL && m->accel->request_shutdown != NULL) {

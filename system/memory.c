@@ -187,9 +187,13 @@ struct region *region_add(struct address_space *as, const char *name, uint64_t b
     struct region_ops norm;
     struct region *r;
 
+    /*
+     * Rate-limited: a region can follow guest writes (a BAR enabled at a base the guest chose),
+     * so the guest can make this fail in a loop. The caller reports its own error too.
+     */
     if (!range_fits_space(as, base, size)) {
-        log_error("%s: region '%s' [0x%" PRIx64 " +0x%" PRIx64 "] is empty or outside the space",
-                  as->name, name, base, size);
+        log_guest_error("%s: region '%s' [0x%" PRIx64 " +0x%" PRIx64 "] is empty or outside"
+                        " the space", as->name, name, base, size);
         return NULL;
     }
     if (ops == NULL || !normalise_ops(as, ops, &norm)) {
@@ -198,8 +202,8 @@ struct region *region_add(struct address_space *as, const char *name, uint64_t b
     }
     const struct region *other = range_overlaps(as, base, base + size - 1, NULL);
     if (other != NULL) {
-        log_error("%s: region '%s' [0x%" PRIx64 "-0x%" PRIx64 "] overlaps '%s'", as->name, name,
-                  base, base + size - 1, other->name);
+        log_guest_error("%s: region '%s' [0x%" PRIx64 "-0x%" PRIx64 "] overlaps '%s'", as->name,
+                        name, base, base + size - 1, other->name);
         return NULL;
     }
     r = g_new0(struct region, 1);
@@ -234,7 +238,9 @@ bool region_move(struct region *r, uint64_t new_base)
     }
     if (!range_fits_space(as, new_base, r->size) ||
         range_overlaps(as, new_base, new_base + r->size - 1, r) != NULL) {
-        log_warn("%s: cannot move region '%s' to 0x%" PRIx64, as->name, r->name, new_base);
+        /* A BAR the guest reprograms: it can fail this in a loop, so rate-limited. */
+        log_guest_error("%s: cannot move region '%s' to 0x%" PRIx64, as->name, r->name,
+                        new_base);
         return false;
     }
     g_ptr_array_remove(as->regions, r);

@@ -236,9 +236,10 @@ static void claim_range(struct xen_accel *xa, enum address_space_kind kind, uint
                                                              is_mmio, start, last);
     }
     if (rc != 0) {
-        log_error("xen: %s %s range 0x%" PRIx64 "-0x%" PRIx64 " failed: %s",
-                  add ? "claiming" : "releasing", is_mmio ? "MMIO" : "port", start, last,
-                  g_strerror(errno));
+        /* Regions follow guest BAR writes, so this can repeat at the guest's will. */
+        log_guest_error("xen: %s %s range 0x%" PRIx64 "-0x%" PRIx64 " failed: %s",
+                        add ? "claiming" : "releasing", is_mmio ? "MMIO" : "port", start, last,
+                        g_strerror(errno));
     }
 }
 
@@ -304,7 +305,8 @@ static void serve_vcpu(struct xen_accel *xa, unsigned vcpu)
     }
     if (ioreq_service_slot(xa->m, &xa->shared[vcpu], NULL, &xa->stats)) {
         if (xenevtchn_notify(xa->xce, (evtchn_port_t)xa->vcpu_local_port[vcpu]) != 0) {
-            log_error("xen: notifying vCPU %u failed: %s", vcpu, g_strerror(errno));
+            /* Once per request on the hot path: rate-limited. */
+            log_guest_error("xen: notifying vCPU %u failed: %s", vcpu, g_strerror(errno));
         }
     }
 }
@@ -321,7 +323,8 @@ static void dispatch_port(struct xen_accel *xa, evtchn_port_t port)
             return;
         }
     }
-    log_warn("xen: event on unknown port %u", port);
+    /* Possible on every wake-up (a port bound by another user of the handle): rate-limited. */
+    log_guest_error("xen: event on unknown port %u ignored", port);
 }
 
 /*
@@ -336,7 +339,12 @@ static gboolean evtchn_ready(gint fd, GIOCondition cond, gpointer opaque)
     xenevtchn_port_or_error_t port;
 
     if (xa->failed) {
-        return G_SOURCE_CONTINUE;
+        /*
+         * Nothing reads the fd any more, and it is level-triggered: keeping the watch would
+         * wake the loop for ever. The id is cleared so that teardown does not remove it again.
+         */
+        xa->evtchn_watch = 0;
+        return G_SOURCE_REMOVE;
     }
     port = xenevtchn_pending(xa->xce);
     if (port < 0) {
@@ -347,7 +355,7 @@ static gboolean evtchn_ready(gint fd, GIOCondition cond, gpointer opaque)
     }
     /* Delivery masked the port; unmask before serving so no later event is lost. */
     if (xenevtchn_unmask(xa->xce, (evtchn_port_t)port) != 0) {
-        log_error("xen: unmasking port %d failed: %s", port, g_strerror(errno));
+        log_guest_error("xen: unmasking port %d failed: %s", port, g_strerror(errno));
     }
     dispatch_port(xa, (evtchn_port_t)port);
     return G_SOURCE_CONTINUE;

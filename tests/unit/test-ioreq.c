@@ -5,6 +5,8 @@
  * protocol.
  */
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "xendm/ioreq.h"
 #include "xendm/machine.h"
@@ -332,6 +334,35 @@ static void test_bad_requests(struct fixture *f, gconstpointer unused)
     }
 }
 
+/* Buffers and addresses that step across 0 or 2^64 stop there; nothing wraps around. */
+static void test_rep_wraparound(struct fixture *f, gconstpointer unused)
+{
+    /* REP INSB with df from gpa 1: items at 1, 0, then 2^64 - 1, which is not RAM. */
+    run(f, make_req(XENABI_IOREQ_TYPE_PIO, true, 1, 3, PORT + 8, 1, true, true));
+    g_assert_cmphex(f->ram.bytes[1], ==, 0x00);
+    g_assert_cmphex(f->ram.bytes[0], ==, 0x01);
+    g_assert_cmphex(f->ram.bytes[RAM_SIZE - 1], ==, 0x00);
+    /* REP OUTSB from the last bytes below 2^64: nothing is read, nothing reaches the port. */
+    run(f, make_req(XENABI_IOREQ_TYPE_PIO, false, 1, 4, PORT + 5, UINT64_MAX - 1, true, false));
+    /* REP MOVSQ from RAM at 2^64 - 8 stepping up into 0. */
+    run(f, make_req(XENABI_IOREQ_TYPE_COPY, false, 8, 2, MMIO_BASE, UINT64_MAX - 7, true, false));
+    g_assert_cmphex(f->dev.mmio[0], ==, 0);
+    g_assert_cmphex(f->dev.mmio[1], ==, 0);
+    g_assert_cmpstr(f->dev.writes->str, ==, "");
+    /* MMIO at the top of the space: nothing there, all-ones; a store is dropped. */
+    g_assert_cmphex(run(f, make_req(XENABI_IOREQ_TYPE_COPY, true, 8, 1, UINT64_MAX - 3, 0,
+                                    false, false)), ==, UINT64_MAX);
+    run(f, make_req(XENABI_IOREQ_TYPE_COPY, false, 8, 1, UINT64_MAX - 3, 0, false, false));
+    /* REP STOS downwards from the first bytes of a page would cross it: refused. */
+    run(f, make_req(XENABI_IOREQ_TYPE_COPY, false, 8, 2, 0, 0x55, false, true));
+    g_assert_cmpuint(f->stats.invalid, ==, 1);
+    /* A port access past 0xffff: the bytes beyond the port space read all-ones. */
+    g_assert_cmphex(run(f, make_req(XENABI_IOREQ_TYPE_PIO, true, 4, 1, 0xfffe, 0, false,
+                                    false)), ==, 0xffffffff);
+    g_assert_cmphex(run(f, make_req(XENABI_IOREQ_TYPE_PIO, true, 4, 1, UINT64_MAX - 1, 0,
+                                    false, false)), ==, 0xffffffff);
+}
+
 static void test_timeoffset_invalidate(struct fixture *f, gconstpointer unused)
 {
     struct mapcache_stats mcs;
@@ -484,6 +515,62 @@ static void test_service_slot(struct fixture *f, gconstpointer unused)
     g_free(page);
 }
 
+/* Runs fn(f, arg) with stderr sent to a file; returns how many times `needle` was printed. */
+static unsigned count_stderr(struct fixture *f, void (*fn)(struct fixture *f, void *arg),
+                             void *arg, const char *needle)
+{
+    char *path = NULL, *text = NULL;
+    int fd = g_file_open_tmp("test-ioreq-stderr-XXXXXX", &path, NULL);
+    int saved = dup(STDERR_FILENO);
+    unsigned n = 0;
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(saved, >=, 0);
+    fflush(stderr);
+    g_assert_cmpint(dup2(fd, STDERR_FILENO), ==, STDERR_FILENO);
+    fn(f, arg);
+    fflush(stderr);
+    g_assert_cmpint(dup2(saved, STDERR_FILENO), ==, STDERR_FILENO);
+    close(saved);
+    close(fd);
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    g_unlink(path);
+    g_free(path);
+    g_free(text);
+    return n;
+}
+
+static void serve_reads_with_ring(struct fixture *f, void *arg)
+{
+    struct xenabi_buffered_iopage *page = arg;
+
+    for (unsigned i = 0; i < 200; i++) {
+        struct xenabi_ioreq slot = make_req(XENABI_IOREQ_TYPE_PIO, true, 1, 1, PORT + 1, 0,
+                                            false, false);
+        slot.flags = xenabi_ioreq_with_state(slot.flags, XENABI_STATE_IOREQ_READY);
+        g_assert_true(ioreq_service_slot(f->m, &slot, page, &f->stats));
+        g_assert_cmpuint(xenabi_ioreq_state(slot.flags), ==, XENABI_STATE_IORESP_READY);
+    }
+}
+
+/* A ring that stays corrupt is reported on every request: that report must be rate-limited. */
+static void test_corrupt_ring_log_limited(struct fixture *f, gconstpointer unused)
+{
+    struct xenabi_buffered_iopage *page = g_malloc0(sizeof(*page));
+
+    page->read_pointer = 3;
+    page->write_pointer = 3 + 4 * XENABI_IOREQ_BUFFER_SLOT_NUM;
+    unsigned lines = count_stderr(f, serve_reads_with_ring, page, "ring is corrupt");
+    g_assert_cmpuint(f->stats.sync, ==, 200);
+    g_assert_cmpuint(page->read_pointer, ==, 3); /* left as it was */
+    g_assert_cmpuint(lines, >=, 1);
+    g_assert_cmpuint(lines, <=, 11);
+    g_free(page);
+}
+
 /* ---- the machine: ISA lines, MSI, shutdown, timers, device creation ---- */
 
 struct accel_log {
@@ -627,10 +714,12 @@ int main(int argc, char **argv)
     ADD("rep-movs", test_rep_movs);
     ADD("pci-config", test_pci_config);
     ADD("bad-requests", test_bad_requests);
+    ADD("rep-wraparound", test_rep_wraparound);
     ADD("timeoffset-invalidate", test_timeoffset_invalidate);
     ADD("buffered-drain", test_buffered_drain);
     ADD("buffered-protocol-errors", test_buffered_protocol_errors);
     ADD("service-slot", test_service_slot);
+    ADD("corrupt-ring-log-limited", test_corrupt_ring_log_limited);
     g_test_add_func("/machine/irq-msi-shutdown", test_machine_irq_msi_shutdown);
     g_test_add_func("/machine/unknown-device", test_machine_unknown_device);
     g_test_add_func("/machine/timers", test_timers);

@@ -1,5 +1,7 @@
 /* Address spaces: lookup, overlap rejection, access splitting and widening, listeners. */
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "xendm/common.h"
 #include "xendm/memory.h"
@@ -271,6 +273,158 @@ static void test_delete_during_access(void)
     address_space_free(as);
 }
 
+/* Accesses that run off the top of the 64-bit space stop there: no wrap to address 0. */
+static void test_top_of_space(void)
+{
+    struct address_space *as = address_space_new(ADDRESS_SPACE_MMIO, "mmio");
+    struct fake_dev top, low;
+    struct region *r, *r0;
+
+    fake_init(&top);
+    fake_init(&low);
+    r = region_add(as, "top", UINT64_MAX - 0xfff, 0x1000, &any_ops, &top);
+    r0 = region_add(as, "low", 0, 0x10, &any_ops, &low);
+    g_assert_nonnull(r);
+    g_assert_nonnull(r0);
+    /* 8 bytes at 2^64 - 4: four from the region (offset 0xffc), four all-ones. */
+    g_assert_cmphex(address_space_read(as, UINT64_MAX - 3, 8), ==, 0xffffffff1f1e1d1cull);
+    g_assert_cmpuint(top.last_offset, ==, 0xffc);
+    address_space_write(as, UINT64_MAX - 1, 0x1122334455667788ull, 8);
+    g_assert_cmphex(top.regs[0xe], ==, 0x88);
+    g_assert_cmphex(top.regs[0xf], ==, 0x77);
+    g_assert_cmpuint(low.writes, ==, 0); /* nothing wrapped around to address 0 */
+    g_assert_cmpuint(low.reads, ==, 0);
+    /* Unclaimed bytes at the very top read all-ones. */
+    region_del(r);
+    g_assert_cmphex(address_space_read(as, UINT64_MAX, 8), ==, UINT64_MAX);
+    address_space_write(as, UINT64_MAX - 6, 0, 8);
+    g_assert_cmpuint(low.writes, ==, 0);
+    /* Regions that would wrap are refused, added or moved. */
+    g_assert_null(region_add(as, "wrap", UINT64_MAX - 0xfff, 0x1001, &any_ops, &top));
+    g_assert_null(region_add(as, "huge", 1, UINT64_MAX, &any_ops, &top));
+    g_assert_false(region_move(r0, UINT64_MAX - 0xe));
+    g_assert_true(region_move(r0, UINT64_MAX - 0xf));
+    g_assert_cmpuint(region_base(r0), ==, UINT64_MAX - 0xf);
+    /* Sizes outside 1..8 are refused, not dispatched. */
+    g_assert_cmphex(address_space_read(as, UINT64_MAX - 0xf, 0), ==, UINT64_MAX);
+    g_assert_cmphex(address_space_read(as, UINT64_MAX - 0xf, 16), ==, UINT64_MAX);
+    address_space_write(as, UINT64_MAX - 0xf, 0, 9);
+    g_assert_cmpuint(low.writes, ==, 0);
+    region_del(r0);
+    address_space_free(as);
+
+    /* The port space ends at 0xffff. */
+    as = address_space_new(ADDRESS_SPACE_IO, "io");
+    g_assert_null(region_add(as, "past", 0xfff8, 9, &byte_ops, &top));
+    g_assert_null(region_add(as, "beyond", 0x10000, 1, &byte_ops, &top));
+    r = region_add(as, "last", 0xfffc, 4, &byte_ops, &top);
+    g_assert_nonnull(r);
+    g_assert_false(region_move(r, 0xfffd));
+    g_assert_cmphex(address_space_read(as, 0xfffe, 4), ==, 0xffff1312);
+    region_del(r);
+    address_space_free(as);
+}
+
+/* A callback that adds a region where the rest of the access goes: the next piece finds it. */
+struct growing {
+    struct address_space *as;
+    struct fake_dev dev;
+    struct region *added;
+};
+
+static uint64_t grow_read(void *opaque, uint64_t offset, unsigned size)
+{
+    struct growing *g = opaque;
+
+    if (!g->added) {
+        g->added = region_add(g->as, "grown", 0x101, 1, &byte_ops, &g->dev);
+    }
+    return 0x42;
+}
+
+static void test_add_during_access(void)
+{
+    struct growing g = {0};
+    const struct region_ops ops = {grow_read, NULL, 1, 1};
+    struct region *r;
+
+    g.as = address_space_new(ADDRESS_SPACE_IO, "io");
+    fake_init(&g.dev);
+    r = region_add(g.as, "grower", 0x100, 1, &ops, &g);
+    g_assert_cmphex(address_space_read(g.as, 0x100, 2), ==, 0x1042);
+    g_assert_nonnull(g.added);
+    region_del(g.added);
+    region_del(r);
+    address_space_free(g.as);
+}
+
+/* Runs fn(arg) with stderr sent to a file; returns how many lines it printed. */
+static unsigned count_stderr_lines(void (*fn)(void *arg), void *arg)
+{
+    char *path = NULL, *text = NULL;
+    int fd = g_file_open_tmp("test-memory-stderr-XXXXXX", &path, NULL);
+    int saved = dup(STDERR_FILENO);
+    unsigned n = 0;
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(saved, >=, 0);
+    fflush(stderr);
+    g_assert_cmpint(dup2(fd, STDERR_FILENO), ==, STDERR_FILENO);
+    fn(arg);
+    fflush(stderr);
+    g_assert_cmpint(dup2(saved, STDERR_FILENO), ==, STDERR_FILENO);
+    close(saved);
+    close(fd);
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    for (const char *p = strchr(text, '\n'); p; p = strchr(p + 1, '\n')) {
+        n++;
+    }
+    g_unlink(path);
+    g_free(path);
+    g_free(text);
+    return n;
+}
+
+struct bar_storm {
+    struct address_space *as;
+    struct region *bar, *other;
+    struct fake_dev dev;
+};
+
+static void bar_storm_run(void *arg)
+{
+    struct bar_storm *b = arg;
+
+    for (unsigned i = 0; i < 300; i++) {
+        /* Onto another region, across the top of the space, and re-enabled over it. */
+        g_assert_false(region_move(b->bar, 0xfebff800 + (i % 3) * 0x400));
+        g_assert_false(region_move(b->bar, UINT64_MAX - 0x800));
+        g_assert_null(region_add(b->as, "bar-again", 0xfec00000, 0x1000, &any_ops, &b->dev));
+        g_assert_null(region_add(b->as, "bar-top", UINT64_MAX - 0x800, 0x1000, &any_ops,
+                                 &b->dev));
+    }
+}
+
+/* A guest reprogramming a BAR onto something else in a loop must not flood the log. */
+static void test_failed_moves_log_limited(void)
+{
+    struct bar_storm b;
+
+    fake_init(&b.dev);
+    b.as = address_space_new(ADDRESS_SPACE_MMIO, "mmio");
+    b.bar = region_add(b.as, "bar", 0xfe000000, 0x1000, &any_ops, &b.dev);
+    b.other = region_add(b.as, "other", 0xfec00000, 0x1000, &any_ops, &b.dev);
+    g_assert_nonnull(b.bar);
+    g_assert_nonnull(b.other);
+    unsigned lines = count_stderr_lines(bar_storm_run, &b);
+    g_assert_cmpuint(region_base(b.bar), ==, 0xfe000000);
+    g_assert_cmpuint(address_space_count(b.as), ==, 2);
+    g_assert_cmpuint(lines, <=, 4 * 11); /* each call site: a burst, then one a second */
+    region_del(b.bar);
+    region_del(b.other);
+    address_space_free(b.as);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -282,5 +436,8 @@ int main(int argc, char **argv)
     g_test_add_func("/memory/partial-overlap", test_partial_overlap);
     g_test_add_func("/memory/listener", test_listener);
     g_test_add_func("/memory/delete-during-access", test_delete_during_access);
+    g_test_add_func("/memory/top-of-space", test_top_of_space);
+    g_test_add_func("/memory/add-during-access", test_add_during_access);
+    g_test_add_func("/memory/failed-moves-log-limited", test_failed_moves_log_limited);
     return g_test_run();
 }

@@ -4,6 +4,7 @@
  */
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -480,6 +481,70 @@ static void test_receive_flow_control(struct fixture *f, gconstpointer data)
     g_free(sock);
 }
 
+static struct chardev *add_socket_server(struct fixture *f, const char *id, const char *path)
+{
+    struct kv_list *kv = kv_new();
+    GError *err = NULL;
+
+    kv_set(kv, "backend", "socket");
+    kv_set(kv, "id", id);
+    kv_set(kv, "path", path);
+    kv_set(kv, "server", "on");
+    kv_set(kv, "wait", "off");
+    struct chardev *chr = chardev_new(kv, &err);
+    g_assert_no_error(err);
+    kv_free(kv);
+    machine_add_chardev(f->m, chr);
+    return chr;
+}
+
+/*
+ * accept() failing for lack of fds leaves the client in the backlog and the listening socket
+ * readable: the chardev must back off, not spin the loop (and its log) until an fd frees up.
+ */
+static void test_accept_out_of_fds(struct fixture *f, gconstpointer data)
+{
+    GError *err = NULL;
+    char *sock = g_build_filename(f->dir, "sock", NULL);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct rlimit saved, tight;
+    unsigned dispatched = 0;
+
+    struct chardev *chr = add_socket_server(f, "net0", sock);
+    g_assert_nonnull(create_device(f, "isa-serial", "index=1,chardev=net0", &err));
+    g_assert_no_error(err);
+    int client = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
+    g_assert_cmpint(connect(client, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+
+    /* No fd left for accept(): the limit is the lowest free descriptor. */
+    int probe = dup(client);
+    g_assert_cmpint(probe, >=, 0);
+    close(probe);
+    g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+    tight = saved;
+    tight.rlim_cur = (rlim_t)probe;
+    g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &tight), ==, 0);
+    for (int i = 0; i < 200; i++)
+        dispatched += g_main_context_iteration(NULL, FALSE);
+    g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+    g_assert_cmpuint(dispatched, <=, 2);
+    g_assert_true(g_str_has_prefix(chardev_filename(chr), "disconnected:"));
+
+    /* Once fds are available again the waiting client is accepted. */
+    gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+    while (g_str_has_prefix(chardev_filename(chr), "disconnected:") &&
+           g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, FALSE);
+    g_assert_false(g_str_has_prefix(chardev_filename(chr), "disconnected:"));
+    address_space_write(f->m->io, 0x2f8, 'Q', 1);
+    char c = 0;
+    g_assert_cmpint(read(client, &c, 1), ==, 1);
+    g_assert_cmpint(c, ==, 'Q');
+    close(client);
+    g_free(sock);
+}
+
 /* The guest is the adversary: any sequence of accesses leaves a sane, bounded device. */
 static void test_guest_noise(struct fixture *f, gconstpointer data)
 {
@@ -563,6 +628,7 @@ int main(int argc, char **argv)
     ADD("/serial/com-defaults", test_com_defaults);
     ADD("/serial/guest-noise", test_guest_noise);
     ADD_BARE("/serial/receive-flow-control", test_receive_flow_control);
+    ADD_BARE("/serial/accept-out-of-fds", test_accept_out_of_fds);
     ADD_BARE("/debugcon/output", test_debugcon);
     return g_test_run();
 }
