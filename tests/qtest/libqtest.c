@@ -388,8 +388,9 @@ int qtest_quit(struct qtest *qt)
 
 void qtest_kill(struct qtest *qt)
 {
-    kill(qt->pid, SIGKILL);
-    reap(qt, 5000);
+    /* SIGTERM lets xensim stop its device model; reap() escalates to SIGKILL. */
+    kill(qt->pid, SIGTERM);
+    reap(qt, 10000);
     qtest_free(qt);
 }
 

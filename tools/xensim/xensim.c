@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,6 +71,7 @@ struct toolstack {
     struct xsim_config cfg;
     char *run_dir;
     bool own_run_dir;
+    pid_t toolstack_pid; /* xensim itself: the DM's parent, checked after PR_SET_PDEATHSIG */
     gint64 exec_time_us;
     guint start_timer;
     bool reboot_exits;
@@ -368,6 +370,13 @@ static void child_exec(struct toolstack *ts, char **argv, const char *log_path)
 {
     struct xsim *xs = ts->xs;
     setsid();
+    /*
+     * Unlike libxl, xensim is a test harness that can be killed outright; the
+     * device model must not outlive it (it would spin on its dead sockets).
+     */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != ts->toolstack_pid)
+        _exit(127);
     int null = open("/dev/null", O_RDONLY);
     if (null >= 0) {
         dup2(null, STDIN_FILENO);
@@ -409,6 +418,7 @@ static bool spawn_dm(struct toolstack *ts, GError **err)
         g_ptr_array_add(argv, g_ptr_array_index(ts->dm_argv, i));
     g_ptr_array_add(argv, NULL);
     fflush(NULL);
+    ts->toolstack_pid = getpid();
     ts->exec_time_us = g_get_monotonic_time();
     pid_t pid = fork();
     if (pid < 0) {
