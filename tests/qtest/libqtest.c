@@ -95,6 +95,12 @@ static GPtrArray *build_argv(const char *xensim_args, const char *dm_args, int q
     g_ptr_array_add(argv, g_strdup_printf("--qtest-fd=%d", qtest_fd));
     if (g_getenv("QTEST_DM"))
         g_ptr_array_add(argv, g_strdup_printf("--dm=%s", g_getenv("QTEST_DM")));
+    /*
+     * xendm must leave cleanly: exit 0 on SIGTERM (no sanitizer report) with its
+     * ioreq server destroyed. qemu-xen sometimes dies of the SIGTERM itself.
+     */
+    if (qtest_dm_is_xendm())
+        g_ptr_array_add(argv, g_strdup("--strict-dm-exit"));
     if (g_getenv("XENSIM_LIBDIR"))
         g_ptr_array_add(argv, g_strdup_printf("--libdir=%s", g_getenv("XENSIM_LIBDIR")));
     if (!split_words(xensim_args, argv, err))

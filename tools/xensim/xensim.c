@@ -35,6 +35,7 @@
 #define EXIT_CRASH 12
 #define EXIT_DM_DIED 20
 #define EXIT_START_TIMEOUT 21
+#define EXIT_DM_UNCLEAN 22
 #define DM_STOP_GRACE_MS 5000u
 #define LOWMEM_TOP 0xf0000000ull
 #define LOG_BURST 20
@@ -60,6 +61,7 @@ struct options {
     int qtest_fd;
     char *script;
     gboolean verbose;
+    gboolean strict_dm_exit;
     gboolean no_dm;
     gboolean raw_dm_args;
     char **dm_extra; /* after `--` */
@@ -203,6 +205,9 @@ static bool parse_options(int *argc, char ***argv, struct options *o, GError **e
         { "qtest-fd", 0, 0, G_OPTION_ARG_INT, &o->qtest_fd, "connected qtest socket", "N" },
         { "script", 0, 0, G_OPTION_ARG_FILENAME, &o->script, "run qtest commands", "FILE" },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose, "timing and details", NULL },
+        { "strict-dm-exit", 0, 0, G_OPTION_ARG_NONE, &o->strict_dm_exit,
+          "exit 22 when the device model, stopped at the end, fails or leaves its ioreq server",
+          NULL },
         { "no-dm", 0, 0, G_OPTION_ARG_NONE, &o->no_dm, "start no DM (one connects itself)",
           NULL },
         { "raw-dm-args", 0, 0, G_OPTION_ARG_NONE, &o->raw_dm_args,
@@ -467,6 +472,28 @@ static void stop_dm(struct xsim *xs)
         g_main_context_iteration(NULL, TRUE);
 }
 
+/*
+ * A session that ends well (poweroff, quit) also needs a device model that
+ * went away well: exit status 0 on SIGTERM (a sanitizer's report makes it
+ * non-zero) and no ioreq server left behind, which on Xen would leave the
+ * guest's vCPUs blocked.
+ */
+static bool dm_ended_cleanly(struct xsim *xs)
+{
+    bool clean = true;
+    if (xs->dm_ended && !(WIFEXITED(xs->dm_wait_status) && WEXITSTATUS(xs->dm_wait_status) == 0)) {
+        xsim_log("device model did not exit cleanly");
+        clean = false;
+    }
+    for (unsigned i = 0; i < XSIM_MAX_SERVERS; i++) {
+        if (xs->servers[i].in_use) {
+            xsim_log("device model left ioreq server %u behind", xs->servers[i].id);
+            clean = false;
+        }
+    }
+    return clean;
+}
+
 /* ------------------------------------------------------------------ start-up */
 
 static void on_dm_state(struct xsim *xs, const char *path, void *opaque)
@@ -710,6 +737,8 @@ static int run(struct toolstack *ts)
     g_source_remove(sigterm);
     g_source_remove(sigint);
     stop_dm(xs);
+    if (ts->opt->strict_dm_exit && xs->exit_status == EXIT_OK && !dm_ended_cleanly(xs))
+        xs->exit_status = EXIT_DM_UNCLEAN;
     teardown_domain(ts);
     return xs->exit_status;
 fail:
