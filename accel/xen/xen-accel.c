@@ -469,7 +469,10 @@ static bool step_bind_ports(struct xen_accel *xa, GError **err)
         uint32_t remote = __atomic_load_n(&xa->shared[i].vp_eport, __ATOMIC_ACQUIRE);
         port = xenevtchn_bind_interdomain(xa->xce, xa->domid, remote);
         if (port < 0) {
+            /* Formatting the step's name may allocate, and allocation may clobber errno. */
+            int saved = errno;
             g_autofree char *what = g_strdup_printf("bind vCPU %u port %u", i, remote);
+            errno = saved;
             return step_failed(err, 7, what);
         }
         xa->vcpu_local_port[i] = port;
@@ -663,16 +666,19 @@ void xen_accel_stop(struct xen_accel *xa)
         /* fall through */
     case XEN_ACCEL_BUFFERED_PORT:
     case XEN_ACCEL_PAGES:
+        /* Step 4 before step 3: the pages are never mapped without their server. */
+        if (xenforeignmemory_unmap_resource(xa->fmem, xa->pages_handle) != 0) {
+            log_warn("xen: unmapping ioreq server %u's pages failed: %s", xa->server_id,
+                     g_strerror(errno));
+        }
+        xa->pages_handle = NULL;
+        xa->pages = xa->buffered = NULL;
+        xa->shared = NULL;
+        /* fall through */
     case XEN_ACCEL_SERVER:
         if (xendevicemodel_destroy_ioreq_server(xa->dmod, xa->domid, xa->server_id) != 0) {
             log_warn("xen: destroying ioreq server %u failed: %s", xa->server_id,
                      g_strerror(errno));
-        }
-        if (xa->pages_handle != NULL) {
-            xenforeignmemory_unmap_resource(xa->fmem, xa->pages_handle);
-            xa->pages_handle = NULL;
-            xa->pages = xa->buffered = NULL;
-            xa->shared = NULL;
         }
         /* fall through */
     case XEN_ACCEL_VCPUS:
@@ -695,7 +701,9 @@ void xen_accel_free(struct xen_accel *xa)
     /* The machine may be gone by now (it is freed before the handles): do not touch it. */
     xen_accel_stop(xa);
     /* Step 1 may have stopped half way: close exactly what was opened. */
-    xs_close(xa->xsh);
+    if (xa->xsh != NULL) {
+        xs_close(xa->xsh);
+    }
     if (xa->xc != NULL) {
         xc_interface_close(xa->xc);
     }
