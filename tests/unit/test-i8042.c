@@ -6,6 +6,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <unistd.h>
+#include "stderr-capture.h"
 #include "xendm/keyval.h"
 #include "xendm/machine.h"
 
@@ -322,34 +323,10 @@ static void test_port92(struct fixture *f, gconstpointer data)
     g_assert_cmphex(inb(f, 0x92), ==, 0x00);
 }
 
-/* Runs fn(f) with stderr sent to a file; returns how many times `needle` was printed. */
-static unsigned count_stderr(struct fixture *f, void (*fn)(struct fixture *f), const char *needle)
+static void pulse_reset_lines(void *arg)
 {
-    char *path = NULL, *text = NULL;
-    int fd = g_file_open_tmp("test-i8042-stderr-XXXXXX", &path, NULL);
-    int saved = dup(STDERR_FILENO);
-    unsigned n = 0;
+    struct fixture *f = arg;
 
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(saved, >=, 0);
-    fflush(stderr);
-    g_assert_cmpint(dup2(fd, STDERR_FILENO), ==, STDERR_FILENO);
-    fn(f);
-    fflush(stderr);
-    g_assert_cmpint(dup2(saved, STDERR_FILENO), ==, STDERR_FILENO);
-    close(saved);
-    close(fd);
-    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-        n++;
-    g_unlink(path);
-    g_free(path);
-    g_free(text);
-    return n;
-}
-
-static void pulse_reset_lines(struct fixture *f)
-{
     for (unsigned i = 0; i < 100; i++) {
         outb(f, CMD, 0xfe);                 /* pulse the reset line */
         outb(f, CMD, 0xd1);                 /* write the output port with bit 0 low */
@@ -362,7 +339,10 @@ static void pulse_reset_lines(struct fixture *f)
 /* A guest that pulses its reset lines in a loop gets every request through, but no log flood. */
 static void test_reset_storm(struct fixture *f, gconstpointer data)
 {
-    unsigned lines = count_stderr(f, pulse_reset_lines, "shutdown requested");
+    char *printed = capture_stderr(pulse_reset_lines, f);
+    unsigned lines = count_occurrences(printed, "shutdown requested");
+
+    g_free(printed);
 
     g_assert_cmpuint(f->rec.shutdowns, ==, 300);
     g_assert_cmpint(f->rec.reason, ==, SHUTDOWN_REBOOT);

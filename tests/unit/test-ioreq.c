@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 #include <unistd.h>
 
+#include "stderr-capture.h"
 #include "xendm/ioreq.h"
 #include "xendm/machine.h"
 
@@ -515,37 +516,15 @@ static void test_service_slot(struct fixture *f, gconstpointer unused)
     g_free(page);
 }
 
-/* Runs fn(f, arg) with stderr sent to a file; returns how many times `needle` was printed. */
-static unsigned count_stderr(struct fixture *f, void (*fn)(struct fixture *f, void *arg),
-                             void *arg, const char *needle)
-{
-    char *path = NULL, *text = NULL;
-    int fd = g_file_open_tmp("test-ioreq-stderr-XXXXXX", &path, NULL);
-    int saved = dup(STDERR_FILENO);
-    unsigned n = 0;
+struct ring_run {
+    struct fixture *f;
+    struct xenabi_buffered_iopage *page;
+};
 
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(saved, >=, 0);
-    fflush(stderr);
-    g_assert_cmpint(dup2(fd, STDERR_FILENO), ==, STDERR_FILENO);
-    fn(f, arg);
-    fflush(stderr);
-    g_assert_cmpint(dup2(saved, STDERR_FILENO), ==, STDERR_FILENO);
-    close(saved);
-    close(fd);
-    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) {
-        n++;
-    }
-    g_unlink(path);
-    g_free(path);
-    g_free(text);
-    return n;
-}
-
-static void serve_reads_with_ring(struct fixture *f, void *arg)
+static void serve_reads_with_ring(void *arg)
 {
-    struct xenabi_buffered_iopage *page = arg;
+    struct fixture *f = ((struct ring_run *)arg)->f;
+    struct xenabi_buffered_iopage *page = ((struct ring_run *)arg)->page;
 
     for (unsigned i = 0; i < 200; i++) {
         struct xenabi_ioreq slot = make_req(XENABI_IOREQ_TYPE_PIO, true, 1, 1, PORT + 1, 0,
@@ -563,7 +542,10 @@ static void test_corrupt_ring_log_limited(struct fixture *f, gconstpointer unuse
 
     page->read_pointer = 3;
     page->write_pointer = 3 + 4 * XENABI_IOREQ_BUFFER_SLOT_NUM;
-    unsigned lines = count_stderr(f, serve_reads_with_ring, page, "ring is corrupt");
+    struct ring_run run = {f, page};
+    char *printed = capture_stderr(serve_reads_with_ring, &run);
+    unsigned lines = count_occurrences(printed, "ring is corrupt");
+    g_free(printed);
     g_assert_cmpuint(f->stats.sync, ==, 200);
     g_assert_cmpuint(page->read_pointer, ==, 3); /* left as it was */
     g_assert_cmpuint(lines, >=, 1);
