@@ -173,6 +173,31 @@ static void test_rep_outs_from_removed_page(void)
     g_assert_cmpint(qtest_quit(qt), ==, 0);
 }
 
+/*
+ * Each vCPU has its own slot in the shared page and its own event channel:
+ * the device model must serve every one of them, not only vCPU 0.
+ */
+static void test_every_vcpu_served(void)
+{
+    struct qtest *qt = qtest_start("--vcpus 4 --serial null", NULL);
+    for (unsigned v = 0; v < 4; v++) {
+        g_free(qtest_cmd_ok(qt, "vcpu %u", v));
+        qtest_outb(qt, COM1_SCR, (uint8_t)(0x40 + v));
+        g_assert_cmphex(qtest_inb(qt, COM1_SCR), ==, 0x40 + v);
+    }
+    /* Interleaved: a write from one vCPU is seen by the next. */
+    for (unsigned i = 0; i < 16; i++) {
+        g_free(qtest_cmd_ok(qt, "vcpu %u", i % 4));
+        qtest_outb(qt, COM1_SCR, (uint8_t)i);
+        g_free(qtest_cmd_ok(qt, "vcpu %u", (i + 1) % 4));
+        g_assert_cmphex(qtest_inb(qt, COM1_SCR), ==, i);
+    }
+    char *err = NULL;
+    g_assert_null(qtest_cmd(qt, &err, "vcpu 4"));
+    g_free(err);
+    g_assert_cmpint(qtest_quit(qt), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -181,6 +206,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ioreq/buffered-before-sync", test_buffered_before_sync);
     g_test_add_func("/ioreq/buffered-ring-wraps", test_buffered_ring_wraps);
     g_test_add_func("/ioreq/invalidate", test_invalidate_answered);
+    g_test_add_func("/ioreq/every-vcpu", test_every_vcpu_served);
     g_test_add_func("/ioreq/garbage", test_garbage_ioreqs);
     g_test_add_func("/ioreq/garbage-buffered", test_garbage_buffered);
     g_test_add_func("/ioreq/rep-from-removed-page", test_rep_outs_from_removed_page);

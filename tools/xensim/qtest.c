@@ -37,6 +37,7 @@ struct xsim_qtest {
     guint timer;
     guint idle;
     unsigned timeout_ms;
+    unsigned vcpu;       /* the vCPU that performs routed accesses (`vcpu N`) */
     unsigned cmd_serial; /* tags completions: a late one for a timed-out command is ignored */
     uint32_t access_size; /* size of the pending read, to mask its reply */
     bool access_is_read;
@@ -199,7 +200,7 @@ static gboolean on_timeout(gpointer opaque)
     qt->timer = 0;
     if (!qt->busy)
         return G_SOURCE_REMOVE;
-    xsim_vcpu_abandon(qt->xs, 0);
+    xsim_vcpu_abandon(qt->xs, qt->vcpu);
     qt->bench_active = false;
     qt->cmd_serial++;
     qt->busy = false;
@@ -212,7 +213,8 @@ typedef int (*submit_fn)(struct xsim *xs, const struct xsim_access *acc, unsigne
 
 static int submit_routed(struct xsim *xs, const struct xsim_access *acc, unsigned server)
 {
-    return xsim_vcpu_submit(xs, 0, acc, on_access_done, GUINT_TO_POINTER(xs->qtest->cmd_serial));
+    return xsim_vcpu_submit(xs, xs->qtest->vcpu, acc, on_access_done,
+                            GUINT_TO_POINTER(xs->qtest->cmd_serial));
 }
 
 static int submit_raw(struct xsim *xs, const struct xsim_access *acc, unsigned server)
@@ -260,7 +262,7 @@ static void bench_next(struct xsim_qtest *qt)
         return;
     }
     qt->bench_left--;
-    int rc = xsim_vcpu_submit(qt->xs, 0, &qt->bench_acc, on_access_done,
+    int rc = xsim_vcpu_submit(qt->xs, qt->vcpu, &qt->bench_acc, on_access_done,
                               GUINT_TO_POINTER(qt->cmd_serial));
     if (rc < 0) {
         qt->bench_active = false;
@@ -639,6 +641,13 @@ static void qt_command(struct xsim_qtest *qt, const char *line)
         return cmd_ioreq(qt, argv, argc);
     if (!strcmp(cmd, "bufioreq") || !strcmp(cmd, "bufraw"))
         return cmd_bufioreq(qt, argv, argc, !strcmp(cmd, "bufraw"));
+    if (!strcmp(cmd, "vcpu")) {
+        uint32_t n;
+        if (argc != 2 || !parse_u32(argv[1], &n) || n >= qt->xs->nr_vcpus)
+            return qt_reply(qt, "ERR usage: vcpu N (below the domain's vCPU count)");
+        qt->vcpu = n;
+        return qt_reply(qt, "OK");
+    }
     if (!strcmp(cmd, "bench_io"))
         return cmd_bench_io(qt, argv, argc);
     if (!strcmp(cmd, "dm_cpu_time"))
