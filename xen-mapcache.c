@@ -474,12 +474,7 @@ void mapcache_invalidate(struct mapcache *mc)
             entry_destroy(mc, e);
         }
     }
-    g_hash_table_iter_init(&iter, mc->locks);
-    while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        struct mc_lock *rec = value;
-
-        rec->entry->stale = true; /* dedicated ones go at unlock anyway; mark for clarity */
-    }
+    /* Dedicated mappings need nothing: each is unmapped when its only lock is released. */
 }
 
 void mapcache_get_stats(const struct mapcache *mc, struct mapcache_stats *stats)

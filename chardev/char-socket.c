@@ -303,7 +303,6 @@ static void socket_close(struct chardev *chr)
     chardev_close_fd(&chr->listen_fd);
     if (chr->socket_unlink && chr->socket_path)
         unlink(chr->socket_path);
-    chr->out_fd = -1; /* the client fd is in_fd, closed by the caller */
 }
 
 const struct chardev_backend chardev_socket_backend = {

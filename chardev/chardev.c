@@ -345,7 +345,6 @@ static void pty_close(struct chardev *chr)
         g_source_remove(chr->retry_source);
         chr->retry_source = 0;
     }
-    chr->out_fd = -1; /* same fd as in_fd, which the caller closes */
 }
 
 static const struct chardev_backend pty_backend = {

@@ -19,7 +19,6 @@
 struct device_instance {
     const struct device_type *type;
     void *dev;
-    char *id; /* -device ...,id=ID, or NULL */
 };
 
 struct irq_line {
@@ -44,7 +43,6 @@ static void device_instance_destroy(struct device_instance *inst)
     if (inst->type->destroy != NULL) {
         inst->type->destroy(inst->dev);
     }
-    g_free(inst->id);
     g_free(inst);
 }
 
@@ -133,7 +131,7 @@ void *machine_create_device(struct machine *m, const char *type_name, struct kv_
     }
     /* The driver name and the id are the machine's business, not the device's. */
     (void)kv_get(props, "driver");
-    const char *id = kv_get(props, "id");
+    (void)kv_get(props, "id");
     dev = type->create(m, props, err);
     if (dev == NULL) {
         if (err != NULL && *err == NULL) {
@@ -144,7 +142,6 @@ void *machine_create_device(struct machine *m, const char *type_name, struct kv_
     inst = g_new0(struct device_instance, 1);
     inst->type = type;
     inst->dev = dev;
-    inst->id = g_strdup(id);
     unused = kv_first_unused(props);
     if (unused != NULL) {
         g_set_error(err, MACHINE_ERROR, 0, "Property '%s' not found for device '%s'", unused,

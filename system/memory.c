@@ -29,8 +29,7 @@ struct address_space {
     enum address_space_kind kind;
     char *name;
     GPtrArray *regions; /* struct region *, sorted by base */
-    struct address_space_listener listener;
-    bool has_listener;
+    struct address_space_listener listener; /* all NULL when none is installed */
 };
 
 static uint64_t region_last(const struct region *r)
@@ -67,14 +66,14 @@ void address_space_free(struct address_space *as)
 
 static void listener_added(struct address_space *as, const struct region *r)
 {
-    if (as->has_listener && as->listener.region_added != NULL) {
+    if (as->listener.region_added != NULL) {
         as->listener.region_added(as->listener.opaque, as->kind, r->base, region_last(r));
     }
 }
 
 static void listener_removed(struct address_space *as, const struct region *r)
 {
-    if (as->has_listener && as->listener.region_removed != NULL) {
+    if (as->listener.region_removed != NULL) {
         as->listener.region_removed(as->listener.opaque, as->kind, r->base, region_last(r));
     }
 }
@@ -87,7 +86,6 @@ static void listener_removed(struct address_space *as, const struct region *r)
 void address_space_set_listener(struct address_space *as,
                                 const struct address_space_listener *listener)
 {
-    as->has_listener = listener != NULL;
     if (listener == NULL) {
         memset(&as->listener, 0, sizeof(as->listener));
         return;

@@ -137,17 +137,6 @@ static bool opt_domid(struct xendm_config *cfg, const char *opt, const char *arg
     return true;
 }
 
-static bool machine_accel_ok(struct kv_list *kv, GError **err)
-{
-    const char *accel = kv_get(kv, "accel");
-
-    if (accel != NULL && strcmp(accel, "xen") != 0) {
-        g_set_error(err, OPTIONS_ERROR, 0, "-machine: accelerator '%s' is not supported", accel);
-        return false;
-    }
-    return true;
-}
-
 static bool opt_machine(struct xendm_config *cfg, const char *opt, const char *arg, GError **err)
 {
     struct kv_list *kv = parse_kv(opt, arg, "type", err);
@@ -171,8 +160,11 @@ static bool opt_machine(struct xendm_config *cfg, const char *opt, const char *a
         g_set_error(err, OPTIONS_ERROR, 0, "-machine: machine 'pc' needs accel=xen");
         goto out;
     }
-    if (!machine_accel_ok(kv, err) ||
-        !take_bool(kv, opt, "suppress-vmdesc", &cfg->suppress_vmdesc, err) ||
+    if (accel != NULL && strcmp(accel, "xen") != 0) {
+        g_set_error(err, OPTIONS_ERROR, 0, "-machine: accelerator '%s' is not supported", accel);
+        goto out;
+    }
+    if (!take_bool(kv, opt, "suppress-vmdesc", &cfg->suppress_vmdesc, err) ||
         !take_u64(kv, opt, "max-ram-below-4g", true, &cfg->max_ram_below_4g, err) ||
         !check_all_used(kv, opt, err)) {
         goto out;
@@ -203,7 +195,8 @@ static bool opt_memory(struct xendm_config *cfg, const char *opt, const char *ar
         g_set_error(err, OPTIONS_ERROR, 0, "-m: invalid memory size '%s'", arg);
         goto out;
     }
-    if (g_ascii_isdigit(size[strlen(size) - 1])) {
+    /* Parsed without a suffix too: a bare number (hex "0x1f" ends in a digit of its own). */
+    if (parse_u64(size, false, &bytes)) {
         if (bytes > (UINT64_MAX >> 20)) {
             g_set_error(err, OPTIONS_ERROR, 0, "-m: memory size '%s' too large", arg);
             goto out;
@@ -347,6 +340,17 @@ static bool opt_serial(struct xendm_config *cfg, const char *opt, const char *ar
     return true;
 }
 
+/* The id of a recorded -chardev, read without marking it used: the chardev layer takes it. */
+static const char *chardev_opts_id(const struct kv_list *kv)
+{
+    for (size_t i = 0; i < kv->count; i++) {
+        if (strcmp(kv->pairs[i].key, "id") == 0) {
+            return kv->pairs[i].value;
+        }
+    }
+    return NULL;
+}
+
 static bool opt_chardev(struct xendm_config *cfg, const char *opt, const char *arg, GError **err)
 {
     struct kv_list *kv = parse_kv(opt, arg, "backend", err);
@@ -355,25 +359,18 @@ static bool opt_chardev(struct xendm_config *cfg, const char *opt, const char *a
     if (kv == NULL) {
         return false;
     }
-    id = NULL;
-    for (size_t i = 0; i < kv->count; i++) {
-        if (strcmp(kv->pairs[i].key, "id") == 0) {
-            id = kv->pairs[i].value;
-        }
-    }
+    id = chardev_opts_id(kv);
     if (id == NULL || id[0] == '\0') {
         g_set_error(err, OPTIONS_ERROR, 0, "-chardev: '%s' has no id", arg);
         kv_free(kv);
         return false;
     }
     for (guint i = 0; i < cfg->chardevs->len; i++) {
-        struct kv_list *other = g_ptr_array_index(cfg->chardevs, i);
-        for (size_t j = 0; j < other->count; j++) {
-            if (strcmp(other->pairs[j].key, "id") == 0 && strcmp(other->pairs[j].value, id) == 0) {
-                g_set_error(err, OPTIONS_ERROR, 0, "-chardev: duplicate id '%s'", id);
-                kv_free(kv);
-                return false;
-            }
+        const char *other = chardev_opts_id(g_ptr_array_index(cfg->chardevs, i));
+        if (strcmp(other, id) == 0) {
+            g_set_error(err, OPTIONS_ERROR, 0, "-chardev: duplicate id '%s'", id);
+            kv_free(kv);
+            return false;
         }
     }
     g_ptr_array_add(cfg->chardevs, kv);

@@ -46,7 +46,6 @@ struct xen_accel {
     unsigned nr_vcpus;
     ioservid_t server_id;
     xenforeignmemory_resource_handle *pages_handle;
-    void *pages;
     struct xenabi_buffered_iopage *buffered;
     struct xenabi_ioreq *shared;
     evtchn_port_t buffered_remote_port;
@@ -259,20 +258,25 @@ static void listener_removed(void *opaque, enum address_space_kind kind, uint64_
 
 static gboolean buffered_poll(gpointer opaque);
 
-static void drain_buffered(struct xen_accel *xa)
+/* The number of entries executed, or -1 once the accelerator has failed (a corrupt ring does). */
+static int drain_buffered_once(struct xen_accel *xa)
 {
     int n;
 
     if (xa->failed) {
-        return;
+        return -1;
     }
     n = ioreq_drain_buffered(xa->m, xa->buffered, &xa->stats);
     if (n < 0) {
         accel_fatal(xa, "the buffered ioreq ring is corrupt");
-        return;
     }
+    return n;
+}
+
+static void drain_buffered(struct xen_accel *xa)
+{
     /* While entries keep coming, poll as well: the buffered port only carries hints. */
-    if (n > 0 && xa->poll_timer == 0) {
+    if (drain_buffered_once(xa) > 0 && xa->poll_timer == 0) {
         xa->poll_timer = g_timeout_add(BUFFERED_POLL_MS, buffered_poll, xa);
     }
 }
@@ -280,18 +284,9 @@ static void drain_buffered(struct xen_accel *xa)
 static gboolean buffered_poll(gpointer opaque)
 {
     struct xen_accel *xa = opaque;
-    int n;
 
-    if (xa->failed) {
+    if (drain_buffered_once(xa) <= 0) {
         xa->poll_timer = 0;
-        return G_SOURCE_REMOVE;
-    }
-    n = ioreq_drain_buffered(xa->m, xa->buffered, &xa->stats);
-    if (n <= 0) {
-        xa->poll_timer = 0;
-        if (n < 0) {
-            accel_fatal(xa, "the buffered ioreq ring is corrupt");
-        }
         return G_SOURCE_REMOVE;
     }
     return G_SOURCE_CONTINUE;
@@ -434,7 +429,6 @@ static bool step_map_pages(struct xen_accel *xa, GError **err)
     if (xa->pages_handle == NULL) {
         return step_failed(err, 4, "map_resource ioreq_server frames 0-1");
     }
-    xa->pages = addr;
     xa->buffered = addr;
     xa->shared = (struct xenabi_ioreq *)((char *)addr + XENABI_PAGE_SIZE);
     xa->step = XEN_ACCEL_PAGES;
@@ -672,7 +666,7 @@ void xen_accel_stop(struct xen_accel *xa)
                      g_strerror(errno));
         }
         xa->pages_handle = NULL;
-        xa->pages = xa->buffered = NULL;
+        xa->buffered = NULL;
         xa->shared = NULL;
         /* fall through */
     case XEN_ACCEL_SERVER:

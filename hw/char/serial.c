@@ -108,7 +108,6 @@ struct serial_rx_fifo {
 };
 
 struct serial {
-    struct machine *machine;
     struct region *region;
     struct irq_line *irq;
     struct chardev *chr; /* NULL: output dropped, no input */
@@ -592,7 +591,6 @@ static void *serial_create(struct machine *m, struct kv_list *props, GError **er
     if (!serial_take_props(props, &cfg, err))
         return NULL;
     s = g_new0(struct serial, 1);
-    s->machine = m;
     s->iobase = (uint16_t)cfg.iobase;
     s->divisor = UART_RESET_DIVISOR;
     if (cfg.chardev_id) {

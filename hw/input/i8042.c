@@ -165,17 +165,12 @@ static bool i8042_next_output(struct i8042 *c, uint8_t *byte, bool *from_aux)
 {
     uint8_t ctr = i8042_command_byte(c);
 
+    /* Each queued byte carries its source: kbd_reply() and aux_reply() record it. */
     if (queue_pop(&c->ctrl_queue, byte, from_aux))
         return true;
-    if (!(ctr & CTR_KBD_DISABLE) && queue_pop(&c->kbd_queue, byte, from_aux)) {
-        *from_aux = false;
+    if (!(ctr & CTR_KBD_DISABLE) && queue_pop(&c->kbd_queue, byte, from_aux))
         return true;
-    }
-    if (!(ctr & CTR_AUX_DISABLE) && queue_pop(&c->aux_queue, byte, from_aux)) {
-        *from_aux = true;
-        return true;
-    }
-    return false;
+    return !(ctr & CTR_AUX_DISABLE) && queue_pop(&c->aux_queue, byte, from_aux);
 }
 
 /* Loads the output buffer if it is empty and something waits, then sets the IRQ lines. */

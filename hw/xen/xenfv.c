@@ -57,7 +57,7 @@ static struct chardev *serial_backend(struct machine *m, const char *spec, unsig
     g_free(id);
     if (chr == NULL) {
         if (err != NULL && *err == NULL) {
-            g_set_error(err, XENFV_ERROR, 0, "-serial %s: no backend", spec);
+            g_set_error(err, XENFV_ERROR, 0, "no backend"); /* prefixed below */
         }
         g_prefix_error(err, "-serial %s: ", spec);
         return NULL;

@@ -258,31 +258,35 @@ char *qtest_cmd(struct qtest *qt, char **err_text, const char *fmt, ...)
     return r;
 }
 
-char *qtest_cmd_ok(struct qtest *qt, const char *fmt, ...)
+/* vcmd, with an ERR reply failing the test. */
+static char *vcmd_ok(struct qtest *qt, const char *fmt, va_list ap)
 {
     char *err = NULL;
-    va_list ap;
-    va_start(ap, fmt);
     char *r = vcmd(qt, &err, fmt, ap);
-    va_end(ap);
     if (!r)
         g_error("qtest: command failed: %s", err ? err : "?");
+    return r;
+}
+
+char *qtest_cmd_ok(struct qtest *qt, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *r = vcmd_ok(qt, fmt, ap);
+    va_end(ap);
     return r;
 }
 
 static uint64_t cmd_value(struct qtest *qt, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static uint64_t cmd_value(struct qtest *qt, const char *fmt, ...)
 {
-    char *err = NULL;
     va_list ap;
     va_start(ap, fmt);
-    char *r = vcmd(qt, &err, fmt, ap);
+    char *r = vcmd_ok(qt, fmt, ap);
     va_end(ap);
-    if (!r)
-        g_error("qtest: command failed: %s", err ? err : "?");
     char *end = NULL;
     uint64_t v = g_ascii_strtoull(r, &end, 0);
-    if (end == r)
+    if (end == r || *end)
         g_error("qtest: expected a value, got '%s'", r);
     g_free(r);
     return v;
@@ -323,9 +327,13 @@ void qtest_memread(struct qtest *qt, uint64_t gpa, void *buf, size_t len)
     if (g_str_has_prefix(h, "0x"))
         h += 2;
     g_assert_cmpuint(strlen(h), ==, len * 2);
-    for (size_t i = 0; i < len; i++)
+    for (size_t i = 0; i < len; i++) {
+        /* A non-hex reply would shift g_ascii_xdigit_value's -1: reject it first. */
+        if (!g_ascii_isxdigit(h[2 * i]) || !g_ascii_isxdigit(h[2 * i + 1]))
+            g_error("qtest: memread replied non-hex '%s'", hex);
         ((uint8_t *)buf)[i] = (uint8_t)(g_ascii_xdigit_value(h[2 * i]) << 4 |
                                         g_ascii_xdigit_value(h[2 * i + 1]));
+    }
     g_free(hex);
 }
 

@@ -192,7 +192,7 @@ static void test_receive_interrupt_in_loopback(void)
     }
     g_assert_cmphex(qtest_inb(f.qt, RBR_THR), ==, 'Z');
     g_assert_cmphex(qtest_inb(f.qt, IIR_FCR) & 0x0f, ==, 0x01);
-    /* Out of loopback, received data does raise the line. */
+    /* Out of loopback, with OUT2 effective again, an interrupt does raise the line. */
     qtest_outb(f.qt, MCR, MCR_OUT2);
     qtest_outb(f.qt, IER, IER_ETBEI);
     g_assert_cmpint(qtest_isa_level(f.qt, 4), ==, 1);

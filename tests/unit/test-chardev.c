@@ -113,26 +113,28 @@ static void write_str(struct chardev *chr, const char *s)
 
 static void test_parse_errors(void)
 {
-    static const char *const bad[] = {
-        "null",                      /* no id */
-        "teletype,id=a",             /* unknown backend */
-        "null,id=a,colour=red",      /* unused option */
-        "file,id=a",                 /* no path */
-        "file,id=a,path=/nonexistent-dir/x",
-        "file,id=a,path=/tmp/x,append=maybe",
-        "socket,id=a",               /* neither path nor fd */
-        "socket,id=a,host=localhost,port=4444",
-        "socket,id=a,fd=notanumber,server=on,wait=off",
-        "socket,id=a,fd=0,server=on,wait=off", /* not a listening socket */
-        "socket,id=a,path=/nonexistent-dir/s", /* client: nobody listens */
+    /* Each spec, and the part of the error that says it failed for the reason it is here for. */
+    static const struct { const char *spec, *why; } bad[] = {
+        { "null", "needs id=" },
+        { "teletype,id=a", "unknown backend" },
+        { "null,id=a,colour=red", "does not take 'colour'" },
+        { "file,id=a", "needs path=" },
+        { "file,id=a,path=/nonexistent-dir/x", "cannot open" },
+        { "file,id=a,path=/tmp/x,append=maybe", "expects 'on' or 'off'" },
+        { "socket,id=a", "needs path= or fd=" },
+        { "socket,id=a,host=localhost,port=4444", "only Unix sockets" },
+        { "socket,id=a,fd=notanumber,server=on,wait=off", "fd= needs a number" },
+        { "socket,id=a,fd=0,server=on,wait=off", "not a listening socket" },
+        { "socket,id=a,path=/nonexistent-dir/s", "cannot connect" }, /* nobody listens */
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         GError *err = NULL;
-        struct chardev *chr = new_from(bad[i], &err);
+        struct chardev *chr = new_from(bad[i].spec, &err);
         g_assert_null(chr);
         g_assert_nonnull(err);
-        g_test_message("%s: %s", bad[i], err->message);
+        g_test_message("%s: %s", bad[i].spec, err->message);
+        g_assert_nonnull(strstr(err->message, bad[i].why));
         g_clear_error(&err);
     }
 }
@@ -334,6 +336,7 @@ static void test_socket_server(void)
     /* Writing to a vanished peer neither blocks nor raises SIGPIPE. */
     for (int i = 0; i < 4; i++)
         write_str(chr, "into a closed socket");
+    g_assert_true(g_str_has_prefix(chardev_filename(chr), "disconnected:"));
 
     detach(chr, &fe);
     chardev_free(chr);

@@ -214,9 +214,15 @@ static void test_rep_ins(struct fixture *f, gconstpointer unused)
     g_assert_cmphex(run(f, make_req(XENABI_IOREQ_TYPE_PIO, true, 1, 1, PORT + 8, 0x3020, true,
                                     false)), ==, 0x3020);
     /* A buffer outside guest RAM stops the repeat; nothing crashes. */
+    f->dev.next_read = 0x40;
     run(f, make_req(XENABI_IOREQ_TYPE_PIO, true, 4, 4, PORT + 8, RAM_SIZE - 8, true, false));
+    /* The two items inside RAM landed (the FIFO byte, then registers 9-11). */
+    g_assert_cmpmem(f->ram.bytes + RAM_SIZE - 8, 8,
+                    ((const uint8_t[]){0x40, 0, 0, 0, 0x41, 0, 0, 0}), 8);
     run(f, make_req(XENABI_IOREQ_TYPE_PIO, false, 4, 4, PORT + 8, 0xfffffffffffff000ull, true,
                     false));
+    g_assert_cmpstr(f->dev.writes->str, ==, ""); /* nothing read from outside RAM was written */
+    g_assert_cmpuint(f->stats.invalid, ==, 0);
 }
 
 /* ---- MMIO ---- */

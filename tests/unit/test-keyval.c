@@ -187,10 +187,20 @@ static int traced_calls(int n)
 
 static void test_trace_enable(void)
 {
+    char *listed = NULL;
+    size_t listed_len = 0;
+    FILE *out = open_memstream(&listed, &listed_len);
+
     g_assert_cmpint(traced_calls(1), ==, 1);
     g_assert_cmpint(trace_enable("no_such_point*"), ==, 0);
     g_assert_cmpint(trace_enable("test_keyval_*"), ==, 1);
     g_assert_cmpint(traced_calls(2), ==, 2);
+    /* The call site's descriptor is found in the linker section by name. */
+    g_assert_nonnull(out);
+    trace_list(out);
+    fclose(out);
+    g_assert_nonnull(strstr(listed, "test_keyval_point\n"));
+    free(listed);
 }
 
 int main(int argc, char **argv)

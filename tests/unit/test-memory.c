@@ -395,7 +395,8 @@ static void test_failed_moves_log_limited(void)
     g_free(printed);
     g_assert_cmpuint(region_base(b.bar), ==, 0xfe000000);
     g_assert_cmpuint(address_space_count(b.as), ==, 2);
-    g_assert_cmpuint(lines, <=, 4 * 11); /* each call site: a burst, then one a second */
+    g_assert_cmpuint(lines, >=, 1); /* the failures are reported ... */
+    g_assert_cmpuint(lines, <=, 4 * 11); /* ... each call site: a burst, then one a second */
     region_del(b.bar);
     region_del(b.other);
     address_space_free(b.as);

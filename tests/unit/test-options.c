@@ -194,6 +194,7 @@ static void test_unknown_and_malformed(void)
     expect_error("-xen-domid 32752", "-xen-domid: invalid domain id '32752'");
     expect_error("-m 0", "-m: memory size must not be 0");
     expect_error("-m 64X", "-m: invalid memory size '64X'");
+    expect_error("-m 0x100000000000", "-m: memory size '0x100000000000' too large");
     expect_error("-m size=64,maxmem=128", "-m: invalid parameter 'maxmem'");
     expect_error("-machine q35", "-machine: machine type 'q35' is not supported");
     expect_error("-machine pc", "-machine: machine 'pc' needs accel=xen");
@@ -234,6 +235,16 @@ static void test_forms(void)
     g_assert_cmpuint(cfg->trace_patterns->len, ==, 2);
     g_assert_cmpstr(g_ptr_array_index(cfg->trace_patterns, 0), ==, "xen_*");
     g_assert_cmpstr(g_ptr_array_index(cfg->trace_patterns, 1), ==, "ioreq_sync");
+    config_free(cfg);
+
+    /* A bare number is MiB in hex too, whatever its last digit; a suffix is taken as written. */
+    cfg = parse_line("-m 0x1f", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(cfg->ram_size, ==, 0x1full << 20);
+    config_free(cfg);
+    cfg = parse_line("-m 512k", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(cfg->ram_size, ==, 512ull << 10);
     config_free(cfg);
 }
 

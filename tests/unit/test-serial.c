@@ -428,30 +428,47 @@ static void test_com_defaults(struct fixture *f, gconstpointer data)
 
 /* ---- receive through a chardev ---- */
 
-static void test_receive_flow_control(struct fixture *f, gconstpointer data)
+static struct chardev *add_socket_server(struct fixture *f, const char *id, const char *path)
 {
-    GError *err = NULL;
-    char *sock = g_build_filename(f->dir, "sock", NULL);
     struct kv_list *kv = kv_new();
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    uint8_t sent[40], got[40];
-    unsigned total = 0;
+    GError *err = NULL;
 
     kv_set(kv, "backend", "socket");
-    kv_set(kv, "id", "net0");
-    kv_set(kv, "path", sock);
+    kv_set(kv, "id", id);
+    kv_set(kv, "path", path);
     kv_set(kv, "server", "on");
     kv_set(kv, "wait", "off");
     struct chardev *chr = chardev_new(kv, &err);
     g_assert_no_error(err);
     kv_free(kv);
     machine_add_chardev(f->m, chr);
+    return chr;
+}
+
+/* A client connected to the Unix socket at `path`. */
+static int connect_client(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int client = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    g_assert_cmpint(client, >=, 0);
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    g_assert_cmpint(connect(client, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    return client;
+}
+
+static void test_receive_flow_control(struct fixture *f, gconstpointer data)
+{
+    GError *err = NULL;
+    char *sock = g_build_filename(f->dir, "sock", NULL);
+    uint8_t sent[40], got[40];
+    unsigned total = 0;
+
+    add_socket_server(f, "net0", sock);
     g_assert_nonnull(create_device(f, "isa-serial", "index=1,chardev=net0", &err));
     g_assert_no_error(err);
 
-    int client = socket(AF_UNIX, SOCK_STREAM, 0);
-    g_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
-    g_assert_cmpint(connect(client, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    int client = connect_client(sock);
     for (unsigned i = 0; i < sizeof(sent); i++)
         sent[i] = (uint8_t)(0x40 + i);
     g_assert_cmpint(write(client, sent, sizeof(sent)), ==, sizeof(sent));
@@ -481,23 +498,6 @@ static void test_receive_flow_control(struct fixture *f, gconstpointer data)
     g_free(sock);
 }
 
-static struct chardev *add_socket_server(struct fixture *f, const char *id, const char *path)
-{
-    struct kv_list *kv = kv_new();
-    GError *err = NULL;
-
-    kv_set(kv, "backend", "socket");
-    kv_set(kv, "id", id);
-    kv_set(kv, "path", path);
-    kv_set(kv, "server", "on");
-    kv_set(kv, "wait", "off");
-    struct chardev *chr = chardev_new(kv, &err);
-    g_assert_no_error(err);
-    kv_free(kv);
-    machine_add_chardev(f->m, chr);
-    return chr;
-}
-
 /*
  * accept() failing for lack of fds leaves the client in the backlog and the listening socket
  * readable: the chardev must back off, not spin the loop (and its log) until an fd frees up.
@@ -506,16 +506,13 @@ static void test_accept_out_of_fds(struct fixture *f, gconstpointer data)
 {
     GError *err = NULL;
     char *sock = g_build_filename(f->dir, "sock", NULL);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct rlimit saved, tight;
     unsigned dispatched = 0;
 
     struct chardev *chr = add_socket_server(f, "net0", sock);
     g_assert_nonnull(create_device(f, "isa-serial", "index=1,chardev=net0", &err));
     g_assert_no_error(err);
-    int client = socket(AF_UNIX, SOCK_STREAM, 0);
-    g_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
-    g_assert_cmpint(connect(client, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    int client = connect_client(sock);
 
     /* No fd left for accept(): the limit is the lowest free descriptor. */
     int probe = dup(client);

@@ -1202,7 +1202,9 @@ static void test_accel_ops(void)
 
     /* A refused operation is logged, not fatal. */
     fake_fail("xendevicemodel_inject_msi", 2, EINVAL);
+    mark = fx.log->len;
     machine_inject_msi(r.m, 0xfee00000, 0x30);
+    assert_log_since(mark, "xendevicemodel_inject_msi dom=7 addr=0xfee00000 data=0x30 FAIL");
     g_assert_cmpuint(r.fatal_calls, ==, 0);
 
     rig_tear_down(&r);

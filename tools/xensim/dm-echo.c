@@ -53,6 +53,7 @@ struct echo {
     evtchn_port_t buf_port;   /* local port of the buffered channel */
     evtchn_port_t vcpu_port[MAX_VCPUS];
     int sigfd;
+    bool told_ring_corrupt; /* say it once: every later event would repeat it */
 };
 
 static void die_errno(const char *what)
@@ -233,7 +234,9 @@ static void drain_buffered(struct echo *e)
             return;
         if (w - r > XENABI_IOREQ_BUFFER_SLOT_NUM) {
             /* Xen never gets further ahead than the ring holds: a corrupt page. */
-            fprintf(stderr, "dm-echo: buffered ring pointers %u/%u are corrupt\n", r, w);
+            if (!e->told_ring_corrupt)
+                fprintf(stderr, "dm-echo: buffered ring pointers %u/%u are corrupt\n", r, w);
+            e->told_ring_corrupt = true;
             return;
         }
         uint32_t word = page->slot[r % XENABI_IOREQ_BUFFER_SLOT_NUM].word;

@@ -252,9 +252,11 @@ static int op_map_mem_type(struct xsim *xs, uint32_t caller,
 
 static int op_remote_shutdown(struct xsim *xs, struct xen_dm_op_remote_shutdown *a)
 {
-    struct xsim_irq_event ev = { .kind = XSIM_IRQ_SHUTDOWN, .data = a->reason };
+    /* Xen's domain_shutdown() takes the reason as a u8: the upper bits are dropped. */
+    uint8_t reason = (uint8_t)a->reason;
+    struct xsim_irq_event ev = { .kind = XSIM_IRQ_SHUTDOWN, .data = reason };
     xsim_irq_log_append(&xs->irqs, &ev);
-    xsim_domain_shutdown(xs, (int)a->reason);
+    xsim_domain_shutdown(xs, reason);
     return 0;
 }
 

@@ -109,6 +109,9 @@ static int rangeset_remove(GArray *rs, uint64_t start, uint64_t end)
         struct xsim_range r = g_array_index(rs, struct xsim_range, i);
         if (!(r.start <= start && end <= r.end))
             continue;
+        /* Splitting a range adds one: refused at the limit, the set unchanged (as Xen's). */
+        if (r.start < start && end < r.end && rs->len >= XSIM_MAX_RANGES)
+            return -ENOMEM;
         g_array_remove_index(rs, i);
         if (end < r.end) {
             struct xsim_range tail = { end + 1, r.end };
@@ -118,7 +121,7 @@ static int rangeset_remove(GArray *rs, uint64_t start, uint64_t end)
             struct xsim_range head = { r.start, start - 1 };
             g_array_insert_val(rs, i, head);
         }
-        return rs->len > XSIM_MAX_RANGES ? -ENOMEM : 0;
+        return 0;
     }
     return -ENOENT;
 }
@@ -224,6 +227,7 @@ int xsim_server_check(struct xsim *xs, uint32_t caller_domid, unsigned id,
 int xsim_server_destroy(struct xsim *xs, struct xsim_ioreq_server *s)
 {
     /* vCPUs blocked on this server: the emulator is gone, they see all-ones. */
+    s->enabled = false; /* a completion callback that submits again must not pick it */
     for (unsigned v = 0; v < xs->nr_vcpus; v++) {
         struct xsim_vcpu *vc = &xs->vcpus[v];
         if (vc->wait == XSIM_VCPU_WAITING && vc->server == s->id) {

@@ -19,6 +19,7 @@
 #include <xen/io/xs_wire.h>
 
 #include "argv.h"
+#include "wire.h"
 #include "xensim.h"
 
 /* ------------------------------------------------------------------ what xensim.c provides */
@@ -242,6 +243,12 @@ static void test_claims(void)
     g_assert_cmpint(xsim_server_map_range(s, 1, 0x900010, 0x900017), ==, 0);
     g_assert_cmpint(xsim_server_map_range(s, 1, 0x900020, 0x900027), ==, -ENOMEM);
     g_assert_cmpint(xsim_server_map_range(s, 1, 0x900018, 0x90001f), ==, 0); /* merges */
+    /* Unmapping the middle of a range splits it: refused at the limit, nothing removed. */
+    g_assert_cmpuint(s->ranges[1]->len, ==, XSIM_MAX_RANGES);
+    g_assert_cmpint(xsim_server_unmap_range(s, 1, 0x100002, 0x100003), ==, -ENOMEM);
+    g_assert_cmpuint(s->ranges[1]->len, ==, XSIM_MAX_RANGES);
+    g_assert_cmphex(g_array_index(s->ranges[1], struct xsim_range, 0).end, ==, 0x100007);
+    g_assert_cmpint(xsim_server_unmap_range(s, 1, 0x100000, 0x100003), ==, 0); /* no split */
     struct xsim_ioreq_server *out;
     g_assert_cmpint(xsim_server_check(&f.xs, 0, 7, &out), ==, -ENOENT);
     g_assert_cmpint(xsim_server_check(&f.xs, 2, f.id, &out), ==, -EPERM);
@@ -556,6 +563,14 @@ static void test_dmop_servers_and_memory(void)
     op.u.remote_shutdown.reason = 1;
     g_assert_cmpint(dmop(&f, &op, NULL, 0), ==, 0);
     g_assert_cmpint(f.xs.shutdown_reason, ==, XSIM_SHUTDOWN_REBOOT);
+    /* Xen takes the reason as a u8: 0x104 is watchdog (4). */
+    op.u.remote_shutdown.reason = 0x104;
+    g_assert_cmpint(dmop(&f, &op, NULL, 0), ==, 0);
+    struct xsim_irqs *irqs = &f.xs.irqs;
+    struct xsim_irq_event *last =
+        &irqs->log[(irqs->log_head + irqs->log_len - 1) % XSIM_IRQ_LOG_MAX];
+    g_assert_cmpuint(last->kind, ==, XSIM_IRQ_SHUTDOWN);
+    g_assert_cmpuint(last->data, ==, XSIM_SHUTDOWN_WATCHDOG);
     fixture_fini(&f);
 }
 
@@ -744,6 +759,54 @@ static void test_xenstored(void)
     rmdir(dir);
 }
 
+/* ------------------------------------------------------------------ the library wire */
+
+/* A datagram longer than the largest request is malformed, not a truncated request. */
+static void test_wire_oversized(void)
+{
+    struct xsim xs = { .domid = 1, .nr_vcpus = 1 };
+    xsim_evtchn_init(&xs.guest_evtchn, 1);
+    xsim_evtchn_init(&xs.dom0_evtchn, 0); /* a closing connection closes its ports */
+    g_autofree char *dir = g_dir_make_tmp("test-xensim-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "xensim.sock", NULL);
+    GError *err = NULL;
+    struct xsim_wire_server *ws = xsim_wire_new(&xs, path, &err);
+    g_assert_no_error(err);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    strcpy(addr.sun_path, path);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    int sndbuf = 1 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+
+    struct {
+        struct xsim_hdr h;
+        struct xsim_hello hello;
+    } hello = { { .op = XSIM_OP_HELLO, .seq = 1, .len = sizeof(struct xsim_hello) },
+                { XSIM_MAGIC, XSIM_VERSION, XSIM_CLIENT_DMOD, 0 } };
+    g_assert_cmpint(send(fd, &hello, sizeof(hello), 0), ==, sizeof(hello));
+    uint8_t reply[64];
+    ssize_t n;
+    while ((n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT)) < 0)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpint(n, ==, sizeof(struct xsim_hdr) + sizeof(struct xsim_hello_reply));
+
+    /* The header claims the largest payload; 8 more bytes follow it. */
+    size_t big_len = sizeof(struct xsim_hdr) + XSIM_MAX_PAYLOAD + 8;
+    g_autofree uint8_t *big = g_malloc0(big_len);
+    struct xsim_hdr h = { .op = XSIM_OP_RESTRICT, .seq = 2, .len = XSIM_MAX_PAYLOAD };
+    memcpy(big, &h, sizeof(h));
+    g_assert_cmpint(send(fd, big, big_len, 0), ==, (ssize_t)big_len);
+    while ((n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT)) < 0)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpint(n, ==, 0); /* closed, no reply */
+    close(fd);
+    xsim_wire_free(ws);
+    xsim_evtchn_fini(&xs.guest_evtchn);
+    xsim_evtchn_fini(&xs.dom0_evtchn);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -761,5 +824,6 @@ int main(int argc, char **argv)
     g_test_add_func("/xensim/dmop/servers-and-memory", test_dmop_servers_and_memory);
     g_test_add_func("/xensim/platform/rtc-cmos-pm", test_rtc_cmos);
     g_test_add_func("/xensim/xenstored/protocol", test_xenstored);
+    g_test_add_func("/xensim/wire/oversized", test_wire_oversized);
     return g_test_run();
 }

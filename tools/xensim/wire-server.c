@@ -368,7 +368,7 @@ static void op_xc(struct xsim_conn *c, const struct xsim_hdr *h, const uint8_t *
         memcpy(a, p, 8);
         rc = check_domid(c, a[0]);
         if (rc == 0 && h->op == XSIM_OP_XC_DOMAIN_SHUTDOWN) {
-            xsim_domain_shutdown(xs, (int)a[1]);
+            xsim_domain_shutdown(xs, (uint8_t)a[1]); /* Xen's domain_shutdown() takes a u8 */
         } else if (rc == 0) {
             rc = a[1] < XSIM_NR_HVM_PARAMS ? 0 : -EINVAL;
             if (rc == 0) {
@@ -481,13 +481,15 @@ static gboolean on_conn_readable(gint fd, GIOCondition cond, gpointer opaque)
 {
     struct xsim_conn *c = opaque;
     struct xsim_wire_server *ws = c->ws;
-    ssize_t n = recv(fd, ws->rx, sizeof(struct xsim_hdr) + XSIM_MAX_PAYLOAD, MSG_DONTWAIT);
+    const size_t room = sizeof(struct xsim_hdr) + XSIM_MAX_PAYLOAD;
+    /* MSG_TRUNC: n is the datagram's real length, so an oversized one is caught, not cut. */
+    ssize_t n = recv(fd, ws->rx, room, MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return G_SOURCE_CONTINUE;
     if (n <= 0)
         goto close;
     struct xsim_hdr h;
-    if ((size_t)n < sizeof(h))
+    if ((size_t)n < sizeof(h) || (size_t)n > room)
         goto bad;
     memcpy(&h, ws->rx, sizeof(h));
     if (h.len != (size_t)n - sizeof(h))

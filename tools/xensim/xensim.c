@@ -257,7 +257,9 @@ static bool build_config(struct toolstack *ts, GError **err)
     for (unsigned i = 0; o->dm_extra && o->dm_extra[i]; i++)
         g_ptr_array_add(ts->cfg.dm_args, g_strdup(o->dm_extra[i]));
     unsigned maxv = xsim_config_max_vcpus(&ts->cfg);
-    if (maxv < 1 || maxv > XSIM_MAX_VCPUS || ts->cfg.memory_mb < 2) {
+    /* Memory as --memory bounds it: xensim reserves 64 GiB of address space for the guest. */
+    if (maxv < 1 || maxv > XSIM_MAX_VCPUS || ts->cfg.memory_mb < 2 ||
+        ts->cfg.memory_mb > 65536 || ts->cfg.maxmem_mb > 65536) {
         g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "bad vcpus or memory");
         return false;
     }

@@ -27,7 +27,7 @@ struct xsim_conn;
 /* ---------------------------------------------------------------- logging */
 
 void xsim_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-/* Logs at most a few lines per second per call site's key: guest-controlled input. */
+/* For guest- or DM-triggered messages: at most a few lines per second, all callers together. */
 void xsim_log_limited(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 extern bool xsim_verbose;
 

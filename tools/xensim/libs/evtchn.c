@@ -250,8 +250,9 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
     uint32_t port;
     ssize_t n;
 
+    /* MSG_TRUNC: n is the datagram's real length, so an oversized one is refused. */
     do {
-        n = recv(xce->event_fd, &port, sizeof(port), 0);
+        n = recv(xce->event_fd, &port, sizeof(port), MSG_TRUNC);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return -1; /* EAGAIN when the fd is non-blocking and nothing is pending */

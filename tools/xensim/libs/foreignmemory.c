@@ -12,15 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <xenforeignmemory.h>
 
 #include "xentoolcore-internal.h"
 #include "xsim-conn.h"
-
-/* Largest memfd page number whose byte offset still fits an off_t. */
-#define MAX_MEMFD_PAGE ((UINT64_C(1) << (63 - XSIM_PAGE_SHIFT)) - 1)
 
 /* The wire carries gfns as u64: on x86_64 a xen_pfn_t array goes out as it is. */
 _Static_assert(sizeof(xen_pfn_t) == sizeof(uint64_t), "xen_pfn_t is not 64 bits");
@@ -114,7 +112,7 @@ static int fetch_frames(xenforeignmemory_handle *fmem, uint32_t dom, int prot, s
         int32_t e;
         memcpy(&e, reply + i * sizeof(e), sizeof(e));
         memcpy(&pages[i], reply + err_bytes + i * sizeof(uint64_t), sizeof(uint64_t));
-        if (e > 0 || e < -4095 || (e == 0 && pages[i] > MAX_MEMFD_PAGE)) {
+        if (e > 0 || e < -4095) {
             errno = EPROTO;
             goto out;
         }
@@ -136,15 +134,30 @@ static void *reserve_range(void *addr, size_t pages, int flags)
     return base == MAP_FAILED ? NULL : base;
 }
 
+/* The pages the memfd holds now (xensim only grows it). 0, or -1 with errno. */
+static int memfd_pages(int memfd, uint64_t *pages)
+{
+    struct stat st;
+
+    if (fstat(memfd, &st) < 0)
+        return -1;
+    *pages = (uint64_t)st.st_size >> XSIM_PAGE_SHIFT;
+    return 0;
+}
+
 /*
  * Maps each run of consecutive memfd pages whose err[] is 0 (err may be
- * NULL: all good) over the reservation at base.
+ * NULL: all good) over the reservation at base. A page past the memfd's end
+ * is xensim's protocol error: mapped, it would raise SIGBUS at first touch.
  */
 static int map_runs(int memfd, void *base, int prot, size_t pages, const int *err,
                     const uint64_t *frames)
 {
+    uint64_t limit;
     size_t i = 0;
 
+    if (memfd_pages(memfd, &limit) < 0)
+        return -1;
     while (i < pages) {
         if (err && err[i]) {
             i++;
@@ -154,6 +167,10 @@ static int map_runs(int memfd, void *base, int prot, size_t pages, const int *er
         while (i + run < pages && !(err && err[i + run]) &&
                frames[i + run] == frames[i] + run)
             run++;
+        if (frames[i] >= limit || run > limit - frames[i]) {
+            errno = EPROTO;
+            return -1;
+        }
         void *at = (char *)base + (i << XSIM_PAGE_SHIFT);
         void *m = mmap(at, run << XSIM_PAGE_SHIFT, prot, MAP_SHARED | MAP_FIXED, memfd,
                        (off_t)(frames[i] << XSIM_PAGE_SHIFT));
@@ -253,17 +270,12 @@ static int resource_frames(xenforeignmemory_handle *fmem,
         if (xsim_conn_call(&fmem->conn, XSIM_OP_FMEM_MAP_RESOURCE, &iov, 1, frames + done,
                            n * sizeof(uint64_t), &got) < 0)
             return -1;
-        if (got != n * sizeof(uint64_t))
-            goto proto;
-        for (unsigned long i = 0; i < n; i++) {
-            if (frames[done + i] > MAX_MEMFD_PAGE)
-                goto proto;
+        if (got != n * sizeof(uint64_t)) {
+            errno = EPROTO;
+            return -1;
         }
     }
     return 0;
-proto:
-    errno = EPROTO;
-    return -1;
 }
 
 static int query_resource_size(xenforeignmemory_handle *fmem, domid_t domid, unsigned type,

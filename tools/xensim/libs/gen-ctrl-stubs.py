@@ -147,10 +147,9 @@ def main():
         for name in funcs + objects:
             f.write(f'        {name};\n')
         f.write('    local: *;\n};\n')
-    missing = [f for f in funcs if f not in done and f not in protos]
-    print(f'{len(funcs)} functions, {len(objects)} objects, {len(done & set(funcs))} '
-          f'implemented, {len(funcs) - len(done & set(funcs))} stubs '
-          f'({len(missing)} without a public prototype)')
+    implemented = len(done & set(funcs))
+    print(f'{len(funcs)} functions, {len(objects)} objects, {implemented} implemented, '
+          f'{len(funcs) - implemented} stubs ({len(internal)} without a public prototype)')
 
 
 if __name__ == '__main__':

@@ -46,6 +46,15 @@
 #define FIRST_VP_EPORT 100u
 #define SHARED_PAGE (NPAGES - 1) /* resource frame 1: the synchronous ioreq page */
 
+/* How the fake breaks its next reply to one op: the libraries must refuse it, not crash. */
+enum corruption {
+    CORRUPT_NONE,
+    CORRUPT_SHORT,     /* the payload loses its last 8 bytes */
+    CORRUPT_SEQ,       /* the reply answers another request */
+    CORRUPT_LAST_PAGE, /* the last u64 (a page number) points past the memfd */
+    CORRUPT_EXTRA_FD,  /* an fd the reply does not announce */
+};
+
 /* ---- the fake xensim ---- */
 
 struct fake_state {
@@ -79,6 +88,8 @@ struct fake_state {
     uint64_t claim_start, claim_end;
     char xs_path[64];
     char xs_value[64];
+    uint32_t corrupt_op;
+    enum corruption corrupt;
 };
 
 static struct fake_state fake = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_port = FIRST_PORT };
@@ -404,6 +415,45 @@ static void dispatch(struct conn_state *cs, const struct xsim_hdr *hdr, const ui
     }
 }
 
+static void break_next_reply(uint32_t op, enum corruption how)
+{
+    pthread_mutex_lock(&fake.lock);
+    fake.corrupt_op = op;
+    fake.corrupt = how;
+    pthread_mutex_unlock(&fake.lock);
+}
+
+/* Applies (once) the corruption armed for this op; returns it. */
+static enum corruption corrupt_reply(struct xsim_hdr *hdr, struct reply *r)
+{
+    pthread_mutex_lock(&fake.lock);
+    enum corruption how = hdr->op == fake.corrupt_op ? fake.corrupt : CORRUPT_NONE;
+    if (how != CORRUPT_NONE)
+        fake.corrupt = CORRUPT_NONE;
+    pthread_mutex_unlock(&fake.lock);
+
+    switch (how) {
+    case CORRUPT_NONE:
+        break;
+    case CORRUPT_SHORT:
+        r->len = r->len >= 8 ? r->len - 8 : 0;
+        break;
+    case CORRUPT_SEQ:
+        hdr->seq++;
+        break;
+    case CORRUPT_LAST_PAGE:
+        if (r->len >= 8) {
+            uint64_t past_end = NPAGES;
+            memcpy(r->buf + r->len - 8, &past_end, 8);
+        }
+        break;
+    case CORRUPT_EXTRA_FD:
+        r->fds[r->nr_fds++] = dup(fake.memfd);
+        break;
+    }
+    return how;
+}
+
 static void *serve_conn(void *arg)
 {
     struct conn_state cs = { .fd = GPOINTER_TO_INT(arg), .event_fd = -1 };
@@ -419,11 +469,15 @@ static void *serve_conn(void *arg)
             break;
         struct reply r = { 0 };
         dispatch(&cs, &hdr, msg + sizeof(hdr), &r);
+        struct xsim_hdr reply_hdr = hdr;
+        enum corruption how = corrupt_reply(&reply_hdr, &r);
         if (!(hdr.flags & XSIM_F_POSTED))
-            send_reply(cs.fd, &hdr, &r);
+            send_reply(cs.fd, &reply_hdr, &r);
+        if (how == CORRUPT_EXTRA_FD)
+            close(r.fds[--r.nr_fds]);
         if (hdr.op == XSIM_OP_HELLO && cs.event_fd >= 0 && r.nr_fds)
             close(r.fds[0]); /* the client has its own copy now */
-        if (r.buf && r.len && hdr.op != XSIM_OP_HELLO && hdr.op != XSIM_OP_XC_DOMAIN_INFO)
+        if (r.buf && hdr.op != XSIM_OP_HELLO && hdr.op != XSIM_OP_XC_DOMAIN_INFO)
             g_free(r.buf);
     }
     g_free(msg);
@@ -1047,6 +1101,99 @@ static void test_toollog(void)
     g_assert_cmpstr(xtl_level_to_string((xentoollog_level)99), ==, "unknown");
 }
 
+static unsigned open_fd_count(void)
+{
+    g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+    unsigned n = 0;
+
+    g_assert_nonnull(dir);
+    while (g_dir_read_name(dir))
+        n++;
+    return n;
+}
+
+/* A broken reply from xensim is a protocol error (EPROTO) for that call, never a crash. */
+static void test_broken_replies(void)
+{
+    xenforeignmemory_handle *fmem = xenforeignmemory_open(NULL, 0);
+    xendevicemodel_handle *dmod = xendevicemodel_open(NULL, 0);
+    xc_interface *xch = xc_interface_open(NULL, NULL, 0);
+    const xen_pfn_t gfns[2] = { 1, 2 };
+    int err[2];
+    void *addr = NULL;
+    unsigned vcpus = 0;
+    uint64_t v;
+
+    g_assert_true(fmem && dmod && xch);
+    break_next_reply(XSIM_OP_FMEM_MAP, CORRUPT_SHORT);
+    errno = 0;
+    g_assert_null(xenforeignmemory_map(fmem, SIM_DOMID, PROT_READ, 2, gfns, err));
+    g_assert_cmpint(errno, ==, EPROTO);
+    /* Mapped, a page past the memfd's end would raise SIGBUS at first touch. */
+    break_next_reply(XSIM_OP_FMEM_MAP, CORRUPT_LAST_PAGE);
+    errno = 0;
+    g_assert_null(xenforeignmemory_map(fmem, SIM_DOMID, PROT_READ, 2, gfns, err));
+    g_assert_cmpint(errno, ==, EPROTO);
+    break_next_reply(XSIM_OP_FMEM_MAP_RESOURCE, CORRUPT_LAST_PAGE);
+    errno = 0;
+    g_assert_null(xenforeignmemory_map_resource(fmem, SIM_DOMID, XENMEM_resource_ioreq_server,
+                                                IOSERVER_ID, 0, 2, &addr, PROT_READ, 0));
+    g_assert_cmpint(errno, ==, EPROTO);
+    /* The handle is still good. */
+    uint8_t *p = xenforeignmemory_map(fmem, SIM_DOMID, PROT_READ, 2, gfns, NULL);
+    g_assert_nonnull(p);
+    g_assert_cmphex(page_tag(p + PAGE), ==, 0x1002);
+    xenforeignmemory_unmap(fmem, p, 2);
+
+    break_next_reply(XSIM_OP_DMOP, CORRUPT_SHORT);
+    errno = 0;
+    g_assert_cmpint(xendevicemodel_nr_vcpus(dmod, SIM_DOMID, &vcpus), ==, -1);
+    g_assert_cmpint(errno, ==, EPROTO);
+    break_next_reply(XSIM_OP_DMOP, CORRUPT_SEQ);
+    errno = 0;
+    g_assert_cmpint(xendevicemodel_nr_vcpus(dmod, SIM_DOMID, &vcpus), ==, -1);
+    g_assert_cmpint(errno, ==, EPROTO);
+    g_assert_cmpint(xendevicemodel_nr_vcpus(dmod, SIM_DOMID, &vcpus), ==, 0);
+    g_assert_cmpuint(vcpus, ==, 2);
+
+    break_next_reply(XSIM_OP_XC_HVM_PARAM_GET, CORRUPT_SHORT);
+    errno = 0;
+    g_assert_cmpint(xc_hvm_param_get(xch, SIM_DOMID, HVM_PARAM_IOREQ_PFN, &v), ==, -1);
+    g_assert_cmpint(errno, ==, EPROTO);
+
+    /* A HELLO with an fd it does not announce: refused, and the fd not leaked. */
+    unsigned fds_before = open_fd_count();
+    break_next_reply(XSIM_OP_HELLO, CORRUPT_EXTRA_FD);
+    errno = 0;
+    g_assert_null(xendevicemodel_open(NULL, 0));
+    g_assert_cmpint(errno, ==, EPROTO);
+    /* The fake's end of the refused connection closes on its own thread: give it time. */
+    for (int i = 0; i < 100 && open_fd_count() != fds_before; i++)
+        g_usleep(10 * 1000);
+    g_assert_cmpuint(open_fd_count(), ==, fds_before);
+
+    /* Event deliveries are one u32 port: anything else is refused. */
+    xenevtchn_handle *xce = xenevtchn_open(NULL, 0);
+    g_assert_nonnull(xce);
+    g_assert_cmpint(xenevtchn_bind_interdomain(xce, SIM_DOMID, FIRST_VP_EPORT), >=, 0);
+    const uint64_t wide = FIRST_PORT;
+    const uint32_t out_of_range = 1u << 20;
+    pthread_mutex_lock(&fake.lock);
+    g_assert_cmpint(send(fake.dm_event_fd, &wide, sizeof(wide), 0), ==, sizeof(wide));
+    g_assert_cmpint(send(fake.dm_event_fd, &out_of_range, 4, 0), ==, 4);
+    pthread_mutex_unlock(&fake.lock);
+    for (int i = 0; i < 2; i++) {
+        errno = 0;
+        g_assert_cmpint(xenevtchn_pending(xce), ==, -1);
+        g_assert_cmpint(errno, ==, EPROTO);
+    }
+    xenevtchn_close(xce);
+
+    xc_interface_close(xch);
+    xendevicemodel_close(dmod);
+    xenforeignmemory_close(fmem);
+}
+
 /* ---- dm-echo, end to end: the fake plays Xen, dm-echo the device model ---- */
 
 static bool wait_for(bool (*cond)(void))
@@ -1156,6 +1303,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xensim-libs/toolcore/restrict", test_restrict);
     g_test_add_func("/xensim-libs/gnttab", test_gnttab);
     g_test_add_func("/xensim-libs/toollog", test_toollog);
+    g_test_add_func("/xensim-libs/broken-replies", test_broken_replies);
     g_test_add_func("/xensim-libs/dm-echo/pio", test_dm_echo);
     ret = g_test_run();
     fake_stop();
