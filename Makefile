@@ -6,13 +6,16 @@ ASANDIR ?= build-asan
 PREFIX ?= /usr/local
 NINJA ?= ninja
 
-.PHONY: all deps build asan run check check-quick bench install clean help
+.PHONY: all deps build asan run demo-xensim check check-quick check-xen bench install clean help
 
 all: build
 
 help:
-	@echo "make run      build, then start xendm under xensim and drive a short watched session"
-	@echo "make check    build (plain and ASan/UBSan) and run every test"
+	@echo "make run      build, boot Xen + dom0 under QEMU, xl create a guest with xendm as its"
+	@echo "              device model and show the guest's serial console"
+	@echo "make check    build (plain and ASan/UBSan) and run every test, the real-Xen rig's too"
+	@echo "make check-xen      only the real-Xen rig's scenarios (xendm and qemu-xen)"
+	@echo "make demo-xensim    a short watched session of xendm under xensim (no Xen needed)"
 	@echo "make bench    benchmarks against qemu-xen, measured in the same run"
 	@echo "make install  install xendm under PREFIX ($(PREFIX))"
 
@@ -32,13 +35,19 @@ asan: deps $(ASANDIR)/build.ninja
 	$(NINJA) -C $(ASANDIR)
 
 run: build
+	tests/xen/rig.py --build $(BUILDDIR) run demo --dm xendm --show-serial
+
+demo-xensim: build
 	scripts/demo.sh $(BUILDDIR)
 
 check: build asan
 	scripts/run-tests.py $(BUILDDIR) $(ASANDIR)
 
 check-quick: build
-	scripts/run-tests.py $(BUILDDIR)
+	scripts/run-tests.py $(BUILDDIR) -- --no-suite xen
+
+check-xen: build
+	tests/xen/rig.py --build $(BUILDDIR) run
 
 bench: build
 	scripts/bench.sh $(BUILDDIR)

@@ -57,18 +57,24 @@ static void socket_attach_client(struct chardev *chr, int fd)
     chr->in_fd = fd;
     chr->out_fd = fd;
     chr->out_is_socket = true;
+    chr->connected = true;
     socket_update_filename(chr);
+    /* Before input flows: a protocol frontend greets its new peer first. */
+    chardev_report_event(chr, CHARDEV_EVENT_OPENED);
     chardev_accept_input(chr);
 }
 
 static void socket_disconnect(struct chardev *chr)
 {
     chardev_stop_input(chr);
+    chardev_stop_output_watch(chr);
     chr->out_fd = -1;
     chardev_close_fd(&chr->in_fd);
+    chr->connected = false;
     socket_update_filename(chr);
     /* A server listens again for the next client; a client stays disconnected. */
     socket_watch_listener(chr);
+    chardev_report_event(chr, CHARDEV_EVENT_CLOSED);
 }
 
 /* Errors after which the pending connection is still there: accepting again at once would fail. */
@@ -105,18 +111,24 @@ static gboolean socket_accept_retry(gpointer opaque)
 static gboolean socket_accept_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
     struct chardev *chr = opaque;
+    guint self = chr->listen_source;
 
-    if (socket_accept_one(chr)) {
-        chr->listen_source = 0; /* one client at a time */
+    /*
+     * One client at a time: this watch ends if a client is accepted. Cleared first because the
+     * frontend hears OPENED from inside the accept and may lose the client at once (its first
+     * write fails); the disconnect then re-arms the listener, which must see no watch here.
+     */
+    chr->listen_source = 0;
+    if (socket_accept_one(chr))
         return G_SOURCE_REMOVE;
-    }
-    if (!socket_accept_error_persists(errno))
+    if (!socket_accept_error_persists(errno)) {
+        chr->listen_source = self;
         return G_SOURCE_CONTINUE;
+    }
     /*
      * Out of fds or memory: the client stays in the backlog and the listening socket stays
      * readable, so watching it now would spin the loop (and the log). Look again later.
      */
-    chr->listen_source = 0;
     if (!chr->retry_source)
         chr->retry_source = g_timeout_add_seconds(SOCKET_ACCEPT_RETRY_SECONDS,
                                                   socket_accept_retry, chr);
@@ -290,6 +302,12 @@ static void socket_output_failed(struct chardev *chr, int error)
         socket_disconnect(chr);
 }
 
+static void socket_drop_peer(struct chardev *chr)
+{
+    if (chr->in_fd >= 0)
+        socket_disconnect(chr);
+}
+
 static void socket_close(struct chardev *chr)
 {
     if (chr->listen_source) {
@@ -311,4 +329,5 @@ const struct chardev_backend chardev_socket_backend = {
     .input_closed = socket_input_closed,
     .output_failed = socket_output_failed,
     .close = socket_close,
+    .disconnect = socket_drop_peer,
 };

@@ -27,6 +27,8 @@ struct chardev_backend {
     void (*output_failed)(struct chardev *chr, int error);
     /* Releases what open() acquired beyond in_fd/out_fd (closed by the caller). */
     void (*close)(struct chardev *chr);
+    /* Optional: drop the connected peer (chardev_disconnect()). */
+    void (*disconnect)(struct chardev *chr);
 };
 
 struct chardev {
@@ -43,6 +45,8 @@ struct chardev {
     guint in_source;  /* g_unix_fd_add() id while reading input, else 0 */
     guint retry_source; /* pty: polls for a slave to appear, else 0 */
     uint64_t dropped_bytes;
+    guint out_source; /* g_unix_fd_add() id while a frontend waits for write_ready, else 0 */
+    bool connected;   /* a connection-oriented backend has a peer (events are reported) */
 
     /* stdio: what to restore when the chardev goes away */
     bool stdio_owned;
@@ -63,6 +67,10 @@ extern const struct chardev_backend chardev_socket_backend;
 
 /* Stops reading input (removes the fd watch). */
 void chardev_stop_input(struct chardev *chr);
+/* Removes the wait for output room (the output fd is going away). */
+void chardev_stop_output_watch(struct chardev *chr);
+/* Tells the frontend, if it listens for events, that a peer connected or went away. */
+void chardev_report_event(struct chardev *chr, enum chardev_event event);
 /* Replaces the filename reported to QMP. */
 void chardev_set_filename(struct chardev *chr, const char *filename);
 /* O_NONBLOCK and FD_CLOEXEC on fd; false with errno set. */

@@ -112,17 +112,32 @@ void chardev_accept_input(struct chardev *chr)
                                    chardev_input_ready, chr);
 }
 
+void chardev_report_event(struct chardev *chr, enum chardev_event event)
+{
+    if (chr->has_frontend && chr->frontend.event)
+        chr->frontend.event(chr->frontend.opaque, event);
+}
+
 void chardev_set_frontend(struct chardev *chr, const struct chardev_frontend *fe)
 {
     if (!chr)
         return;
     chardev_stop_input(chr);
+    chardev_stop_output_watch(chr); /* write_ready belonged to the old frontend */
     chr->has_frontend = fe != NULL;
     if (fe)
         chr->frontend = *fe;
     else
         memset(&chr->frontend, 0, sizeof(chr->frontend));
+    /* A peer that connected before the frontend came (wait=on, client mode) is news to it. */
+    if (fe && chr->connected)
+        chardev_report_event(chr, CHARDEV_EVENT_OPENED);
     chardev_accept_input(chr);
+}
+
+bool chardev_has_frontend(const struct chardev *chr)
+{
+    return chr->has_frontend;
 }
 
 /* ---- output ---- */
@@ -154,6 +169,64 @@ size_t chardev_write(struct chardev *chr, const uint8_t *buf, size_t len)
     }
     chr->dropped_bytes += len - done;
     return len;
+}
+
+ssize_t chardev_write_partial(struct chardev *chr, const uint8_t *buf, size_t len)
+{
+    size_t done = 0;
+
+    if (!chr || chr->out_fd < 0)
+        return -1;
+    while (done < len) {
+        ssize_t n = chardev_write_once(chr, buf + done, len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN) {
+            /* The peer is gone: whatever was taken no longer matters. */
+            if (chr->backend->output_failed)
+                chr->backend->output_failed(chr, errno);
+            return -1;
+        }
+        break; /* full: the frontend keeps the rest */
+    }
+    return (ssize_t)done;
+}
+
+static gboolean chardev_output_ready(gint fd, GIOCondition cond, gpointer opaque)
+{
+    struct chardev *chr = opaque;
+
+    chr->out_source = 0;
+    if (chr->has_frontend && chr->frontend.write_ready)
+        chr->frontend.write_ready(chr->frontend.opaque);
+    return G_SOURCE_REMOVE;
+}
+
+void chardev_notify_writable(struct chardev *chr)
+{
+    if (!chr || chr->out_fd < 0 || chr->out_source)
+        return;
+    /* HUP and ERR too: the frontend's next write then learns that the peer is gone. */
+    chr->out_source = g_unix_fd_add(chr->out_fd, G_IO_OUT | G_IO_HUP | G_IO_ERR,
+                                    chardev_output_ready, chr);
+}
+
+void chardev_stop_output_watch(struct chardev *chr)
+{
+    if (chr->out_source) {
+        g_source_remove(chr->out_source);
+        chr->out_source = 0;
+    }
+}
+
+void chardev_disconnect(struct chardev *chr)
+{
+    if (chr && chr->backend->disconnect)
+        chr->backend->disconnect(chr);
 }
 
 /* ---- null ---- */
@@ -428,6 +501,7 @@ void chardev_free(struct chardev *chr)
     if (chr->dropped_bytes)
         log_debug("chardev '%s': %" PRIu64 " output bytes dropped", chr->id, chr->dropped_bytes);
     chardev_stop_input(chr);
+    chardev_stop_output_watch(chr);
     if (chr->backend->close)
         chr->backend->close(chr);
     if (chr->out_fd == chr->in_fd)

@@ -16,6 +16,7 @@ libpixman-1-dev
 libsdl2-dev
 seabios
 qemu-system-xen
+qemu-system-x86
 "
 
 missing() {

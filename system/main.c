@@ -1,6 +1,7 @@
 /*
  * xendm's main: command line -> machine -> Xen bring-up -> event loop ->
- * teardown. Exit status: 0 on SIGTERM/SIGINT or a clean stop, 1 on a bad
+ * teardown. Exit status: 0 on SIGTERM/SIGINT/SIGHUP (libxl's way of destroying a
+ * device model) or a clean stop, 1 on a bad
  * command line or a failure (the message names the step and errno).
  */
 #include <glib-unix.h>
@@ -12,6 +13,7 @@
 #include "xendm/log.h"
 #include "xendm/machine.h"
 #include "xendm/mapcache.h"
+#include "xendm/monitor.h"
 #include "xendm/options.h"
 #include "xendm/trace.h"
 #include "xendm/xenfv.h"
@@ -22,7 +24,10 @@ struct xendm_run {
     struct machine *m;
     struct mapcache *mc;
     GMainLoop *loop;
+    struct monitor_set *monitors;
+    enum vm_run_state run_state;
     int exit_status;
+    bool started; /* bring-up was attempted: the log ends with the exit status */
 };
 
 static gboolean on_signal(gpointer opaque)
@@ -42,6 +47,80 @@ static void on_fatal(void *opaque)
     run->exit_status = 1;
     g_main_loop_quit(run->loop);
 }
+
+/* ---- what the QMP monitor asks of main (include/xendm/monitor.h) ---- */
+
+static enum vm_run_state vmc_run_state(void *opaque)
+{
+    return ((struct xendm_run *)opaque)->run_state;
+}
+
+/* libxl pauses the domain's vCPUs itself; the device model records the state and reports it. */
+static bool vmc_stop(void *opaque, GError **err)
+{
+    struct xendm_run *run = opaque;
+
+    if (run->run_state == VM_RUN_STATE_RUNNING) {
+        run->run_state = VM_RUN_STATE_PAUSED;
+        monitor_set_emit(run->monitors, "STOP", NULL);
+    }
+    return true;
+}
+
+static bool vmc_cont(void *opaque, GError **err)
+{
+    struct xendm_run *run = opaque;
+
+    if (run->run_state != VM_RUN_STATE_RUNNING) {
+        run->run_state = VM_RUN_STATE_RUNNING;
+        monitor_set_emit(run->monitors, "RESUME", NULL);
+    }
+    return true;
+}
+
+/* On Xen a reset is a domain reboot: libxl tears down and rebuilds the domain. */
+static bool vmc_system_reset(void *opaque, GError **err)
+{
+    struct xendm_run *run = opaque;
+
+    machine_request_shutdown(run->m, SHUTDOWN_REBOOT);
+    monitor_set_emit(run->monitors, "RESET",
+                     monitor_event_reason_data(false, "host-qmp-system-reset"));
+    return true;
+}
+
+static void vmc_quit(void *opaque)
+{
+    struct xendm_run *run = opaque;
+
+    monitor_set_emit(run->monitors, "SHUTDOWN",
+                     monitor_event_reason_data(false, "host-qmp-quit"));
+    run->exit_status = 0;
+    g_main_loop_quit(run->loop);
+}
+
+static GPtrArray *vmc_chardevs(void *opaque)
+{
+    struct xendm_run *run = opaque;
+
+    return run->m ? run->m->chardevs : NULL;
+}
+
+static const char *vmc_name(void *opaque)
+{
+    return ((struct xendm_run *)opaque)->cfg->name;
+}
+
+/* system_powerdown stays NULL (an error) until the PIIX4 PM power button exists. */
+static const struct vm_control xendm_vm_control = {
+    .run_state = vmc_run_state,
+    .stop = vmc_stop,
+    .cont = vmc_cont,
+    .system_reset = vmc_system_reset,
+    .quit = vmc_quit,
+    .chardevs = vmc_chardevs,
+    .name = vmc_name,
+};
 
 /* Help, version and listings: done before anything is created. Returns true when handled. */
 static bool run_info_action(const struct xendm_config *cfg)
@@ -77,10 +156,6 @@ static void apply_traces(const struct xendm_config *cfg)
 
 static void log_accepted_notes(const struct xendm_config *cfg)
 {
-    if (cfg->monitors->len > 0) {
-        log_info("QMP is not served yet: %u -mon option(s) recorded, no monitor runs",
-                 cfg->monitors->len);
-    }
     if (cfg->start_paused) {
         log_info("-S accepted: the ioreq server is enabled at start all the same");
     }
@@ -108,6 +183,13 @@ static bool build_and_start(struct xendm_run *run, GError **err)
         return false;
     }
     machine_reset(run->m);
+    /* Before "running" in xenstore: libxl connects to QMP as soon as it reads it. */
+    run->run_state = cfg->start_paused ? VM_RUN_STATE_PRELAUNCH : VM_RUN_STATE_RUNNING;
+    run->monitors = monitor_set_new();
+    if (!monitor_set_add_from_options(run->monitors, cfg->monitors, run->m->chardevs,
+                                      &xendm_vm_control, run, err)) {
+        return false;
+    }
     return xen_accel_start(run->xa, err) && xen_accel_set_state(run->xa, "running", err);
 }
 
@@ -116,6 +198,7 @@ static void teardown(struct xendm_run *run)
     if (run->xa != NULL) {
         xen_accel_stop(run->xa); /* no more ioreqs: the server is gone */
     }
+    monitor_set_free(run->monitors); /* before the chardevs it uses */
     machine_free(run->m);
     if (run->mc != NULL) {
         mapcache_free(run->mc);
@@ -152,7 +235,9 @@ int main(int argc, char **argv)
     run.loop = g_main_loop_new(NULL, FALSE);
     g_unix_signal_add(SIGTERM, on_signal, &run);
     g_unix_signal_add(SIGINT, on_signal, &run);
+    g_unix_signal_add(SIGHUP, on_signal, &run);
 
+    run.started = true;
     if (!build_and_start(&run, &err)) {
         log_error("%s", err->message);
         run.exit_status = 1;
@@ -166,5 +251,8 @@ out:
         g_error_free(err);
     }
     teardown(&run);
+    if (run.started) {
+        log_info("exit status %d", run.exit_status);
+    }
     return run.exit_status;
 }

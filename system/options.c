@@ -509,7 +509,7 @@ static const struct option_def option_table[] = {
     {"serial", true, opt_serial,
      "-serial SPEC      none|null|pty|stdio|file:PATH|unix:PATH[,...]|chardev:ID (up to 4)"},
     {"chardev", true, opt_chardev, "-chardev BACKEND,id=ID[,...]"},
-    {"mon", true, opt_mon, "-mon chardev=ID,mode=control (recorded; QMP not served yet)"},
+    {"mon", true, opt_mon, "-mon chardev=ID,mode=control (a QMP monitor on that chardev)"},
     {"device", true, opt_device, "-device DRIVER[,PROP=VALUE...]   (-device help lists them)"},
     {"display", true, opt_none_only, "-display none"},
     {"vnc", true, opt_none_only, "-vnc none"},

@@ -653,7 +653,8 @@ void xen_accel_stop(struct xen_accel *xa)
     case XEN_ACCEL_BOUND:
     case XEN_ACCEL_ENABLED:
         undo_bind(xa); /* the steps of 7 that were reached, even if 7 itself failed */
-        if (xendevicemodel_set_ioreq_server_state(xa->dmod, xa->domid, xa->server_id, 0) != 0) {
+        if (xendevicemodel_set_ioreq_server_state(xa->dmod, xa->domid, xa->server_id, 0) != 0 &&
+            errno != ESRCH) {
             log_warn("xen: disabling ioreq server %u failed: %s", xa->server_id,
                      g_strerror(errno));
         }
@@ -670,7 +671,13 @@ void xen_accel_stop(struct xen_accel *xa)
         xa->shared = NULL;
         /* fall through */
     case XEN_ACCEL_SERVER:
-        if (xendevicemodel_destroy_ioreq_server(xa->dmod, xa->domid, xa->server_id) != 0) {
+        if (xendevicemodel_destroy_ioreq_server(xa->dmod, xa->domid, xa->server_id) == 0) {
+            log_info("xen: domain %u: ioreq server %u destroyed", xa->domid, xa->server_id);
+        } else if (errno == ESRCH) {
+            /* xl destroy: the domain went first, and its ioreq servers with it. */
+            log_info("xen: domain %u is gone, and ioreq server %u with it", xa->domid,
+                     xa->server_id);
+        } else {
             log_warn("xen: destroying ioreq server %u failed: %s", xa->server_id,
                      g_strerror(errno));
         }

@@ -16,16 +16,28 @@
 #define XENDM_CHARDEV_H
 
 #include <glib.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "xendm/keyval.h"
 
 struct chardev;
+
+/* What happened to the peer of a connection-oriented backend (a socket). */
+enum chardev_event {
+    CHARDEV_EVENT_OPENED, /* a peer connected; also reported by set_frontend if one already is */
+    CHARDEV_EVENT_CLOSED, /* the peer went away or was disconnected */
+};
 
 struct chardev_frontend {
     size_t (*can_receive)(void *opaque);
     void (*receive)(void *opaque, const uint8_t *buf, size_t len);
     void *opaque;
+    /* Optional: a peer connected or went away (a protocol restarts its session). */
+    void (*event)(void *opaque, enum chardev_event event);
+    /* Optional: output has room again, after chardev_notify_writable(). */
+    void (*write_ready)(void *opaque);
 };
 
 /* From -chardev BACKEND,id=ID,... (the kv list includes "backend"). */
@@ -48,5 +60,18 @@ void chardev_set_frontend(struct chardev *chr, const struct chardev_frontend *fe
 void chardev_accept_input(struct chardev *chr);
 /* Writes what the backend takes now; returns len (dropped bytes are counted, not reported). */
 size_t chardev_write(struct chardev *chr, const uint8_t *buf, size_t len);
+
+/*
+ * For frontends that must not lose bytes (a protocol such as QMP): writes what the backend
+ * takes now, drops nothing, and returns the count taken (0 when full), or -1 when there is no
+ * peer or output failed. The frontend keeps the rest and waits for chardev_notify_writable().
+ */
+ssize_t chardev_write_partial(struct chardev *chr, const uint8_t *buf, size_t len);
+/* Calls the frontend's write_ready() once, when output has room again. */
+void chardev_notify_writable(struct chardev *chr);
+/* Drops the connected peer (socket: a server then listens again); no-op for other backends. */
+void chardev_disconnect(struct chardev *chr);
+/* Whether a frontend is attached (QMP query-chardev "frontend-open"). */
+bool chardev_has_frontend(const struct chardev *chr);
 
 #endif

@@ -1,0 +1,458 @@
+/*
+ * The QMP commands xendm answers, and the few human-monitor commands reachable through
+ * human-monitor-command (xl qemu-monitor-command).
+ *
+ * Adding a command: write a handler, list its parameters, add one line to qmp_commands[].
+ * Reply shapes follow the QAPI schema of QEMU 7.2 so that libxl reads them unchanged.
+ */
+#include "qmp-internal.h"
+
+#include "xendm/common.h"
+#include "xendm/options.h"
+
+/* ---- helpers ---- */
+
+static enum vm_run_state run_state(struct monitor *mon)
+{
+    /* Without the callback there is nothing to pause: the guest runs. */
+    if (!mon->vmc->run_state)
+        return VM_RUN_STATE_RUNNING;
+    return mon->vmc->run_state(mon->opaque);
+}
+
+static GPtrArray *monitor_chardevs(struct monitor *mon)
+{
+    return mon->vmc->chardevs ? mon->vmc->chardevs(mon->opaque) : NULL;
+}
+
+static const char *monitor_vm_name(struct monitor *mon)
+{
+    return mon->vmc->name ? mon->vmc->name(mon->opaque) : NULL;
+}
+
+/* Runs one of the action callbacks; NULL means this xendm cannot do it. */
+static bool run_action(struct monitor *mon, bool (*action)(void *opaque, GError **err),
+                       const char *what, GError **err)
+{
+    if (!action) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "'%s' is not available", what);
+        return false;
+    }
+    return action(mon->opaque, err);
+}
+
+static void quit_after_reply(struct monitor *mon)
+{
+    if (mon->vmc->quit)
+        mon->vmc->quit(mon->opaque);
+}
+
+struct json_value *qmp_version_info(void)
+{
+    struct json_value *info = json_object_new();
+    struct json_value *qemu = json_object_new();
+
+    json_object_set(qemu, "micro", json_int_new(MONITOR_QEMU_VERSION_MICRO));
+    json_object_set(qemu, "minor", json_int_new(MONITOR_QEMU_VERSION_MINOR));
+    json_object_set(qemu, "major", json_int_new(MONITOR_QEMU_VERSION_MAJOR));
+    json_object_set(info, "qemu", qemu);
+    json_object_set(info, "package", json_string_new(XENDM_VERSION_STRING));
+    return info;
+}
+
+/* ---- QMP commands ---- */
+
+static struct json_value *qmp_capabilities(struct qmp_request *req, GError **err)
+{
+    const struct json_value *enable = json_object_get(req->args, "enable");
+
+    /* The greeting offers no capability, so any one asked for is unavailable. */
+    for (size_t i = 0; i < json_array_length(enable); i++) {
+        const char *name = json_get_string(json_array_get(enable, i));
+        if (!name) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC,
+                        "Invalid parameter type for 'enable', expected: array of strings");
+        } else {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Capability '%.100s' not available",
+                        name);
+        }
+        return NULL;
+    }
+    req->mon->negotiated = true;
+    return json_object_new();
+}
+
+static struct json_value *qmp_query_commands(struct qmp_request *req, GError **err)
+{
+    struct json_value *list = json_array_new();
+
+    for (size_t i = 0; i < qmp_command_count(); i++) {
+        struct json_value *entry = json_object_new();
+        json_object_set(entry, "name", json_string_new(qmp_command_at(i)->name));
+        json_array_append(list, entry);
+    }
+    return list;
+}
+
+static struct json_value *qmp_query_version(struct qmp_request *req, GError **err)
+{
+    return qmp_version_info();
+}
+
+static struct json_value *qmp_query_status(struct qmp_request *req, GError **err)
+{
+    enum vm_run_state state = run_state(req->mon);
+    struct json_value *status = json_object_new();
+
+    json_object_set(status, "status", json_string_new(vm_run_state_name(state)));
+    json_object_set(status, "singlestep", json_bool_new(false));
+    json_object_set(status, "running", json_bool_new(state == VM_RUN_STATE_RUNNING));
+    return status;
+}
+
+static struct json_value *qmp_query_name(struct qmp_request *req, GError **err)
+{
+    const char *name = monitor_vm_name(req->mon);
+    struct json_value *info = json_object_new();
+
+    if (name)
+        json_object_set(info, "name", json_string_new(name));
+    return info;
+}
+
+/* libxl looks for label "serialN" with a filename "pty:/dev/pts/N" (xenstore serial/N/tty). */
+static struct json_value *qmp_query_chardev(struct qmp_request *req, GError **err)
+{
+    GPtrArray *chardevs = monitor_chardevs(req->mon);
+    struct json_value *list = json_array_new();
+
+    for (guint i = 0; chardevs && i < chardevs->len; i++) {
+        const struct chardev *chr = g_ptr_array_index(chardevs, i);
+        struct json_value *entry = json_object_new();
+        json_object_set(entry, "label", json_string_new(chardev_id(chr)));
+        json_object_set(entry, "filename", json_string_new(chardev_filename(chr)));
+        json_object_set(entry, "frontend-open", json_bool_new(chardev_has_frontend(chr)));
+        json_array_append(list, entry);
+    }
+    return list;
+}
+
+static struct json_value *qmp_query_vnc(struct qmp_request *req, GError **err)
+{
+    struct json_value *info = json_object_new();
+
+    json_object_set(info, "enabled", json_bool_new(false)); /* no VNC server yet */
+    return info;
+}
+
+static struct json_value *qmp_query_pci(struct qmp_request *req, GError **err)
+{
+    struct json_value *buses = json_array_new();
+    struct json_value *bus = json_object_new();
+
+    /* Bus 0 exists on every PC; its devices are listed once the PCI layer lands. */
+    json_object_set(bus, "bus", json_int_new(0));
+    json_object_set(bus, "devices", json_array_new());
+    json_array_append(buses, bus);
+    return buses;
+}
+
+static struct json_value *qmp_stop(struct qmp_request *req, GError **err)
+{
+    return run_action(req->mon, req->mon->vmc->stop, "stop", err) ? json_object_new() : NULL;
+}
+
+static struct json_value *qmp_cont(struct qmp_request *req, GError **err)
+{
+    return run_action(req->mon, req->mon->vmc->cont, "cont", err) ? json_object_new() : NULL;
+}
+
+static struct json_value *qmp_system_reset(struct qmp_request *req, GError **err)
+{
+    if (!run_action(req->mon, req->mon->vmc->system_reset, "system_reset", err))
+        return NULL;
+    return json_object_new();
+}
+
+static struct json_value *qmp_system_powerdown(struct qmp_request *req, GError **err)
+{
+    if (!run_action(req->mon, req->mon->vmc->system_powerdown, "system_powerdown", err))
+        return NULL;
+    return json_object_new();
+}
+
+static struct json_value *qmp_quit(struct qmp_request *req, GError **err)
+{
+    req->after_reply = quit_after_reply; /* the client hears {"return": {}} first */
+    return json_object_new();
+}
+
+/* ---- human-monitor-command: a few HMP commands ---- */
+
+static void hmp_info_status(struct monitor *mon, GString *out)
+{
+    enum vm_run_state state = run_state(mon);
+
+    /* HMP says "paused" for every stopped state and names it unless it is plain "paused". */
+    g_string_append_printf(out, "VM status: %s", state == VM_RUN_STATE_RUNNING ? "running"
+                                                                               : "paused");
+    if (state != VM_RUN_STATE_RUNNING && state != VM_RUN_STATE_PAUSED)
+        g_string_append_printf(out, " (%s)", vm_run_state_name(state));
+    g_string_append_c(out, '\n');
+}
+
+static void hmp_info_chardev(struct monitor *mon, GString *out)
+{
+    GPtrArray *chardevs = monitor_chardevs(mon);
+
+    for (guint i = 0; chardevs && i < chardevs->len; i++) {
+        const struct chardev *chr = g_ptr_array_index(chardevs, i);
+        g_string_append_printf(out, "%s: filename=%s\n", chardev_id(chr), chardev_filename(chr));
+    }
+}
+
+static void hmp_info_version(struct monitor *mon, GString *out)
+{
+    g_string_append_printf(out, "%d.%d.%d (%s)\n", MONITOR_QEMU_VERSION_MAJOR,
+                           MONITOR_QEMU_VERSION_MINOR, MONITOR_QEMU_VERSION_MICRO,
+                           XENDM_VERSION_STRING);
+}
+
+static void hmp_info_name(struct monitor *mon, GString *out)
+{
+    const char *name = monitor_vm_name(mon);
+
+    if (name)
+        g_string_append_printf(out, "%s\n", name);
+}
+
+static const struct hmp_info {
+    const char *name;
+    void (*show)(struct monitor *mon, GString *out);
+    const char *help;
+} hmp_infos[] = {
+    {"chardev", hmp_info_chardev, "show the character devices"},
+    {"name", hmp_info_name, "show the current VM name"},
+    {"status", hmp_info_status, "show the current VM status (running|paused)"},
+    {"version", hmp_info_version, "show the version of QEMU"},
+};
+
+static void hmp_info(struct monitor *mon, gchar **words, GString *out)
+{
+    if (!words[1]) {
+        for (size_t i = 0; i < G_N_ELEMENTS(hmp_infos); i++)
+            g_string_append_printf(out, "info %s -- %s\n", hmp_infos[i].name, hmp_infos[i].help);
+        return;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(hmp_infos); i++) {
+        if (strcmp(words[1], hmp_infos[i].name) == 0) {
+            hmp_infos[i].show(mon, out);
+            return;
+        }
+    }
+    g_string_append_printf(out, "unknown command: 'info %.100s'\n", words[1]);
+}
+
+static void hmp_action(struct monitor *mon, bool (*action)(void *opaque, GError **err),
+                       const char *what, GString *out)
+{
+    GError *err = NULL;
+
+    if (!run_action(mon, action, what, &err)) {
+        g_string_append_printf(out, "Error: %s\n", err->message);
+        g_error_free(err);
+    }
+}
+
+static const char hmp_help_text[] =
+    "c|cont -- resume emulation\n"
+    "help|? [cmd] -- show the help\n"
+    "info [subcommand] -- show various information about the system state\n"
+    "q|quit -- quit the emulator\n"
+    "stop -- stop emulation\n"
+    "system_powerdown -- send system power down event\n"
+    "system_reset -- reset the system\n";
+
+/* Runs one HMP command line; the output uses "\n" (converted by the caller). */
+static void hmp_run(struct qmp_request *req, gchar **words, GString *out)
+{
+    struct monitor *mon = req->mon;
+    const char *cmd = words[0];
+
+    if (!cmd)
+        return; /* an empty line does nothing */
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "?") == 0) {
+        g_string_append(out, hmp_help_text);
+    } else if (strcmp(cmd, "info") == 0) {
+        hmp_info(mon, words, out);
+    } else if (strcmp(cmd, "stop") == 0) {
+        hmp_action(mon, mon->vmc->stop, "stop", out);
+    } else if (strcmp(cmd, "cont") == 0 || strcmp(cmd, "c") == 0) {
+        hmp_action(mon, mon->vmc->cont, "cont", out);
+    } else if (strcmp(cmd, "system_reset") == 0) {
+        hmp_action(mon, mon->vmc->system_reset, "system_reset", out);
+    } else if (strcmp(cmd, "system_powerdown") == 0) {
+        hmp_action(mon, mon->vmc->system_powerdown, "system_powerdown", out);
+    } else if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "q") == 0) {
+        req->after_reply = quit_after_reply;
+    } else {
+        g_string_append_printf(out, "unknown command: '%.100s'\n", cmd);
+    }
+}
+
+/* The human monitor ends its lines with CR LF, through QMP too. */
+static char *hmp_crlf(const GString *text)
+{
+    GString *out = g_string_sized_new(text->len + 16);
+
+    for (gsize i = 0; i < text->len; i++) {
+        if (text->str[i] == '\n')
+            g_string_append_c(out, '\r');
+        g_string_append_c(out, text->str[i]);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static gchar **hmp_split_words(const char *line)
+{
+    gchar **parts = g_strsplit_set(line, " \t\r\n", -1);
+    guint kept = 0;
+
+    for (guint i = 0; parts[i]; i++) {
+        if (*parts[i])
+            parts[kept++] = parts[i];
+        else
+            g_free(parts[i]);
+    }
+    parts[kept] = NULL;
+    return parts;
+}
+
+static struct json_value *qmp_human_monitor_command(struct qmp_request *req, GError **err)
+{
+    const char *line = json_get_string(json_object_get(req->args, "command-line"));
+    GString *out = g_string_new(NULL);
+    gchar **words = hmp_split_words(line);
+    char *text;
+
+    hmp_run(req, words, out);
+    g_strfreev(words);
+    text = hmp_crlf(out);
+    g_string_free(out, TRUE);
+    return json_string_take(text);
+}
+
+/* ---- the table ---- */
+
+static const struct qmp_param capabilities_params[] = {
+    {"enable", QMP_PARAM_ARRAY, true},
+    {.name = NULL},
+};
+
+static const struct qmp_param hmp_params[] = {
+    {"command-line", QMP_PARAM_STRING, false},
+    {"cpu-index", QMP_PARAM_INT, true}, /* accepted; xendm has no per-vCPU HMP state */
+    {.name = NULL},
+};
+
+/* Later: add-fd, xen-save-devices-state, xen-load-devices-state, device_add (CommandNotFound). */
+static const struct qmp_command qmp_commands[] = {
+    {.name = "qmp_capabilities", .handler = qmp_capabilities, .params = capabilities_params,
+     .before_negotiation = true},
+    {.name = "query-commands", .handler = qmp_query_commands},
+    {.name = "query-version", .handler = qmp_query_version},
+    {.name = "query-status", .handler = qmp_query_status},
+    {.name = "query-name", .handler = qmp_query_name},
+    {.name = "query-chardev", .handler = qmp_query_chardev},
+    {.name = "query-vnc", .handler = qmp_query_vnc},
+    {.name = "query-pci", .handler = qmp_query_pci},
+    {.name = "stop", .handler = qmp_stop},
+    {.name = "cont", .handler = qmp_cont},
+    {.name = "system_reset", .handler = qmp_system_reset},
+    {.name = "system_powerdown", .handler = qmp_system_powerdown},
+    {.name = "quit", .handler = qmp_quit},
+    {.name = "human-monitor-command", .handler = qmp_human_monitor_command, .params = hmp_params},
+};
+
+const struct qmp_command *qmp_command_find(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(qmp_commands); i++) {
+        if (strcmp(qmp_commands[i].name, name) == 0)
+            return &qmp_commands[i];
+    }
+    return NULL;
+}
+
+size_t qmp_command_count(void)
+{
+    return G_N_ELEMENTS(qmp_commands);
+}
+
+const struct qmp_command *qmp_command_at(size_t index)
+{
+    return index < G_N_ELEMENTS(qmp_commands) ? &qmp_commands[index] : NULL;
+}
+
+/* ---- argument checking ---- */
+
+static const char *qmp_param_type_name(enum qmp_param_type type)
+{
+    switch (type) {
+    case QMP_PARAM_STRING: return "string";
+    case QMP_PARAM_INT: return "integer";
+    case QMP_PARAM_BOOL: return "boolean";
+    case QMP_PARAM_ARRAY: return "array";
+    case QMP_PARAM_OBJECT: return "object";
+    case QMP_PARAM_ANY: return "any";
+    }
+    return "?";
+}
+
+static bool qmp_param_type_matches(enum qmp_param_type type, const struct json_value *v)
+{
+    static const enum json_type wanted[] = {
+        [QMP_PARAM_STRING] = JSON_STRING, [QMP_PARAM_INT] = JSON_INT,
+        [QMP_PARAM_BOOL] = JSON_BOOL,     [QMP_PARAM_ARRAY] = JSON_ARRAY,
+        [QMP_PARAM_OBJECT] = JSON_OBJECT,
+    };
+
+    if (type == QMP_PARAM_ANY)
+        return true;
+    return json_type_of(v) == wanted[type];
+}
+
+static const struct qmp_param *qmp_param_find(const struct qmp_command *cmd, const char *name)
+{
+    for (const struct qmp_param *p = cmd->params; p && p->name; p++) {
+        if (strcmp(p->name, name) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+bool qmp_check_arguments(const struct qmp_command *cmd, const struct json_value *args,
+                         GError **err)
+{
+    for (size_t i = 0; i < json_object_size(args); i++) {
+        const char *key = json_object_key_at(args, i);
+        const struct qmp_param *param = qmp_param_find(cmd, key);
+        if (!param) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter '%.100s' is unexpected",
+                        key);
+            return false;
+        }
+        if (!qmp_param_type_matches(param->type, json_object_value_at(args, i))) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC,
+                        "Invalid parameter type for '%s', expected: %s", key,
+                        qmp_param_type_name(param->type));
+            return false;
+        }
+    }
+    for (const struct qmp_param *p = cmd->params; p && p->name; p++) {
+        if (!p->optional && !json_object_get(args, p->name)) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter '%s' is missing", p->name);
+            return false;
+        }
+    }
+    return true;
+}

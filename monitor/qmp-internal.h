@@ -1,0 +1,79 @@
+/*
+ * What the QMP session code (qmp.c) shares with the command table (qmp-commands.c).
+ * Private to monitor/.
+ */
+#ifndef XENDM_QMP_INTERNAL_H
+#define XENDM_QMP_INTERNAL_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "xendm/chardev.h"
+#include "xendm/json.h"
+#include "xendm/monitor.h"
+
+struct monitor {
+    struct chardev *chr;
+    const struct vm_control *vmc;
+    void *opaque;
+    struct json_streamer *input;
+    GString *out;     /* replies and events the chardev has not taken yet */
+    size_t out_head;  /* bytes of out already written */
+    bool connected;
+    bool negotiated;  /* this session sent qmp_capabilities */
+    bool input_paused; /* stopped reading while the client does not read its replies */
+    unsigned session; /* bumped on every connect and disconnect */
+};
+
+/* The error classes of QMP replies ("class" in {"error": ...}). */
+enum qmp_error_class {
+    QMP_ERROR_GENERIC,           /* "GenericError" */
+    QMP_ERROR_COMMAND_NOT_FOUND, /* "CommandNotFound" */
+};
+
+GQuark qmp_error_quark(void);
+#define QMP_ERROR qmp_error_quark()
+
+enum qmp_param_type {
+    QMP_PARAM_STRING,
+    QMP_PARAM_INT,
+    QMP_PARAM_BOOL,
+    QMP_PARAM_ARRAY,
+    QMP_PARAM_OBJECT,
+    QMP_PARAM_ANY,
+};
+
+struct qmp_param {
+    const char *name;
+    enum qmp_param_type type;
+    bool optional;
+};
+
+struct qmp_request {
+    struct monitor *mon;
+    const struct json_value *args; /* always an object (empty when the request had none) */
+    /* Set by a handler that must act only once its reply is on its way (quit). */
+    void (*after_reply)(struct monitor *mon);
+};
+
+/* Returns the "return" value, or NULL with *err set (domain QMP_ERROR). */
+typedef struct json_value *(*qmp_handler)(struct qmp_request *req, GError **err);
+
+struct qmp_command {
+    const char *name;
+    qmp_handler handler;
+    const struct qmp_param *params; /* ends with {NULL}; NULL: takes no arguments */
+    bool before_negotiation;        /* allowed before qmp_capabilities */
+};
+
+const struct qmp_command *qmp_command_find(const char *name);
+size_t qmp_command_count(void);
+const struct qmp_command *qmp_command_at(size_t index);
+/* Checks args (an object) against cmd->params: unknown, missing and mistyped members. */
+bool qmp_check_arguments(const struct qmp_command *cmd, const struct json_value *args,
+                         GError **err);
+
+/* The greeting's and query-version's {"qemu": {...}, "package": ...}. */
+struct json_value *qmp_version_info(void);
+
+#endif

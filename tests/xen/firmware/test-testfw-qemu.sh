@@ -1,0 +1,56 @@
+#!/bin/sh
+# Sanity test of the test firmware itself, without Xen: plain QEMU (TCG) boots testfw.elf
+# through its Multiboot header, with QEMU's own pc-testdev. The firmware's TAP lines on COM1
+# become this test's TAP, plus one point for the summary line. The firmware ends by pulsing
+# the i8042 reset line, which makes QEMU exit under -no-reboot.
+#
+# usage: test-testfw-qemu.sh PATH/testfw.elf
+# env:   QEMU (default qemu-system-i386), TESTFW_TIMEOUT (seconds, default 60)
+
+elf=${1:?usage: $0 PATH/testfw.elf}
+qemu=${QEMU:-qemu-system-i386}
+limit=${TESTFW_TIMEOUT:-60}
+
+if ! command -v "$qemu" >/dev/null 2>&1; then
+    echo "1..0 # SKIP $qemu not installed (Debian: qemu-system-x86)"
+    exit 0
+fi
+if [ ! -r "$elf" ]; then
+    echo "Bail out! no firmware at $elf"
+    exit 1
+fi
+
+raw=$(mktemp "${TMPDIR:-/tmp}/testfw-qemu.XXXXXX") || exit 1
+log="$raw.txt"
+trap 'rm -f "$raw" "$log"' EXIT INT TERM
+
+timeout --kill-after=5 "$limit" "$qemu" -accel tcg -m 32 -kernel "$elf" -device pc-testdev \
+    -serial stdio -display none -monitor none -no-reboot </dev/null >"$raw" 2>&1
+status=$?
+tr -d '\r' <"$raw" >"$log"
+
+# The firmware's own check lines, numbered as it numbered them.
+grep -E '^(not )?ok [0-9]+ ' "$log"
+checks=$(grep -cE '^(not )?ok [0-9]+ ' "$log")
+failed=$(grep -cE '^not ok [0-9]+ ' "$log")
+summary=$(grep -m1 '^TESTFW-RESULT ' "$log")
+n=$((checks + 1))
+
+if [ -z "$summary" ]; then
+    echo "not ok $n - firmware summary: no TESTFW-RESULT line within ${limit}s" \
+         "(QEMU exit status $status)"
+    echo "# --- serial output ---"
+    sed 's/^/# /' "$log"
+elif ! grep -qx "1\\.\\.$checks" "$log"; then
+    echo "not ok $n - firmware summary: its plan does not match the $checks check lines"
+    failed=$((failed + 1))
+else
+    case $summary in
+    *" fail=0 "*) echo "ok $n - firmware summary: $summary" ;;
+    *) echo "not ok $n - firmware summary: $summary"; failed=$((failed + 1)) ;;
+    esac
+fi
+grep -E '^(Bail out!|# )' "$log" | sed 's/^Bail out!/# firmware bailed out:/'
+echo "1..$n"
+
+[ -n "$summary" ] && [ "$failed" -eq 0 ]

@@ -1,0 +1,13 @@
+# make run: an HVM guest on real Xen with xendm as its device model; its serial console is shown.
+# timeout: 120
+FIRMWARE=/rig/firmware/testfw-idle.elf
+firmware_config <<EOF2
+on_reboot = "destroy"
+EOF2
+create
+expect_serial '^TESTFW-RESULT' 60
+sleep 1
+show xl list
+xl_ok destroy "$GUEST"
+expect_gone 10
+expect_dm_exited 10

@@ -1,0 +1,15 @@
+# The test firmware's checks pass on a real vCPU; it then resets the guest through the device model.
+# timeout: 120
+firmware_config <<EOF2
+on_reboot = "destroy"
+EOF2
+create
+expect_serial '^TESTFW-RESULT' 60
+expect_no_serial '^not ok'
+expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 ' 0
+expect_gone 30
+expect_dm_exited 15
+if [ "$RIG_DM" = xendm ]; then
+    expect_dm_log 'ioreq server [0-9]+ (destroyed|with it)'
+    expect_dm_log 'exit status 0'
+fi

@@ -1,0 +1,13 @@
+# xl create -p leaves the guest paused with its device model up; xl unpause (QMP cont) runs it.
+# timeout: 120
+firmware_config <<EOF2
+on_reboot = "destroy"
+EOF2
+create -p
+expect_state p 5
+expect_dm_alive
+expect_serial_quiet 2
+xl_ok unpause "$GUEST"
+expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 ' 60
+expect_gone 30
+expect_dm_exited 15
