@@ -238,6 +238,9 @@ void machine_request_shutdown(struct machine *m, enum shutdown_reason reason)
     if (m->accel != NULL && m->accel->request_shutdown != NULL) {
         m->accel->request_shutdown(m->accel_opaque, reason);
     }
+    if (m->shutdown_observer != NULL) {
+        m->shutdown_observer(m->shutdown_observer_opaque, reason);
+    }
 }
 
 /* ---- timers ---- */

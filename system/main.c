@@ -26,6 +26,7 @@ struct xendm_run {
     GMainLoop *loop;
     struct monitor_set *monitors;
     enum vm_run_state run_state;
+    bool shutdown_from_qmp; /* set around a QMP system_reset */
     int exit_status;
     bool started; /* bring-up was attempted: the log ends with the exit status */
 };
@@ -83,9 +84,9 @@ static bool vmc_system_reset(void *opaque, GError **err)
 {
     struct xendm_run *run = opaque;
 
+    run->shutdown_from_qmp = true; /* on_shutdown_request names the reason */
     machine_request_shutdown(run->m, SHUTDOWN_REBOOT);
-    monitor_set_emit(run->monitors, "RESET",
-                     monitor_event_reason_data(false, "host-qmp-system-reset"));
+    run->shutdown_from_qmp = false;
     return true;
 }
 
@@ -109,6 +110,22 @@ static GPtrArray *vmc_chardevs(void *opaque)
 static const char *vmc_name(void *opaque)
 {
     return ((struct xendm_run *)opaque)->cfg->name;
+}
+
+/* Every shutdown or reset request, reported on QMP as QEMU does (libxl ignores events). */
+static void on_shutdown_request(void *opaque, enum shutdown_reason reason)
+{
+    struct xendm_run *run = opaque;
+
+    if (run->shutdown_from_qmp) {
+        monitor_set_emit(run->monitors, "RESET",
+                         monitor_event_reason_data(false, "host-qmp-system-reset"));
+    } else if (reason == SHUTDOWN_REBOOT) {
+        monitor_set_emit(run->monitors, "RESET", monitor_event_reason_data(true, "guest-reset"));
+    } else {
+        monitor_set_emit(run->monitors, "SHUTDOWN",
+                         monitor_event_reason_data(true, "guest-shutdown"));
+    }
 }
 
 /* system_powerdown stays NULL (an error) until the PIIX4 PM power button exists. */
@@ -186,6 +203,8 @@ static bool build_and_start(struct xendm_run *run, GError **err)
     /* Before "running" in xenstore: libxl connects to QMP as soon as it reads it. */
     run->run_state = cfg->start_paused ? VM_RUN_STATE_PRELAUNCH : VM_RUN_STATE_RUNNING;
     run->monitors = monitor_set_new();
+    run->m->shutdown_observer = on_shutdown_request;
+    run->m->shutdown_observer_opaque = run;
     if (!monitor_set_add_from_options(run->monitors, cfg->monitors, run->m->chardevs,
                                       &xendm_vm_control, run, err)) {
         return false;

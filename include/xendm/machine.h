@@ -58,6 +58,9 @@ struct machine {
     int64_t rtc_offset_seconds;
     bool shutdown_requested;
     enum shutdown_reason shutdown_reason;
+    /* Told of every shutdown request after the accelerator (main: QMP events); may be NULL. */
+    void (*shutdown_observer)(void *opaque, enum shutdown_reason reason);
+    void *shutdown_observer_opaque;
 };
 
 struct machine *machine_new(void);

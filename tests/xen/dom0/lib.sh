@@ -17,6 +17,7 @@
 #   expect_dm_log REGEX            the device model's log matches
 #   expect_serial_quiet SECS       the serial output does not grow for SECS (a paused guest)
 #   xl_ok ARGS...                  runs `xl ARGS` and expects success
+#   expect_xl_output REGEX ARGS... runs `xl ARGS`, expects success and output matching REGEX
 #   only_dm NAME                   skips the scenario for other device models
 #   show COMMAND...                prints the command's output on the host's terminal
 # Variables: GUEST (domain name), SERIAL, CFG, DMLOG, DOMID, DM_PID, RIG_DM, WORK, FIRMWARE.
@@ -136,6 +137,15 @@ expect_dm_log() {
 xl_ok() {
     xl "$@" >"$WORK/xl.log" 2>&1 || fail "xl $* failed: $(tail -3 "$WORK/xl.log" | tr '\n' '|')"
     step_ok "xl $*"
+}
+
+expect_xl_output() {
+    local regex=$1
+    shift
+    xl "$@" >"$WORK/xl.log" 2>&1 || fail "xl $* failed: $(tail -3 "$WORK/xl.log" | tr '\n' '|')"
+    grep -qE "$regex" "$WORK/xl.log" ||
+        fail "xl $* printed no /$regex/: $(head -5 "$WORK/xl.log" | tr '\r\n' ' |')"
+    step_ok "xl $* shows /$regex/"
 }
 
 # ---------------------------------------------------------------------------------------------

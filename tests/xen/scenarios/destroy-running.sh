@@ -1,4 +1,5 @@
-# A live guest pauses and unpauses; xl destroy then removes it and its device model exits cleanly.
+# A live guest pauses and unpauses, answers xl qemu-monitor-command (QMP human-monitor-command);
+# xl destroy then removes it and its device model exits cleanly.
 # timeout: 120
 FIRMWARE=/rig/firmware/testfw-idle.elf
 firmware_config <<EOF2
@@ -12,6 +13,8 @@ expect_state p 5
 expect_dm_alive
 xl_ok unpause "$GUEST"
 expect_state rb 5
+expect_xl_output 'VM status: running' qemu-monitor-command "$GUEST" "info status"
+expect_xl_output 'serial0' qemu-monitor-command "$GUEST" "info chardev"
 xl_ok destroy "$GUEST"
 expect_gone 10
 expect_dm_exited 10

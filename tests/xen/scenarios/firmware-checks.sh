@@ -6,7 +6,7 @@ EOF2
 create
 expect_serial '^TESTFW-RESULT' 60
 expect_no_serial '^not ok'
-expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 ' 0
+expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 skip=0' 0
 expect_gone 30
 expect_dm_exited 15
 if [ "$RIG_DM" = xendm ]; then
