@@ -73,10 +73,12 @@ EOF
 }
 
 create() {
+    local t0
+    t0=$(rig_uptime)
     xl create "$@" "$CFG" >"$WORK/xl-create.log" 2>&1 || fail "xl create $* failed"
     DOMID=$(xl domid "$GUEST" 2>/dev/null)
     DM_PID=$(xenstore-read "/local/domain/$DOMID/image/device-model-pid" 2>/dev/null)
-    step_ok "xl create $* -> domain $DOMID, device model pid ${DM_PID:-?}"
+    step_ok "xl create $* -> domain $DOMID, device model pid ${DM_PID:-?}; took $(rig_since "$t0") s"
 }
 
 # wait_until SECS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s.
@@ -166,7 +168,9 @@ rig_run_scenario() {
     t0=$(rig_uptime)
     if grep -q 'xrig.show_serial=1' /proc/cmdline; then
         : >"$work/serial.log"
-        tail -F "$work/serial.log" 2>/dev/null | sed -u 's/^/@@XR serial /' &
+        tail -F "$work/serial.log" 2>/dev/null | while IFS= read -r line; do
+            echo "@@XR serial $line"
+        done &
         tailpid=$!
     fi
     RIG_SCENARIO=$scenario RIG_DM=$dm RIG_WORK=$work RIG_T0=$t0 \
