@@ -149,12 +149,14 @@ static ssize_t chardev_write_once(struct chardev *chr, const uint8_t *buf, size_
     return write(chr->out_fd, buf, len);
 }
 
-size_t chardev_write(struct chardev *chr, const uint8_t *buf, size_t len)
+/*
+ * Writes what the backend takes now. Returns the bytes written, or -1 when the peer is gone
+ * (the backend has been told through output_failed); stops early when the backend is full.
+ */
+static ssize_t chardev_write_available(struct chardev *chr, const uint8_t *buf, size_t len)
 {
     size_t done = 0;
 
-    if (!chr)
-        return len;
     while (chr->out_fd >= 0 && done < len) {
         ssize_t n = chardev_write_once(chr, buf + done, len - done);
         if (n > 0) {
@@ -163,37 +165,34 @@ size_t chardev_write(struct chardev *chr, const uint8_t *buf, size_t len)
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno != EAGAIN && chr->backend->output_failed)
-            chr->backend->output_failed(chr, errno);
-        break; /* EAGAIN (full), or the backend gave up: the rest is dropped */
+        if (n < 0 && errno != EAGAIN) {
+            if (chr->backend->output_failed)
+                chr->backend->output_failed(chr, errno);
+            return -1;
+        }
+        break; /* full */
     }
-    chr->dropped_bytes += len - done;
+    return (ssize_t)done;
+}
+
+size_t chardev_write(struct chardev *chr, const uint8_t *buf, size_t len)
+{
+    ssize_t done;
+
+    if (!chr)
+        return len;
+    /* What the backend cannot take now, or a peer that went away, drops the rest. */
+    done = chardev_write_available(chr, buf, len);
+    chr->dropped_bytes += len - (done > 0 ? (size_t)done : 0);
     return len;
 }
 
 ssize_t chardev_write_partial(struct chardev *chr, const uint8_t *buf, size_t len)
 {
-    size_t done = 0;
-
     if (!chr || chr->out_fd < 0)
         return -1;
-    while (done < len) {
-        ssize_t n = chardev_write_once(chr, buf + done, len - done);
-        if (n > 0) {
-            done += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno != EAGAIN) {
-            /* The peer is gone: whatever was taken no longer matters. */
-            if (chr->backend->output_failed)
-                chr->backend->output_failed(chr, errno);
-            return -1;
-        }
-        break; /* full: the frontend keeps the rest */
-    }
-    return (ssize_t)done;
+    /* Full: the frontend keeps the rest. Peer gone: whatever was taken no longer matters. */
+    return chardev_write_available(chr, buf, len);
 }
 
 static gboolean chardev_output_ready(gint fd, GIOCondition cond, gpointer opaque)
