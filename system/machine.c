@@ -211,6 +211,35 @@ void irq_line_free(struct irq_line *line)
     g_free(line);
 }
 
+void machine_set_pci_intx(struct machine *m, unsigned slot, unsigned pin, bool level)
+{
+    if (m->accel != NULL && m->accel->set_pci_intx != NULL) {
+        m->accel->set_pci_intx(m->accel_opaque, slot, pin, level);
+    }
+}
+
+void machine_set_pci_link_route(struct machine *m, unsigned link, unsigned isa_irq)
+{
+    if (m->accel != NULL && m->accel->set_pci_link_route != NULL) {
+        m->accel->set_pci_link_route(m->accel_opaque, link, isa_irq);
+    }
+}
+
+void machine_claim_pcidev(struct machine *m, uint32_t sbdf, bool add)
+{
+    if (m->accel != NULL && m->accel->claim_pcidev != NULL) {
+        m->accel->claim_pcidev(m->accel_opaque, sbdf, add);
+    }
+}
+
+bool machine_set_mem_type(struct machine *m, uint64_t first_gfn, uint32_t nr, bool read_only)
+{
+    if (m->accel == NULL || m->accel->set_mem_type == NULL) {
+        return false;
+    }
+    return m->accel->set_mem_type(m->accel_opaque, first_gfn, nr, read_only);
+}
+
 void machine_inject_msi(struct machine *m, uint64_t addr, uint32_t data)
 {
     TRACE(machine_msi, "addr=0x%" PRIx64 " data=0x%" PRIx32, addr, data);

@@ -152,6 +152,20 @@ static void op_set_pci_link_route(void *opaque, unsigned link, unsigned isa_irq)
     }
 }
 
+static bool op_set_mem_type(void *opaque, uint64_t first_gfn, uint32_t nr, bool read_only)
+{
+    struct xen_accel *xa = opaque;
+
+    TRACE(xen_mem_type, "gfn=0x%" PRIx64 " nr=%u %s", first_gfn, nr, read_only ? "ro" : "rw");
+    if (xendevicemodel_set_mem_type(xa->dmod, xa->domid, read_only ? HVMMEM_ram_ro : HVMMEM_ram_rw,
+                                    first_gfn, nr) != 0) {
+        log_warn("xen: set_mem_type(0x%" PRIx64 ", %u, %s) failed: %s", first_gfn, nr,
+                 read_only ? "ram_ro" : "ram_rw", g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
 static void op_inject_msi(void *opaque, uint64_t addr, uint32_t data)
 {
     struct xen_accel *xa = opaque;
@@ -547,6 +561,7 @@ struct xen_accel *xen_accel_new(uint32_t domid, unsigned fallback_vcpus)
         .set_isa_irq = op_set_isa_irq,
         .set_pci_intx = op_set_pci_intx,
         .set_pci_link_route = op_set_pci_link_route,
+        .set_mem_type = op_set_mem_type,
         .inject_msi = op_inject_msi,
         .claim_pcidev = op_claim_pcidev,
         .request_shutdown = op_request_shutdown,

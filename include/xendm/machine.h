@@ -34,6 +34,8 @@ struct accel_ops {
     void (*inject_msi)(void *opaque, uint64_t addr, uint32_t data);
     void (*claim_pcidev)(void *opaque, uint32_t sbdf, bool add);
     void (*request_shutdown)(void *opaque, enum shutdown_reason reason);
+    /* Guest RAM pages [first_gfn, first_gfn + nr) become read-only or writable again. */
+    bool (*set_mem_type)(void *opaque, uint64_t first_gfn, uint32_t nr, bool read_only);
 };
 
 #define MACHINE_ISA_IRQS 16
@@ -51,6 +53,7 @@ struct machine {
     void (*pci_config_write)(void *opaque, uint32_t sbdf, uint32_t reg, uint64_t val,
                              unsigned size);
     void *pci_opaque;
+    struct pci_bus *pci_bus; /* created by the host bridge (include/xendm/pci.h) */
     GPtrArray *devices;  /* struct device_instance * */
     GPtrArray *chardevs; /* struct chardev *, owned */
     uint64_t ram_size;
@@ -117,6 +120,16 @@ bool irq_get_level(const struct irq_line *line);
 void irq_line_free(struct irq_line *line); /* lowers it first */
 
 void machine_inject_msi(struct machine *m, uint64_t addr, uint32_t data);
+/* PCI INTx of bus 0: slot and the function's own pin (0 = INTA); Xen swizzles. */
+void machine_set_pci_intx(struct machine *m, unsigned slot, unsigned pin, bool level);
+/* PIIX3 PIRQ routing: link 0..3 to ISA irq (0 = disabled). */
+void machine_set_pci_link_route(struct machine *m, unsigned link, unsigned isa_irq);
+/* Ask the accelerator to send config cycles of this SBDF here (or stop). */
+void machine_claim_pcidev(struct machine *m, uint32_t sbdf, bool add);
+
+/* ---- guest memory types ---- */
+/* Makes guest RAM pages read-only (ROM lock) or writable; false when the accelerator refused. */
+bool machine_set_mem_type(struct machine *m, uint64_t first_gfn, uint32_t nr, bool read_only);
 
 /* ---- guest memory ---- */
 static inline int guest_read(struct machine *m, uint64_t gpa, void *buf, size_t len)

@@ -612,6 +612,13 @@ int xendevicemodel_inject_msi(xendevicemodel_handle *dmod, domid_t domid, uint64
                 domid, msi_addr, msi_data) ? -1 : 0;
 }
 
+int xendevicemodel_set_mem_type(xendevicemodel_handle *dmod, domid_t domid,
+                                hvmmem_type_t mem_type, uint64_t first_pfn, uint32_t nr)
+{
+    return CALL("xendevicemodel_set_mem_type", "dom=%u type=%d pfn=0x%" PRIx64 " nr=%u", domid,
+                (int)mem_type, first_pfn, nr) ? -1 : 0;
+}
+
 int xendevicemodel_shutdown(xendevicemodel_handle *dmod, domid_t domid, unsigned int reason)
 {
     return CALL("xendevicemodel_shutdown", "dom=%u reason=%u", domid, reason) ? -1 : 0;
