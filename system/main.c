@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "accel/xen/xen-accel.h"
 #include "xendm/log.h"
@@ -171,8 +172,32 @@ static void apply_traces(const struct xendm_config *cfg)
     }
 }
 
+/*
+ * Options parsed but not acted on yet must not be ignored silently: a device model told to
+ * restrict itself that does not would be worse than one that refuses to start.
+ */
+static bool refuse_unimplemented(const struct xendm_config *cfg, GError **err)
+{
+    const char *what = cfg->domid_restrict ? "-xen-domid-restrict"
+                       : cfg->chroot_dir    ? "-chroot"
+                       : cfg->runas         ? "-runas"
+                       : cfg->sandbox       ? "-sandbox on"
+                       : cfg->incoming_fd >= 0 ? "-incoming"
+                                               : NULL;
+
+    if (what != NULL) {
+        g_set_error(err, g_quark_from_static_string("xendm"), 0, "%s is not implemented yet",
+                    what);
+        return false;
+    }
+    return true;
+}
+
 static void log_accepted_notes(const struct xendm_config *cfg)
 {
+    if (cfg->vnc != NULL && strcmp(cfg->vnc, "none") != 0) {
+        log_info("-vnc %s: no display device, so there is nothing to serve", cfg->vnc);
+    }
     if (cfg->start_paused) {
         log_info("-S accepted: the ioreq server is enabled at start all the same");
     }
@@ -245,6 +270,10 @@ int main(int argc, char **argv)
     }
     if (!run.cfg->have_domid) {
         fprintf(stderr, "xendm: -xen-domid is required\n");
+        goto out;
+    }
+    if (!refuse_unimplemented(run.cfg, &err)) {
+        fprintf(stderr, "xendm: %s\n", err->message);
         goto out;
     }
     apply_traces(run.cfg);

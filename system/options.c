@@ -23,6 +23,7 @@ struct xendm_config *config_new(void)
     cfg->monitors = g_ptr_array_new_with_free_func((GDestroyNotify)kv_free);
     cfg->devices = g_ptr_array_new_with_free_func((GDestroyNotify)kv_free);
     cfg->trace_patterns = g_ptr_array_new_with_free_func(g_free);
+    cfg->incoming_fd = -1;
     return cfg;
 }
 
@@ -37,6 +38,10 @@ void config_free(struct xendm_config *cfg)
     g_free(cfg->boot);
     g_free(cfg->display);
     g_free(cfg->vnc);
+    kv_free(cfg->vnc_opts);
+    g_free(cfg->chroot_dir);
+    g_free(cfg->runas);
+    kv_free(cfg->sandbox);
     g_free(cfg->net);
     g_ptr_array_free(cfg->serials, TRUE);
     g_ptr_array_free(cfg->chardevs, TRUE);
@@ -284,6 +289,7 @@ static bool opt_flag(struct xendm_config *cfg, const char *opt, const char *arg,
         {"no-shutdown", offsetof(struct xendm_config, no_shutdown)},
         {"no-acpi", offsetof(struct xendm_config, no_acpi)},
         {"S", offsetof(struct xendm_config, start_paused)},
+        {"xen-domid-restrict", offsetof(struct xendm_config, domid_restrict)},
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
@@ -425,20 +431,92 @@ static bool opt_device(struct xendm_config *cfg, const char *opt, const char *ar
     return true;
 }
 
-/* -display none, -vnc none, -net none: the only forms implemented. */
+/* -display none, -net none: the only forms implemented. */
 static bool opt_none_only(struct xendm_config *cfg, const char *opt, const char *arg,
                           GError **err)
 {
     if (strcmp(arg, "none") != 0) {
         return not_supported(opt, err);
     }
-    if (strcmp(opt, "display") == 0) {
-        replace_string(&cfg->display, arg);
-    } else if (strcmp(opt, "vnc") == 0) {
-        replace_string(&cfg->vnc, arg);
-    } else {
-        replace_string(&cfg->net, arg);
+    replace_string(strcmp(opt, "display") == 0 ? &cfg->display : &cfg->net, arg);
+    return true;
+}
+
+/*
+ * -vnc none | HOST:D[,password=on][,to=N][,...] | unix:PATH[,...]: the display and its
+ * options, as libxl writes them (reference §5.1). Serving it is the display's business.
+ */
+static bool opt_vnc(struct xendm_config *cfg, const char *opt, const char *arg, GError **err)
+{
+    struct kv_list *kv = parse_kv(opt, arg, "vnc", err);
+    const char *display;
+
+    if (kv == NULL) {
+        return false;
     }
+    display = kv_get(kv, "vnc");
+    if (display == NULL || *display == '\0') {
+        g_set_error(err, OPTIONS_ERROR, 0, "-vnc: no display in '%s'", arg);
+        kv_free(kv);
+        return false;
+    }
+    replace_string(&cfg->vnc, display);
+    kv_free(cfg->vnc_opts);
+    cfg->vnc_opts = kv;
+    return true;
+}
+
+static bool opt_chroot(struct xendm_config *cfg, const char *opt, const char *arg, GError **err)
+{
+    if (arg[0] != '/') {
+        g_set_error(err, OPTIONS_ERROR, 0, "-chroot: '%s' is not an absolute path", arg);
+        return false;
+    }
+    replace_string(&cfg->chroot_dir, arg);
+    return true;
+}
+
+static bool opt_runas(struct xendm_config *cfg, const char *opt, const char *arg, GError **err)
+{
+    if (arg[0] == '\0') {
+        g_set_error(err, OPTIONS_ERROR, 0, "-runas: empty user");
+        return false;
+    }
+    replace_string(&cfg->runas, arg);
+    return true;
+}
+
+/* -sandbox on|off[,obsolete=allow|deny,elevateprivileges=...,spawn=...,resourcecontrol=...] */
+static bool opt_sandbox(struct xendm_config *cfg, const char *opt, const char *arg,
+                        GError **err)
+{
+    struct kv_list *kv = parse_kv(opt, arg, "enable", err);
+    bool enable = false;
+
+    if (kv == NULL || !take_bool(kv, opt, "enable", &enable, err)) {
+        kv_free(kv);
+        return false;
+    }
+    /* The sandbox layer checks the remaining keys against what it knows. */
+    kv_free(cfg->sandbox);
+    cfg->sandbox = enable ? kv : NULL;
+    if (!enable) {
+        kv_free(kv);
+    }
+    return true;
+}
+
+/* -incoming fd:K (what libxl passes on restore); other transports are QEMU migration's. */
+static bool opt_incoming(struct xendm_config *cfg, const char *opt, const char *arg,
+                         GError **err)
+{
+    uint64_t fd;
+
+    if (!g_str_has_prefix(arg, "fd:") || !parse_u64(arg + 3, false, &fd) || fd > INT32_MAX) {
+        g_set_error(err, OPTIONS_ERROR, 0, "-incoming: '%s' is not fd:K", arg);
+        return false;
+    }
+    cfg->incoming_fd = (int)fd;
     return true;
 }
 
@@ -505,14 +583,20 @@ static const struct option_def option_table[] = {
     {"no-user-config", false, opt_flag, "-no-user-config   accepted"},
     {"no-shutdown", false, opt_flag, "-no-shutdown      accepted"},
     {"no-acpi", false, opt_flag, "-no-acpi          accepted (hvmloader builds ACPI)"},
-    {"S", false, opt_flag, "-S                accepted; the ioreq server is enabled anyway"},
+    {"S", false, opt_flag, "-S                start paused: the guest runs on QMP cont"},
     {"serial", true, opt_serial,
      "-serial SPEC      none|null|pty|stdio|file:PATH|unix:PATH[,...]|chardev:ID (up to 4)"},
     {"chardev", true, opt_chardev, "-chardev BACKEND,id=ID[,...]"},
     {"mon", true, opt_mon, "-mon chardev=ID,mode=control (a QMP monitor on that chardev)"},
     {"device", true, opt_device, "-device DRIVER[,PROP=VALUE...]   (-device help lists them)"},
     {"display", true, opt_none_only, "-display none"},
-    {"vnc", true, opt_none_only, "-vnc none"},
+    {"vnc", true, opt_vnc, "-vnc none | HOST:D[,password=on,to=N] | unix:PATH"},
+    {"xen-domid-restrict", false, opt_flag,
+     "-xen-domid-restrict  after start-up, Xen handles reach only this domain"},
+    {"chroot", true, opt_chroot, "-chroot DIR       chroot after start-up"},
+    {"runas", true, opt_runas, "-runas USER|UID:GID  drop privileges after start-up"},
+    {"sandbox", true, opt_sandbox, "-sandbox on[,...] a seccomp allow-list after start-up"},
+    {"incoming", true, opt_incoming, "-incoming fd:K    restore device state from fd K"},
     {"net", true, opt_none_only, "-net none"},
     {"boot", true, opt_boot, "-boot ...         accepted (the firmware decides)"},
     {"k", true, opt_keymap, "-k KEYMAP         recorded"},
@@ -524,7 +608,7 @@ static const struct option_def option_table[] = {
 
 /* Options libxl 4.17 can emit (or QEMU users expect) that xendm does not implement yet. */
 static const char *const unsupported_options[] = {
-    "xen-domid-restrict", "chroot", "runas", "sandbox", "incoming", "drive", "netdev", "global",
+    "drive", "netdev", "global",
     "usb", "usbdevice", "soundhw", "audiodev", "vga", "spice", "sdl", "nographic", "monitor",
     "qmp", "pidfile", "daemonize", "cdrom", "hda", "hdb", "hdc", "hdd", "fda", "fdb", "bios",
     "option-rom", "rtc", "localtime", "parallel", "acpitable", "smbios", "cpu", "accel",

@@ -39,11 +39,17 @@ struct xendm_config {
     unsigned smp_maxcpus;         /* -smp ...,maxcpus=M; 0 = unset */
     char *name;                   /* -name */
     bool nodefaults, no_user_config, no_shutdown, no_acpi;
-    bool start_paused;            /* -S */
+    bool start_paused;            /* -S: the guest waits for QMP cont */
     char *keymap;                 /* -k */
     char *boot;                   /* -boot, verbatim */
     char *display;                /* -display (only "none") */
-    char *vnc;                    /* -vnc (only "none") */
+    char *vnc;                    /* -vnc DISPLAY: "none", "127.0.0.1:0", "unix:PATH" */
+    struct kv_list *vnc_opts;     /* -vnc's other keys (password=, to=, ...), or NULL */
+    bool domid_restrict;          /* -xen-domid-restrict */
+    char *chroot_dir;             /* -chroot DIR */
+    char *runas;                  /* -runas USER | UID:GID */
+    struct kv_list *sandbox;      /* -sandbox on[,obsolete=deny,...]; NULL = off */
+    int incoming_fd;              /* -incoming fd:K; -1 = none */
     char *net;                    /* -net (only "none") */
     GPtrArray *serials;           /* char *: -serial specs in order, "none" left out */
     GPtrArray *chardevs;          /* struct kv_list *: -chardev, "backend" = the implied key */

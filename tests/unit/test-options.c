@@ -133,10 +133,10 @@ static void test_libxl_demo(void)
     struct xendm_config *cfg;
     struct kv_list *kv;
 
-    /* VNC, -netdev and -drive are not implemented yet: the first one met is named. */
+    /* -netdev and -drive are not implemented yet: the first one met is named. */
     g_assert_null(parse_line(full, &err));
     g_assert_error(err, g_quark_from_static_string("xendm-options"), 0);
-    g_assert_cmpstr(err->message, ==, "option -vnc is not supported yet");
+    g_assert_cmpstr(err->message, ==, "option -netdev is not supported yet");
     g_clear_error(&err);
 
     cfg = parse_line(supported, &err);
@@ -165,21 +165,53 @@ static void expect_error(const char *line, const char *message)
     g_error_free(err);
 }
 
+/* dm_restrict, restore and VNC: what libxl adds for them (reference §5.1, items 3, 5, 7, 8, 13). */
+static void test_restrict_and_restore(void)
+{
+    GError *err = NULL;
+    struct xendm_config *cfg = parse_line(
+        "-xen-domid 7 -no-shutdown -chardev socket,id=libxl-cmd,fd=12,server=on,wait=off"
+        " -mon chardev=libxl-cmd,mode=control -S -vnc 127.0.0.1:3,password=on,to=99"
+        " -xen-domid-restrict -chroot /var/run/xen/qemu-root-7 -incoming fd:15"
+        " -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+        " -runas 131079:131072",
+        &err);
+
+    g_assert_no_error(err);
+    g_assert_true(cfg->start_paused);
+    g_assert_true(cfg->domid_restrict);
+    g_assert_cmpstr(cfg->chroot_dir, ==, "/var/run/xen/qemu-root-7");
+    g_assert_cmpstr(cfg->runas, ==, "131079:131072");
+    g_assert_cmpint(cfg->incoming_fd, ==, 15);
+    g_assert_nonnull(cfg->sandbox);
+    g_assert_cmpstr(kv_value(cfg->sandbox, "spawn"), ==, "deny");
+    g_assert_cmpstr(cfg->vnc, ==, "127.0.0.1:3");
+    g_assert_cmpstr(kv_value(cfg->vnc_opts, "to"), ==, "99");
+    config_free(cfg);
+
+    cfg = parse_line("-xen-domid 7 -sandbox off -vnc none", &err);
+    g_assert_no_error(err);
+    g_assert_null(cfg->sandbox);
+    g_assert_false(cfg->domid_restrict);
+    g_assert_cmpint(cfg->incoming_fd, ==, -1);
+    g_assert_cmpstr(cfg->vnc, ==, "none");
+    config_free(cfg);
+
+    expect_error("-incoming tcp:0:4444", "-incoming: 'tcp:0:4444' is not fd:K");
+    expect_error("-incoming fd:x", "-incoming: 'fd:x' is not fd:K");
+    expect_error("-chroot relative/dir", "-chroot: 'relative/dir' is not an absolute path");
+    expect_error("-sandbox maybe", "-sandbox: Parameter 'enable' expects 'on' or 'off', not 'maybe'");
+    expect_error("-vnc ,to=99", "-vnc: empty item in ',to=99'");
+    expect_error("-vnc to=99", "-vnc: no display in 'to=99'");
+}
+
 static void test_unsupported(void)
 {
-    expect_error("-xen-domid 1 -xen-domid-restrict",
-                 "option -xen-domid-restrict is not supported yet");
-    expect_error("-xen-domid 1 -chroot /var/run/xen/qemu-root-1",
-                 "option -chroot is not supported yet");
-    expect_error("-runas 1000:1000", "option -runas is not supported yet");
-    expect_error("-incoming fd:3", "option -incoming is not supported yet");
     expect_error("-display sdl", "option -display is not supported yet");
-    expect_error("-vnc 127.0.0.1:0", "option -vnc is not supported yet");
     expect_error("-net nic", "option -net is not supported yet");
     expect_error("-usb", "option -usb is not supported yet");
     expect_error("-soundhw ac97", "option -soundhw is not supported yet");
     expect_error("-global foo.bar=1", "option -global is not supported yet");
-    expect_error("--sandbox on", "option -sandbox is not supported yet");
     expect_error("-serial vc", "-serial: backend 'vc' is not supported yet");
 }
 
@@ -278,6 +310,7 @@ int main(int argc, char **argv)
     g_test_add_func("/options/libxl-fw1", test_libxl_fw1);
     g_test_add_func("/options/libxl-fw1-cirrus", test_libxl_fw1_cirrus);
     g_test_add_func("/options/libxl-demo", test_libxl_demo);
+    g_test_add_func("/options/restrict-and-restore", test_restrict_and_restore);
     g_test_add_func("/options/unsupported", test_unsupported);
     g_test_add_func("/options/unknown-and-malformed", test_unknown_and_malformed);
     g_test_add_func("/options/forms", test_forms);
