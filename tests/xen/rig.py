@@ -249,8 +249,10 @@ def build_base(root):
     for mod in DOM0_MODULES:
         t.add_file("lib/modules/" + os.path.basename(mod),
                    os.path.join(root, "lib/modules", kver, "kernel", mod))
-    t.add_bytes("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
-    t.add_bytes("etc/group", b"root:x:0:\n")
+    # dm_restrict runs the device model as xen-qemuuser-range-base + domid (libxl 4.17).
+    t.add_bytes("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"
+                b"xen-qemuuser-range-base:x:131072:131072::/nonexistent:/bin/false\n")
+    t.add_bytes("etc/group", b"root:x:0:\nxen-qemuuser-range-base:x:131072:\n")
     data = t.newc()
     with open(path + ".tmp", "wb") as f:
         f.write(data)
@@ -265,6 +267,7 @@ def build_overlay(builddir, root, scenarios):
     t = Tree()
     t.add_file("init", os.path.join(HERE, "dom0", "init"), 0o755)
     t.add_file("rig/lib.sh", os.path.join(HERE, "dom0", "lib.sh"), 0o644)
+    t.add_file("rig/bin/argv-recorder", os.path.join(HERE, "dom0", "argv-recorder"), 0o755)
     for name, path in scenarios:
         t.add_file(f"rig/scenarios/{name}.sh", path, 0o644)
     xendm = os.path.join(builddir, "xendm")
@@ -291,7 +294,7 @@ def all_scenarios():
 def select_scenarios(names):
     every = all_scenarios()
     if not names:
-        return [s for s in every if not s[0].startswith("demo")]
+        return [s for s in every if not s[0].startswith(("demo", "tool-"))]
     by_name = dict(every)
     missing = [n for n in names if n not in by_name]
     if missing:
