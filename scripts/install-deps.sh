@@ -17,6 +17,8 @@ libsdl2-dev
 seabios
 qemu-system-xen
 qemu-system-x86
+gdb
+gdbserver
 "
 
 missing() {
