@@ -38,13 +38,13 @@ PACKAGES = [
     "libxenmisc4.17", "libxenstore4", "libxencall1",
     "libxenevtchn1", "libxenforeignmemory1", "libxengnttab1", "libxendevicemodel1",
     "libxentoolcore1", "libxentoollog1", "libxenhypfs1", "libyajl2",
-    "qemu-system-xen", "qemu-system-data", "seabios",
+    "qemu-system-xen", "qemu-system-data", "seabios", "gdbserver",
 ]
 # Programs copied into dom0 with the shared libraries they need (resolved with ldd).
 DOM0_PROGRAMS = [
     XEN_LIBEXEC + "/bin/xl", XEN_LIBEXEC + "/bin/xenstored", XEN_LIBEXEC + "/bin/xenconsoled",
     XEN_LIBEXEC + "/bin/xen-init-dom0", XEN_LIBEXEC + "/bin/libxl-save-helper",
-    "usr/bin/xenstore", "usr/libexec/xen-qemu-system-i386",
+    "usr/bin/xenstore", "usr/libexec/xen-qemu-system-i386", "usr/bin/gdbserver",
 ]
 DOM0_MODULES = [
     "drivers/xen/xen-evtchn.ko", "drivers/xen/xen-privcmd.ko", "drivers/xen/xenfs/xenfs.ko",
@@ -268,6 +268,7 @@ def build_overlay(builddir, root, scenarios):
     t.add_file("init", os.path.join(HERE, "dom0", "init"), 0o755)
     t.add_file("rig/lib.sh", os.path.join(HERE, "dom0", "lib.sh"), 0o644)
     t.add_file("rig/bin/argv-recorder", os.path.join(HERE, "dom0", "argv-recorder"), 0o755)
+    t.add_file("rig/bin/xendm-gdb", os.path.join(SRC, "scripts", "xendm-gdb"), 0o755)
     for name, path in scenarios:
         t.add_file(f"rig/scenarios/{name}.sh", path, 0o644)
     xendm = os.path.join(builddir, "xendm")
