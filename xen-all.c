@@ -300,6 +300,9 @@ static void execute_timeoffset(struct machine *m, const struct ioreq_view *v)
         sum = delta > 0 ? INT64_MAX : INT64_MIN;
     }
     m->rtc_offset_seconds = sum;
+    if (m->rtc_change_observer != NULL) {
+        m->rtc_change_observer(m->rtc_change_observer_opaque, sum);
+    }
 }
 
 static void execute_invalidate(struct machine *m, struct ioreq_stats *stats)

@@ -57,6 +57,7 @@ static void socket_attach_client(struct chardev *chr, int fd)
     chr->in_fd = fd;
     chr->out_fd = fd;
     chr->out_is_socket = true;
+    chr->in_takes_fds = true; /* QMP add-fd: the peer passes files with SCM_RIGHTS */
     chr->connected = true;
     socket_update_filename(chr);
     /* Before input flows: a protocol frontend greets its new peer first. */
@@ -70,6 +71,7 @@ static void socket_disconnect(struct chardev *chr)
     chardev_stop_output_watch(chr);
     chr->out_fd = -1;
     chardev_close_fd(&chr->in_fd);
+    chardev_drop_received_fds(chr); /* passed with a session that is over */
     chr->connected = false;
     socket_update_filename(chr);
     /* A server listens again for the next client; a client stays disconnected. */

@@ -47,6 +47,9 @@ struct chardev {
     uint64_t dropped_bytes;
     guint out_source; /* g_unix_fd_add() id while a frontend waits for write_ready, else 0 */
     bool connected;   /* a connection-oriented backend has a peer (events are reported) */
+    /* Unix socket input: fds the peer passed with SCM_RIGHTS wait here (chardev_take_fd). */
+    bool in_takes_fds;
+    GArray *received_fds; /* int, oldest first; NULL until one arrives */
 
     /* stdio: what to restore when the chardev goes away */
     bool stdio_owned;
@@ -77,5 +80,7 @@ void chardev_set_filename(struct chardev *chr, const char *filename);
 bool chardev_fd_prepare(int fd);
 /* Closes *fd if open and sets it to -1. */
 void chardev_close_fd(int *fd);
+/* Closes every received fd nobody took (the peer went away). */
+void chardev_drop_received_fds(struct chardev *chr);
 
 #endif

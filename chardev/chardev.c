@@ -66,6 +66,83 @@ static size_t frontend_room(struct chardev *chr)
     return chr->frontend.can_receive(chr->frontend.opaque);
 }
 
+/* ---- fds passed over a Unix socket (SCM_RIGHTS) ---- */
+
+static void chardev_keep_fd(struct chardev *chr, int fd)
+{
+    if (!chr->received_fds)
+        chr->received_fds = g_array_new(FALSE, FALSE, sizeof(int));
+    if (chr->received_fds->len >= CHARDEV_MAX_RECEIVED_FDS) {
+        /* A peer that sends fds nobody asks for must not exhaust ours. */
+        log_warn("chardev '%s': too many passed file descriptors waiting: closing one",
+                 chr->id);
+        close(fd);
+        return;
+    }
+    g_array_append_val(chr->received_fds, fd);
+}
+
+static void chardev_collect_fds(struct chardev *chr, struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        size_t n;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len < CMSG_LEN(0))
+            continue;
+        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            chardev_keep_fd(chr, fd);
+        }
+    }
+}
+
+/* read() that also takes the fds passed with the bytes (close-on-exec from the start). */
+static ssize_t chardev_recv_with_fds(struct chardev *chr, int fd, uint8_t *buf, size_t len)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * CHARDEV_MAX_RECEIVED_FDS)];
+    } control;
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control.buf,
+        .msg_controllen = sizeof(control.buf),
+    };
+    ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+    if (n < 0)
+        return n;
+    if (msg.msg_flags & MSG_CTRUNC)
+        log_warn("chardev '%s': passed file descriptors beyond %d were dropped", chr->id,
+                 CHARDEV_MAX_RECEIVED_FDS);
+    chardev_collect_fds(chr, &msg);
+    return n;
+}
+
+int chardev_take_fd(struct chardev *chr)
+{
+    int fd;
+
+    if (!chr || !chr->received_fds || chr->received_fds->len == 0)
+        return -1;
+    fd = g_array_index(chr->received_fds, int, 0);
+    g_array_remove_index(chr->received_fds, 0);
+    return fd;
+}
+
+void chardev_drop_received_fds(struct chardev *chr)
+{
+    if (!chr->received_fds)
+        return;
+    for (guint i = 0; i < chr->received_fds->len; i++)
+        close(g_array_index(chr->received_fds, int, i));
+    g_array_set_size(chr->received_fds, 0);
+}
+
 static gboolean chardev_input_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
     struct chardev *chr = opaque;
@@ -76,7 +153,9 @@ static gboolean chardev_input_ready(gint fd, GIOCondition cond, gpointer opaque)
         chr->in_source = 0;
         return G_SOURCE_REMOVE;
     }
-    ssize_t n = read(fd, buf, XENDM_MIN(room, sizeof(buf)));
+    size_t want = XENDM_MIN(room, sizeof(buf));
+    ssize_t n = chr->in_takes_fds ? chardev_recv_with_fds(chr, fd, buf, want)
+                                  : read(fd, buf, want);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return G_SOURCE_CONTINUE;
     if (n <= 0) {
@@ -503,6 +582,9 @@ void chardev_free(struct chardev *chr)
     chardev_stop_output_watch(chr);
     if (chr->backend->close)
         chr->backend->close(chr);
+    chardev_drop_received_fds(chr);
+    if (chr->received_fds)
+        g_array_free(chr->received_fds, TRUE);
     if (chr->out_fd == chr->in_fd)
         chr->out_fd = -1;
     chardev_close_fd(&chr->in_fd);

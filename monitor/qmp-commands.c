@@ -7,6 +7,8 @@
  */
 #include "qmp-internal.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include "xendm/common.h"
 #include "xendm/options.h"
 
@@ -28,6 +30,19 @@ static GPtrArray *monitor_chardevs(struct monitor *mon)
 static const char *monitor_vm_name(struct monitor *mon)
 {
     return mon->vmc->name ? mon->vmc->name(mon->opaque) : NULL;
+}
+
+static unsigned monitor_vcpus(struct monitor *mon, unsigned *max)
+{
+    unsigned online;
+
+    *max = 1;
+    if (!mon->vmc->vcpus)
+        return 1;
+    online = mon->vmc->vcpus(mon->opaque, max);
+    if (*max < online)
+        *max = online;
+    return online;
 }
 
 /* Runs one of the action callbacks; NULL means this xendm cannot do it. */
@@ -145,6 +160,65 @@ static struct json_value *qmp_query_vnc(struct qmp_request *req, GError **err)
     return info;
 }
 
+/* QEMU's x86 CPU topology for vCPU n of a xenfv guest: one core, one thread per socket. */
+static struct json_value *vcpu_props(unsigned n)
+{
+    struct json_value *props = json_object_new();
+
+    json_object_set(props, "core-id", json_int_new(0));
+    json_object_set(props, "thread-id", json_int_new(0));
+    json_object_set(props, "socket-id", json_int_new((int64_t)n));
+    return props;
+}
+
+static struct json_value *vcpu_qom_path(unsigned n)
+{
+    g_autofree char *path = g_strdup_printf("/machine/unattached/device[%u]", n);
+
+    return json_string_new(path);
+}
+
+/*
+ * libxl reads "cpu-index" of each entry to learn which vCPUs are online (xl save and
+ * libxl_retrieve_domain_configuration). On Xen the vCPUs run in the hypervisor; the device
+ * model's view is the -smp count. thread-id names the device model's own thread, as qemu-xen's
+ * vCPU threads do nothing either.
+ */
+static struct json_value *qmp_query_cpus_fast(struct qmp_request *req, GError **err)
+{
+    struct json_value *list = json_array_new();
+    unsigned max, online = monitor_vcpus(req->mon, &max);
+
+    for (unsigned n = 0; n < online; n++) {
+        struct json_value *cpu = json_object_new();
+        json_object_set(cpu, "cpu-index", json_int_new((int64_t)n));
+        json_object_set(cpu, "qom-path", vcpu_qom_path(n));
+        json_object_set(cpu, "thread-id", json_int_new((int64_t)getpid()));
+        json_object_set(cpu, "props", vcpu_props(n));
+        json_object_set(cpu, "target", json_string_new("i386"));
+        json_array_append(list, cpu);
+    }
+    return list;
+}
+
+/* Every possible vCPU; the online ones carry their qom-path (QEMU lists the highest first). */
+static struct json_value *qmp_query_hotpluggable_cpus(struct qmp_request *req, GError **err)
+{
+    struct json_value *list = json_array_new();
+    unsigned max, online = monitor_vcpus(req->mon, &max);
+
+    for (unsigned n = max; n-- > 0;) {
+        struct json_value *slot = json_object_new();
+        json_object_set(slot, "type", json_string_new("qemu32-i386-cpu"));
+        json_object_set(slot, "vcpus-count", json_int_new(1));
+        json_object_set(slot, "props", vcpu_props(n));
+        if (n < online)
+            json_object_set(slot, "qom-path", vcpu_qom_path(n));
+        json_array_append(list, slot);
+    }
+    return list;
+}
+
 static struct json_value *qmp_query_pci(struct qmp_request *req, GError **err)
 {
     struct json_value *buses = json_array_new();
@@ -184,6 +258,115 @@ static struct json_value *qmp_system_powerdown(struct qmp_request *req, GError *
 static struct json_value *qmp_quit(struct qmp_request *req, GError **err)
 {
     req->after_reply = quit_after_reply; /* the client hears {"return": {}} first */
+    return json_object_new();
+}
+
+/* ---- fd sets ---- */
+
+static struct json_value *qmp_add_fd(struct qmp_request *req, GError **err)
+{
+    const struct json_value *id_arg = json_object_get(req->args, "fdset-id");
+    const char *opaque = json_get_string(json_object_get(req->args, "opaque"));
+    int64_t id = 0, fdset_id;
+    struct json_value *ret;
+    int fd;
+
+    if (id_arg)
+        id = json_get_int(id_arg);
+    fd = chardev_take_fd(req->mon->chr);
+    if (fd < 0) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "No file descriptor supplied via SCM_RIGHTS");
+        return NULL;
+    }
+    if (!fdsets_add(req->mon->fdsets, fd, id_arg != NULL, id, opaque, &fdset_id, err)) {
+        close(fd);
+        return NULL;
+    }
+    ret = json_object_new();
+    json_object_set(ret, "fdset-id", json_int_new(fdset_id));
+    json_object_set(ret, "fd", json_int_new(fd));
+    return ret;
+}
+
+static struct json_value *qmp_remove_fd(struct qmp_request *req, GError **err)
+{
+    const struct json_value *fd_arg = json_object_get(req->args, "fd");
+    int64_t id = 0, fd = -1;
+
+    id = json_get_int(json_object_get(req->args, "fdset-id"));
+    if (fd_arg)
+        fd = json_get_int(fd_arg);
+    if (!fdsets_remove(req->mon->fdsets, id, fd_arg != NULL, fd, err))
+        return NULL;
+    return json_object_new();
+}
+
+static struct json_value *qmp_query_fdsets(struct qmp_request *req, GError **err)
+{
+    return fdsets_query(req->mon->fdsets);
+}
+
+/* ---- device state and the dirty log (Xen save/restore, live migration) ---- */
+
+static bool callback_missing(const void *callback, const char *what, GError **err)
+{
+    if (!callback) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "'%s' is not available", what);
+        return true;
+    }
+    return false;
+}
+
+static struct json_value *qmp_xen_save_devices_state(struct qmp_request *req, GError **err)
+{
+    const char *filename = json_get_string(json_object_get(req->args, "filename"));
+    const struct json_value *live_arg = json_object_get(req->args, "live");
+    bool live = live_arg ? json_get_bool(live_arg) : false;
+    struct monitor *mon = req->mon;
+    bool ok;
+    int fd;
+
+    if (callback_missing(mon->vmc->save_devices_state, "xen-save-devices-state", err))
+        return NULL;
+    fd = fdsets_open(mon->fdsets, filename, O_WRONLY | O_CREAT | O_TRUNC, err);
+    if (fd < 0)
+        return NULL;
+    ok = mon->vmc->save_devices_state(mon->opaque, fd, live, err);
+    if (close(fd) != 0 && ok) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "closing '%.200s': %s", filename,
+                    g_strerror(errno));
+        ok = false;
+    }
+    return ok ? json_object_new() : NULL;
+}
+
+static struct json_value *qmp_xen_load_devices_state(struct qmp_request *req, GError **err)
+{
+    const char *filename = json_get_string(json_object_get(req->args, "filename"));
+    struct monitor *mon = req->mon;
+    bool ok;
+    int fd;
+
+    if (callback_missing(mon->vmc->load_devices_state, "xen-load-devices-state", err))
+        return NULL;
+    fd = fdsets_open(mon->fdsets, filename, O_RDONLY, err);
+    if (fd < 0)
+        return NULL;
+    ok = mon->vmc->load_devices_state(mon->opaque, fd, err);
+    close(fd);
+    return ok ? json_object_new() : NULL;
+}
+
+static struct json_value *qmp_xen_set_global_dirty_log(struct qmp_request *req, GError **err)
+{
+    bool enable = json_get_bool(json_object_get(req->args, "enable"));
+    struct monitor *mon = req->mon;
+
+    if (callback_missing(mon->vmc->set_global_dirty_log, "xen-set-global-dirty-log", err))
+        return NULL;
+    if (!mon->vmc->set_global_dirty_log(mon->opaque, enable, err))
+        return NULL;
     return json_object_new();
 }
 
@@ -355,7 +538,35 @@ static const struct qmp_param hmp_params[] = {
     {.name = NULL},
 };
 
-/* Later: add-fd, xen-save-devices-state, xen-load-devices-state, device_add (CommandNotFound). */
+static const struct qmp_param add_fd_params[] = {
+    {"fdset-id", QMP_PARAM_INT, true},
+    {"opaque", QMP_PARAM_STRING, true},
+    {.name = NULL},
+};
+
+static const struct qmp_param remove_fd_params[] = {
+    {"fdset-id", QMP_PARAM_INT, false},
+    {"fd", QMP_PARAM_INT, true},
+    {.name = NULL},
+};
+
+static const struct qmp_param save_devices_params[] = {
+    {"filename", QMP_PARAM_STRING, false},
+    {"live", QMP_PARAM_BOOL, true},
+    {.name = NULL},
+};
+
+static const struct qmp_param load_devices_params[] = {
+    {"filename", QMP_PARAM_STRING, false},
+    {.name = NULL},
+};
+
+static const struct qmp_param dirty_log_params[] = {
+    {"enable", QMP_PARAM_BOOL, false},
+    {.name = NULL},
+};
+
+/* Later: device_add (CommandNotFound until PCI hotplug exists). */
 static const struct qmp_command qmp_commands[] = {
     {.name = "qmp_capabilities", .handler = qmp_capabilities, .params = capabilities_params,
      .before_negotiation = true},
@@ -366,12 +577,23 @@ static const struct qmp_command qmp_commands[] = {
     {.name = "query-chardev", .handler = qmp_query_chardev},
     {.name = "query-vnc", .handler = qmp_query_vnc},
     {.name = "query-pci", .handler = qmp_query_pci},
+    {.name = "query-cpus-fast", .handler = qmp_query_cpus_fast},
+    {.name = "query-hotpluggable-cpus", .handler = qmp_query_hotpluggable_cpus},
     {.name = "stop", .handler = qmp_stop},
     {.name = "cont", .handler = qmp_cont},
     {.name = "system_reset", .handler = qmp_system_reset},
     {.name = "system_powerdown", .handler = qmp_system_powerdown},
     {.name = "quit", .handler = qmp_quit},
     {.name = "human-monitor-command", .handler = qmp_human_monitor_command, .params = hmp_params},
+    {.name = "add-fd", .handler = qmp_add_fd, .params = add_fd_params},
+    {.name = "remove-fd", .handler = qmp_remove_fd, .params = remove_fd_params},
+    {.name = "query-fdsets", .handler = qmp_query_fdsets},
+    {.name = "xen-save-devices-state", .handler = qmp_xen_save_devices_state,
+     .params = save_devices_params},
+    {.name = "xen-load-devices-state", .handler = qmp_xen_load_devices_state,
+     .params = load_devices_params},
+    {.name = "xen-set-global-dirty-log", .handler = qmp_xen_set_global_dirty_log,
+     .params = dirty_log_params},
 };
 
 const struct qmp_command *qmp_command_find(const char *name)

@@ -12,8 +12,12 @@
 #include "xendm/json.h"
 #include "xendm/monitor.h"
 
+struct fdsets;
+
 struct monitor {
     struct chardev *chr;
+    struct fdsets *fdsets;     /* add-fd's sets: the monitor_set's, else own_fdsets */
+    struct fdsets *own_fdsets; /* a monitor outside any set keeps its own */
     const struct vm_control *vmc;
     void *opaque;
     struct json_streamer *input;
@@ -72,6 +76,23 @@ const struct qmp_command *qmp_command_at(size_t index);
 /* Checks args (an object) against cmd->params: unknown, missing and mistyped members. */
 bool qmp_check_arguments(const struct qmp_command *cmd, const struct json_value *args,
                          GError **err);
+
+/* ---- fd sets (fdset.c) ---- */
+struct fdsets *fdsets_new(void);
+void fdsets_free(struct fdsets *f);
+/* add-fd: takes fd on success; *out_id is the set it went into. */
+bool fdsets_add(struct fdsets *f, int fd, bool has_id, int64_t id, const char *opaque,
+                int64_t *out_id, GError **err);
+/* remove-fd: closes one fd of a set, or the whole set. */
+bool fdsets_remove(struct fdsets *f, int64_t id, bool has_fd, int64_t fd, GError **err);
+/* query-fdsets' reply. */
+struct json_value *fdsets_query(const struct fdsets *f);
+/*
+ * Opens a file a command names: "/dev/fdset/N" is a duplicate of set N's fd with the access
+ * mode of flags (O_RDONLY/O_WRONLY/O_RDWR); anything else is open(name, flags, 0660).
+ * Returns a close-on-exec fd, or -1 with *err set.
+ */
+int fdsets_open(const struct fdsets *f, const char *name, int flags, GError **err);
 
 /* The greeting's and query-version's {"qemu": {...}, "package": ...}. */
 struct json_value *qmp_version_info(void);

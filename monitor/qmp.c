@@ -374,6 +374,8 @@ struct monitor *monitor_new(struct chardev *chr, const struct vm_control *vmc, v
     };
 
     mon->chr = chr;
+    mon->own_fdsets = fdsets_new();
+    mon->fdsets = mon->own_fdsets;
     mon->vmc = vmc ? vmc : &no_control;
     mon->opaque = opaque;
     mon->input = json_streamer_new(&limits);
@@ -396,6 +398,7 @@ void monitor_free(struct monitor *mon)
     if (!mon)
         return;
     chardev_set_frontend(mon->chr, NULL);
+    fdsets_free(mon->own_fdsets);
     json_streamer_free(mon->input);
     g_string_free(mon->out, TRUE);
     g_free(mon);
@@ -441,6 +444,7 @@ struct json_value *monitor_event_reason_data(bool guest, const char *reason)
 
 struct monitor_set {
     GPtrArray *monitors; /* struct monitor *, owned */
+    struct fdsets *fdsets; /* shared by its monitors, as QEMU's fd sets are per process */
 };
 
 static void monitor_free_cb(gpointer mon)
@@ -453,6 +457,7 @@ struct monitor_set *monitor_set_new(void)
     struct monitor_set *set = g_new0(struct monitor_set, 1);
 
     set->monitors = g_ptr_array_new_with_free_func(monitor_free_cb);
+    set->fdsets = fdsets_new();
     return set;
 }
 
@@ -461,13 +466,19 @@ void monitor_set_free(struct monitor_set *set)
     if (!set)
         return;
     g_ptr_array_unref(set->monitors);
+    fdsets_free(set->fdsets);
     g_free(set);
 }
 
 void monitor_set_add(struct monitor_set *set, struct monitor *mon)
 {
-    if (mon)
-        g_ptr_array_add(set->monitors, mon);
+    if (!mon)
+        return;
+    /* A monitor's own sets are empty until a client speaks: nothing is lost here. */
+    fdsets_free(mon->own_fdsets);
+    mon->own_fdsets = NULL;
+    mon->fdsets = set->fdsets;
+    g_ptr_array_add(set->monitors, mon);
 }
 
 unsigned monitor_set_count(const struct monitor_set *set)

@@ -12,6 +12,7 @@ ninja-build
 python3
 libxen-dev
 libglib2.0-dev
+libseccomp-dev
 libpixman-1-dev
 libsdl2-dev
 seabios

@@ -13,6 +13,7 @@
 #include "xendm/log.h"
 #include "xendm/machine.h"
 #include "xendm/trace.h"
+#include "xendm/vmstate.h"
 
 #define MACHINE_ERROR (g_quark_from_static_string("xendm-machine"))
 
@@ -272,6 +273,112 @@ void machine_request_shutdown(struct machine *m, enum shutdown_reason reason)
     }
 }
 
+/* ---- dirty log ---- */
+
+#define MACHINE_PAGE_SHIFT 12
+
+void machine_set_dirty_log(struct machine *m, bool enable)
+{
+    if (m->dirty_log != enable) {
+        log_info("global dirty log %s", enable ? "on" : "off");
+    }
+    m->dirty_log = enable;
+}
+
+void machine_mark_dirty(struct machine *m, uint64_t gpa, size_t len)
+{
+    uint64_t first, last;
+
+    if (!m->dirty_log || len == 0 || m->accel == NULL || m->accel->modified_memory == NULL) {
+        return;
+    }
+    first = gpa >> MACHINE_PAGE_SHIFT;
+    /* A range that wraps the address space is clipped at its top (no such RAM exists). */
+    last = (len - 1 > UINT64_MAX - gpa ? UINT64_MAX : gpa + len - 1) >> MACHINE_PAGE_SHIFT;
+    TRACE(machine_dirty, "gfn=0x%" PRIx64 " nr=%" PRIu64, first, last - first + 1);
+    m->accel->modified_memory(m->accel_opaque, first, last - first + 1);
+}
+
+/* ---- device state ---- */
+
+/* The instance id of a device: its own, or its position among devices of its type. */
+static uint32_t device_instance_id(struct machine *m, guint index)
+{
+    struct device_instance *inst = g_ptr_array_index(m->devices, index);
+    uint32_t ordinal = 0;
+
+    if (inst->type->vmstate->instance_id != NULL) {
+        return inst->type->vmstate->instance_id(inst->dev);
+    }
+    for (guint i = 0; i < index; i++) {
+        struct device_instance *other = g_ptr_array_index(m->devices, i);
+        ordinal += other->type == inst->type;
+    }
+    return ordinal;
+}
+
+GBytes *machine_save_state(struct machine *m)
+{
+    struct vmstate_writer *w;
+
+    if (m == NULL) {
+        return NULL;
+    }
+    w = vmstate_writer_new();
+    for (guint i = 0; i < m->devices->len; i++) {
+        struct device_instance *inst = g_ptr_array_index(m->devices, i);
+        const struct vmstate_desc *desc = inst->type->vmstate;
+        if (desc == NULL) {
+            continue;
+        }
+        if (desc->pre_save != NULL) {
+            desc->pre_save(inst->dev);
+        }
+        vmstate_write_section(w, desc, device_instance_id(m, i), inst->dev);
+    }
+    return vmstate_writer_finish(w);
+}
+
+/*
+ * Two passes: every device's section is decoded and checked first; only when all of them
+ * (and nothing else) are there and valid is any device touched.
+ */
+bool machine_load_state(struct machine *m, const uint8_t *data, size_t len, GError **err)
+{
+    struct vmstate_stream *stream = vmstate_stream_parse(data, len, err);
+    GPtrArray *pending;
+    bool ok = true;
+
+    if (stream == NULL) {
+        return false;
+    }
+    pending = g_ptr_array_new_full(m->devices->len, (GDestroyNotify)vmstate_pending_free);
+    for (guint i = 0; i < m->devices->len && ok; i++) {
+        struct device_instance *inst = g_ptr_array_index(m->devices, i);
+        struct vmstate_pending *p = NULL;
+        if (inst->type->vmstate != NULL) {
+            p = vmstate_pending_new(stream, inst->type->vmstate, device_instance_id(m, i), err);
+            ok = p != NULL;
+        }
+        g_ptr_array_add(pending, p);
+    }
+    ok = ok && vmstate_stream_check_all_claimed(stream, err);
+    for (guint i = 0; i < pending->len && ok; i++) {
+        struct device_instance *inst = g_ptr_array_index(m->devices, i);
+        struct vmstate_pending *p = g_ptr_array_index(pending, i);
+        if (p != NULL) {
+            g_ptr_array_index(pending, i) = NULL; /* apply frees it */
+            vmstate_pending_apply(p, inst->dev);
+        }
+    }
+    if (ok) {
+        log_info("device state loaded: %u sections", vmstate_stream_section_count(stream));
+    }
+    g_ptr_array_unref(pending);
+    vmstate_stream_free(stream);
+    return ok;
+}
+
 /* ---- timers ---- */
 
 /*
@@ -287,7 +394,24 @@ struct timer {
     struct timer_source *src;
     void (*cb)(void *opaque);
     void *opaque;
+    bool deferred; /* came due while the machine was stopped */
 };
+
+/*
+ * While the machine is stopped (QMP stop, before saving) no timer callback runs, so device
+ * state holds still; a timer that comes due waits and fires once the machine runs again.
+ * One machine per process: this is the timer module's own state, not a device's.
+ */
+static bool timers_frozen;
+static GPtrArray *timers_deferred; /* struct timer *, borrowed */
+
+static void timer_undefer(struct timer *t)
+{
+    if (t->deferred) {
+        g_ptr_array_remove_fast(timers_deferred, t);
+        t->deferred = false;
+    }
+}
 
 static gboolean timer_dispatch(GSource *source, GSourceFunc unused_cb, gpointer unused_data)
 {
@@ -295,8 +419,32 @@ static gboolean timer_dispatch(GSource *source, GSourceFunc unused_cb, gpointer 
 
     /* Disarm before the callback so that it may re-arm. */
     g_source_set_ready_time(source, -1);
+    if (timers_frozen) {
+        if (!t->deferred) {
+            if (timers_deferred == NULL) {
+                timers_deferred = g_ptr_array_new();
+            }
+            g_ptr_array_add(timers_deferred, t);
+            t->deferred = true;
+        }
+        return G_SOURCE_CONTINUE;
+    }
     t->cb(t->opaque);
     return G_SOURCE_CONTINUE;
+}
+
+void machine_set_running(struct machine *m, bool running)
+{
+    timers_frozen = !running;
+    if (!running || timers_deferred == NULL) {
+        return;
+    }
+    /* Due timers fire from the loop, as they would have. */
+    while (timers_deferred->len > 0) {
+        struct timer *t = g_ptr_array_index(timers_deferred, timers_deferred->len - 1);
+        timer_undefer(t);
+        g_source_set_ready_time(&t->src->source, 0);
+    }
 }
 
 static GSourceFuncs timer_source_funcs = {
@@ -318,6 +466,7 @@ struct timer *timer_new(void (*cb)(void *opaque), void *opaque)
 
 void timer_arm_ns(struct timer *t, uint64_t delay_ns)
 {
+    timer_undefer(t); /* the new deadline replaces a due one */
     int64_t now = g_get_monotonic_time();
     uint64_t delay_us = delay_ns / 1000 + (delay_ns % 1000 != 0); /* never early */
     int64_t deadline;
@@ -332,12 +481,13 @@ void timer_arm_ns(struct timer *t, uint64_t delay_ns)
 
 void timer_cancel(struct timer *t)
 {
+    timer_undefer(t);
     g_source_set_ready_time(&t->src->source, -1);
 }
 
 bool timer_pending(const struct timer *t)
 {
-    return g_source_get_ready_time((GSource *)&t->src->source) != -1;
+    return t->deferred || g_source_get_ready_time((GSource *)&t->src->source) != -1;
 }
 
 void timer_free(struct timer *t)
@@ -345,6 +495,7 @@ void timer_free(struct timer *t)
     if (t == NULL) {
         return;
     }
+    timer_undefer(t);
     g_source_destroy(&t->src->source);
     g_source_unref(&t->src->source);
     g_free(t);

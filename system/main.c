@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "accel/xen/xen-accel.h"
 #include "xendm/log.h"
@@ -16,7 +17,9 @@
 #include "xendm/mapcache.h"
 #include "xendm/monitor.h"
 #include "xendm/options.h"
+#include "xendm/restrict.h"
 #include "xendm/trace.h"
+#include "xendm/vmstate.h"
 #include "xendm/xenfv.h"
 
 struct xendm_run {
@@ -26,6 +29,7 @@ struct xendm_run {
     struct mapcache *mc;
     GMainLoop *loop;
     struct monitor_set *monitors;
+    struct restrict_plan *restrict_plan; /* -xen-domid-restrict, -chroot, -runas, -sandbox */
     enum vm_run_state run_state;
     bool shutdown_from_qmp; /* set around a QMP system_reset */
     int exit_status;
@@ -62,8 +66,14 @@ static bool vmc_stop(void *opaque, GError **err)
 {
     struct xendm_run *run = opaque;
 
+    /* As qemu-xen: the ioreq server is enabled only while the machine runs (reference §2.8). */
+    if (!xen_accel_set_serving(run->xa, false, err)) {
+        return false;
+    }
+
     if (run->run_state == VM_RUN_STATE_RUNNING) {
         run->run_state = VM_RUN_STATE_PAUSED;
+        machine_set_running(run->m, false); /* no timer changes device state while stopped */
         monitor_set_emit(run->monitors, "STOP", NULL);
     }
     return true;
@@ -73,8 +83,14 @@ static bool vmc_cont(void *opaque, GError **err)
 {
     struct xendm_run *run = opaque;
 
+    /* With -S (or after stop) the guest's accesses reach us only from here on. */
+    if (!xen_accel_set_serving(run->xa, true, err)) {
+        return false;
+    }
+
     if (run->run_state != VM_RUN_STATE_RUNNING) {
         run->run_state = VM_RUN_STATE_RUNNING;
+        machine_set_running(run->m, true);
         monitor_set_emit(run->monitors, "RESUME", NULL);
     }
     return true;
@@ -113,6 +129,48 @@ static const char *vmc_name(void *opaque)
     return ((struct xendm_run *)opaque)->cfg->name;
 }
 
+/* As QEMU: the machine holds still while it is written, and runs on if it ran. */
+static bool vmc_save_devices_state(void *opaque, int fd, bool live, GError **err)
+{
+    struct xendm_run *run = opaque;
+    bool ok;
+
+    machine_set_running(run->m, false);
+    ok = vmstate_save_machine_fd(run->m, fd, err);
+    machine_set_running(run->m, run->run_state == VM_RUN_STATE_RUNNING);
+    return ok;
+}
+
+static bool vmc_load_devices_state(void *opaque, int fd, GError **err)
+{
+    return vmstate_load_machine_fd(((struct xendm_run *)opaque)->m, fd, err);
+}
+
+static bool vmc_set_global_dirty_log(void *opaque, bool enable, GError **err)
+{
+    machine_set_dirty_log(((struct xendm_run *)opaque)->m, enable);
+    return true;
+}
+
+static unsigned vmc_vcpus(void *opaque, unsigned *max)
+{
+    const struct xendm_config *cfg = ((struct xendm_run *)opaque)->cfg;
+
+    *max = config_max_vcpus(cfg);
+    return cfg->smp_cpus > 0 ? cfg->smp_cpus : 1;
+}
+
+/* The guest set its RTC (Xen's TIMEOFFSET): QEMU's RTC_CHANGE, offset from host time. */
+static void on_rtc_change(void *opaque, int64_t offset_seconds)
+{
+    struct xendm_run *run = opaque;
+    struct json_value *data = json_object_new();
+
+    json_object_set(data, "offset", json_int_new(offset_seconds));
+    json_object_set(data, "qom-path", json_string_new("/machine/unattached/device[0]/rtc"));
+    monitor_set_emit(run->monitors, "RTC_CHANGE", data);
+}
+
 /* Every shutdown or reset request, reported on QMP as QEMU does (libxl ignores events). */
 static void on_shutdown_request(void *opaque, enum shutdown_reason reason)
 {
@@ -138,6 +196,10 @@ static const struct vm_control xendm_vm_control = {
     .quit = vmc_quit,
     .chardevs = vmc_chardevs,
     .name = vmc_name,
+    .save_devices_state = vmc_save_devices_state,
+    .load_devices_state = vmc_load_devices_state,
+    .set_global_dirty_log = vmc_set_global_dirty_log,
+    .vcpus = vmc_vcpus,
 };
 
 /* Help, version and listings: done before anything is created. Returns true when handled. */
@@ -172,35 +234,17 @@ static void apply_traces(const struct xendm_config *cfg)
     }
 }
 
-/*
- * Options parsed but not acted on yet must not be ignored silently: a device model told to
- * restrict itself that does not would be worse than one that refuses to start.
- */
-static bool refuse_unimplemented(const struct xendm_config *cfg, GError **err)
-{
-    const char *what = cfg->domid_restrict ? "-xen-domid-restrict"
-                       : cfg->chroot_dir    ? "-chroot"
-                       : cfg->runas         ? "-runas"
-                       : cfg->sandbox       ? "-sandbox on"
-                       : cfg->incoming_fd >= 0 ? "-incoming"
-                                               : NULL;
-
-    if (what != NULL) {
-        g_set_error(err, g_quark_from_static_string("xendm"), 0, "%s is not implemented yet",
-                    what);
-        return false;
-    }
-    return true;
-}
-
 static void log_accepted_notes(const struct xendm_config *cfg)
 {
     if (cfg->vnc != NULL && strcmp(cfg->vnc, "none") != 0) {
         log_info("-vnc %s: no display device, so there is nothing to serve", cfg->vnc);
     }
-    if (cfg->start_paused) {
-        log_info("-S accepted: the ioreq server is enabled at start all the same");
-    }
+}
+
+/* Step 1 of the restriction sequence (include/xendm/restrict.h). */
+static bool restrict_xen_handles(void *opaque, GError **err)
+{
+    return xen_accel_restrict(opaque, err);
 }
 
 static bool build_and_start(struct xendm_run *run, GError **err)
@@ -227,14 +271,41 @@ static bool build_and_start(struct xendm_run *run, GError **err)
     machine_reset(run->m);
     /* Before "running" in xenstore: libxl connects to QMP as soon as it reads it. */
     run->run_state = cfg->start_paused ? VM_RUN_STATE_PRELAUNCH : VM_RUN_STATE_RUNNING;
+    if (cfg->incoming_fd >= 0) {
+        /* Restore: all or nothing, before the ioreq server exists (qemu-xen: the state then
+         * stays "running", or "paused" with -S; libxl sends cont either way). */
+        bool loaded = vmstate_load_machine_fd(run->m, cfg->incoming_fd, err);
+        close(cfg->incoming_fd);
+        if (!loaded) {
+            g_prefix_error(err, "-incoming fd:%d: ", cfg->incoming_fd);
+            return false;
+        }
+        run->run_state = cfg->start_paused ? VM_RUN_STATE_PAUSED : VM_RUN_STATE_RUNNING;
+    }
+    machine_set_running(run->m, run->run_state == VM_RUN_STATE_RUNNING);
     run->monitors = monitor_set_new();
     run->m->shutdown_observer = on_shutdown_request;
     run->m->shutdown_observer_opaque = run;
+    run->m->rtc_change_observer = on_rtc_change;
+    run->m->rtc_change_observer_opaque = run;
     if (!monitor_set_add_from_options(run->monitors, cfg->monitors, run->m->chardevs,
                                       &xendm_vm_control, run, err)) {
         return false;
     }
-    return xen_accel_start(run->xa, err) && xen_accel_set_state(run->xa, "running", err);
+    /* With -S the server is created and its claims made, but it stays disabled until cont. */
+    if (!xen_accel_start_ex(run->xa, !cfg->start_paused, err)) {
+        return false;
+    }
+    /*
+     * As qemu-xen, no xenstore state when restricted: libxl then follows the device model
+     * over QMP only (query-status), and a DM answering both ways at once trips libxl 4.17
+     * (assertion in libxl__ev_qmp_send). Otherwise "running" goes first: xenstore is
+     * unusable after restriction.
+     */
+    if (!cfg->domid_restrict && !xen_accel_set_state(run->xa, "running", err)) {
+        return false;
+    }
+    return restrict_apply(run->restrict_plan, restrict_xen_handles, run->xa, err);
 }
 
 static void teardown(struct xendm_run *run)
@@ -248,6 +319,7 @@ static void teardown(struct xendm_run *run)
         mapcache_free(run->mc);
     }
     xen_accel_free(run->xa); /* after the mapcache: it maps through these handles */
+    restrict_plan_free(run->restrict_plan);
     if (run->loop != NULL) {
         g_main_loop_unref(run->loop);
     }
@@ -272,7 +344,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "xendm: -xen-domid is required\n");
         goto out;
     }
-    if (!refuse_unimplemented(run.cfg, &err)) {
+    /* -runas, -chroot and -sandbox are checked now: a bad one fails before anything exists. */
+    run.restrict_plan = restrict_plan_new(run.cfg, NULL, &err);
+    if (run.restrict_plan == NULL) {
         fprintf(stderr, "xendm: %s\n", err->message);
         goto out;
     }

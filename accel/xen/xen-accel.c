@@ -15,6 +15,7 @@
 #include <xenevtchn.h>
 #include <xenforeignmemory.h>
 #include <xenstore.h>
+#include <xentoolcore.h>
 
 #include "accel/xen/xen-accel.h"
 #include "xendm/log.h"
@@ -63,6 +64,8 @@ struct xen_accel {
     void (*fatal)(void *opaque);
     void *fatal_opaque;
     bool failed;
+    bool server_enabled; /* Xen's view: set_ioreq_server_state last succeeded with this */
+    bool restricted;     /* xentoolcore_restrict_all succeeded; xenstore is closed */
 };
 
 static bool step_failed(GError **err, unsigned step, const char *what)
@@ -164,6 +167,26 @@ static bool op_set_mem_type(void *opaque, uint64_t first_gfn, uint32_t nr, bool 
         return false;
     }
     return true;
+}
+
+/*
+ * Pages xendm wrote while the global dirty log is on (live migration): Xen re-sends them.
+ * The dm_op counts pages in 32 bits, so a huge range goes in pieces.
+ */
+static void op_modified_memory(void *opaque, uint64_t first_gfn, uint64_t nr)
+{
+    struct xen_accel *xa = opaque;
+
+    while (nr > 0) {
+        uint32_t chunk = nr > UINT32_MAX ? UINT32_MAX : (uint32_t)nr;
+        if (xendevicemodel_modified_memory(xa->dmod, xa->domid, first_gfn, chunk) != 0) {
+            log_guest_error("xen: modified_memory(0x%" PRIx64 ", %u) failed: %s", first_gfn,
+                            chunk, g_strerror(errno));
+            return;
+        }
+        first_gfn += chunk;
+        nr -= chunk;
+    }
 }
 
 static void op_inject_msi(void *opaque, uint64_t addr, uint32_t data)
@@ -464,6 +487,7 @@ static bool step_enable(struct xen_accel *xa, GError **err)
     if (xendevicemodel_set_ioreq_server_state(xa->dmod, xa->domid, xa->server_id, 1) != 0) {
         return step_failed(err, 6, "set_ioreq_server_state(enabled)");
     }
+    xa->server_enabled = true;
     xa->step = XEN_ACCEL_ENABLED;
     return true;
 }
@@ -562,6 +586,7 @@ struct xen_accel *xen_accel_new(uint32_t domid, unsigned fallback_vcpus)
         .set_pci_intx = op_set_pci_intx,
         .set_pci_link_route = op_set_pci_link_route,
         .set_mem_type = op_set_mem_type,
+        .modified_memory = op_modified_memory,
         .inject_msi = op_inject_msi,
         .claim_pcidev = op_claim_pcidev,
         .request_shutdown = op_request_shutdown,
@@ -588,19 +613,98 @@ void xen_accel_attach(struct xen_accel *xa, struct machine *m)
 
 bool xen_accel_start(struct xen_accel *xa, GError **err)
 {
+    return xen_accel_start_ex(xa, true, err);
+}
+
+bool xen_accel_start_ex(struct xen_accel *xa, bool serving, GError **err)
+{
     if (xa->step != XEN_ACCEL_HANDLES || xa->m == NULL) {
         g_set_error(err, XEN_ACCEL_ERROR, 0, "xen: start needs open handles and a machine");
         return false;
     }
-    return step_nr_vcpus(xa, err) && step_create_server(xa, err) && step_map_pages(xa, err) &&
-           step_buffered_port(xa, err) && step_enable(xa, err) && step_bind_ports(xa, err) &&
-           step_claims(xa, err) && step_serve(xa, err);
+    if (!(step_nr_vcpus(xa, err) && step_create_server(xa, err) && step_map_pages(xa, err) &&
+          step_buffered_port(xa, err) && step_enable(xa, err) && step_bind_ports(xa, err) &&
+          step_claims(xa, err) && step_serve(xa, err))) {
+        return false;
+    }
+    if (!serving) {
+        /* The ports are bound and the claims made: only the routing waits for cont. */
+        log_info("xen: ioreq server %u disabled until the machine runs (-S)", xa->server_id);
+        return xen_accel_set_serving(xa, false, err);
+    }
+    return true;
+}
+
+bool xen_accel_set_serving(struct xen_accel *xa, bool on, GError **err)
+{
+    if (xa->step != XEN_ACCEL_SERVING) {
+        g_set_error(err, XEN_ACCEL_ERROR, EINVAL, "xen: the ioreq server is not started");
+        return false;
+    }
+    if (xa->server_enabled == on) {
+        return true;
+    }
+    if (xendevicemodel_set_ioreq_server_state(xa->dmod, xa->domid, xa->server_id, on) != 0) {
+        int saved = errno;
+        g_set_error(err, XEN_ACCEL_ERROR, saved, "xen: %s ioreq server %u failed: %s",
+                    on ? "enabling" : "disabling", xa->server_id, g_strerror(saved));
+        return false;
+    }
+    xa->server_enabled = on;
+    TRACE(xen_server_state, "server %u %s", xa->server_id, on ? "enabled" : "disabled");
+    if (on) {
+        /* Anything Xen buffered while we were away. */
+        drain_buffered(xa);
+    }
+    return true;
+}
+
+bool xen_accel_is_serving(const struct xen_accel *xa)
+{
+    return xa->step == XEN_ACCEL_SERVING && xa->server_enabled;
+}
+
+bool xen_accel_restrict(struct xen_accel *xa, GError **err)
+{
+    if (xa->step < XEN_ACCEL_HANDLES || xa->restricted) {
+        g_set_error(err, XEN_ACCEL_ERROR, EINVAL, "xen: %s",
+                    xa->restricted ? "already restricted" : "restricting needs open handles");
+        return false;
+    }
+    /*
+     * After restriction libxenstore's fd is /dev/null: a write would fail, a read
+     * thread would spin on EOF. xendm has written its state; close it cleanly first.
+     */
+    if (xa->xsh != NULL) {
+        xs_close(xa->xsh);
+        xa->xsh = NULL;
+    }
+    if (xentoolcore_restrict_all((domid_t)xa->domid) < 0) {
+        int saved = errno;
+        g_set_error(err, XEN_ACCEL_ERROR, saved,
+                    "xen: restricting the handles to domain %u failed: %s", xa->domid,
+                    g_strerror(saved));
+        return false;
+    }
+    xa->restricted = true;
+    log_info("xen: handles restricted to domain %u", xa->domid);
+    return true;
+}
+
+bool xen_accel_is_restricted(const struct xen_accel *xa)
+{
+    return xa->restricted;
 }
 
 bool xen_accel_set_state(struct xen_accel *xa, const char *state, GError **err)
 {
     g_autofree char *path = g_strdup_printf("device-model/%u/state", xa->domid);
 
+    if (xa->restricted) {
+        g_set_error(err, XEN_ACCEL_ERROR, EPERM,
+                    "xenstore write %s = %s refused: the handles are restricted", path, state);
+        return false;
+    }
     if (xa->xsh == NULL || !xs_write(xa->xsh, XBT_NULL, path, state, (unsigned)strlen(state))) {
         int saved = errno;
         g_set_error(err, XEN_ACCEL_ERROR, saved, "xenstore write %s = %s failed: %s", path, state,
@@ -668,6 +772,7 @@ void xen_accel_stop(struct xen_accel *xa)
     case XEN_ACCEL_BOUND:
     case XEN_ACCEL_ENABLED:
         undo_bind(xa); /* the steps of 7 that were reached, even if 7 itself failed */
+        xa->server_enabled = false;
         if (xendevicemodel_set_ioreq_server_state(xa->dmod, xa->domid, xa->server_id, 0) != 0 &&
             errno != ESRCH) {
             log_warn("xen: disabling ioreq server %u failed: %s", xa->server_id,

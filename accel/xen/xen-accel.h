@@ -12,6 +12,16 @@
  *   7 bind every vCPU's port and the buffered port
  *   8 claim the machine's regions and PCI functions (and follow later changes)
  *   9 serve: the event-channel fd and the ring poll timer on the main loop
+ *
+ * Started paused (-S), the server goes through all nine steps (it must be
+ * enabled once for Xen to write the vCPUs' ports, step 6) and is disabled
+ * again at the end: Xen routes nothing to a disabled server, so the guest's
+ * accesses are not served until QMP cont enables it (reference §2 item 8).
+ *
+ * Restriction (-xen-domid-restrict) comes after bring-up: the xenstore handle
+ * is closed (libxenstore's fd would be redirected to /dev/null anyway, so the
+ * state must be written before) and xentoolcore_restrict_all(domid) confines
+ * every other handle to the guest's domain.
  */
 #ifndef XENDM_XEN_ACCEL_H
 #define XENDM_XEN_ACCEL_H
@@ -46,6 +56,22 @@ const struct mapcache_mapper *xen_accel_mapper(struct xen_accel *xa);
 void xen_accel_attach(struct xen_accel *xa, struct machine *m);
 /* Steps 2 to 9; on failure the steps reached stay recorded for teardown. */
 bool xen_accel_start(struct xen_accel *xa, GError **err);
+/* As xen_accel_start; with serving false (-S) the server ends disabled: see above. */
+bool xen_accel_start_ex(struct xen_accel *xa, bool serving, GError **err);
+/*
+ * Enables (QMP cont) or disables (QMP stop, as qemu-xen does) the started
+ * server; nothing is done when it is already in that state. False with *err
+ * (the server's state is then unchanged) if Xen refuses or it is not started.
+ */
+bool xen_accel_set_serving(struct xen_accel *xa, bool on, GError **err);
+bool xen_accel_is_serving(const struct xen_accel *xa);
+/*
+ * -xen-domid-restrict: closes the xenstore handle, then restricts every Xen
+ * handle to the guest's domain (xentoolcore_restrict_all). Irreversible; after
+ * it xen_accel_set_state fails. Needs open handles.
+ */
+bool xen_accel_restrict(struct xen_accel *xa, GError **err);
+bool xen_accel_is_restricted(const struct xen_accel *xa);
 /* Writes device-model/<domid>/state (relative to the caller's xenstore home). */
 bool xen_accel_set_state(struct xen_accel *xa, const char *state, GError **err);
 /* Called (once) when the accelerator can no longer serve the guest. */

@@ -19,6 +19,7 @@
 #include "xendm/machine.h"
 #include "xendm/memory.h"
 #include "xendm/trace.h"
+#include "xendm/vmstate.h"
 
 /* Register offsets (datasheet Table II); DLL/DLM replace RBR/THR and IER while LCR.DLAB = 1. */
 enum serial_reg {
@@ -536,6 +537,53 @@ static void serial_reset(void *dev)
     chardev_accept_input(s->chr);
 }
 
+/* ---- saved state ---- */
+
+static uint32_t serial_instance_id(const void *dev)
+{
+    return ((const struct serial *)dev)->iobase;
+}
+
+/* The interrupt line, the character timeout and the chardev's input follow the registers. */
+static void serial_post_load(void *dev)
+{
+    struct serial *s = dev;
+
+    /* With the FIFOs off the receiver holds one character: never more than that. */
+    if (s->rx.count > serial_rx_capacity(s))
+        s->rx.count = serial_rx_capacity(s);
+    serial_arm_timeout(s);
+    serial_update_irq(s);
+    chardev_accept_input(s->chr);
+}
+
+static const struct vmstate_field serial_fields[] = {
+    VMSTATE_U16(struct serial, divisor),
+    VMSTATE_U8_MAX(struct serial, ier, IER_MASK),
+    VMSTATE_U8(struct serial, fcr),
+    VMSTATE_U8(struct serial, lcr),
+    VMSTATE_U8_MAX(struct serial, mcr, MCR_MASK),
+    VMSTATE_U8(struct serial, msr),
+    VMSTATE_U8(struct serial, scr),
+    VMSTATE_U8(struct serial, lsr_errors),
+    VMSTATE_U8(struct serial, rbr),
+    VMSTATE_BOOL(struct serial, thre_pending),
+    VMSTATE_BOOL(struct serial, timeout_pending),
+    VMSTATE_U8_ARRAY(struct serial, rx.data, UART_FIFO_SIZE),
+    VMSTATE_U8_ARRAY(struct serial, rx.errors, UART_FIFO_SIZE),
+    VMSTATE_U32_MAX(struct serial, rx.head, UART_FIFO_SIZE - 1),
+    VMSTATE_U32_MAX(struct serial, rx.count, UART_FIFO_SIZE),
+    VMSTATE_END,
+};
+
+static const struct vmstate_desc serial_vmstate = {
+    .name = "isa-serial",
+    .version = 1,
+    .fields = serial_fields,
+    .instance_id = serial_instance_id,
+    .post_load = serial_post_load,
+};
+
 static void serial_destroy(void *dev)
 {
     struct serial *s = dev;
@@ -634,5 +682,6 @@ static const struct device_type serial_type = {
     .create = serial_create,
     .reset = serial_reset,
     .destroy = serial_destroy,
+    .vmstate = &serial_vmstate,
 };
 DEVICE_TYPE_REGISTER(serial_type);

@@ -24,6 +24,7 @@
 #include "xendm/machine.h"
 #include "xendm/memory.h"
 #include "xendm/trace.h"
+#include "xendm/vmstate.h"
 
 #define I8042_DATA_PORT 0x60
 #define I8042_COMMAND_PORT 0x64
@@ -593,6 +594,51 @@ static void i8042_reset(void *dev)
     i8042_update_irqs(c);
 }
 
+/* ---- saved state ---- */
+
+static void i8042_post_load(void *dev)
+{
+    i8042_update_irqs(dev);
+}
+
+#define I8042_QUEUE_FIELDS(q)                                                                     \
+    VMSTATE_U8_ARRAY(struct i8042, q.data, I8042_QUEUE_SIZE),                                     \
+    VMSTATE_BOOL_ARRAY(struct i8042, q.from_aux, I8042_QUEUE_SIZE),                               \
+    VMSTATE_U32_MAX(struct i8042, q.head, I8042_QUEUE_SIZE - 1),                                  \
+    VMSTATE_U32_MAX(struct i8042, q.count, I8042_QUEUE_SIZE)
+
+static const struct vmstate_field i8042_fields[] = {
+    VMSTATE_U8_ARRAY(struct i8042, ram, I8042_RAM_SIZE),
+    VMSTATE_U8(struct i8042, status),
+    VMSTATE_U8(struct i8042, outport),
+    VMSTATE_U8(struct i8042, awaiting_data),
+    VMSTATE_U8(struct i8042, obuf),
+    VMSTATE_BOOL(struct i8042, obuf_full),
+    VMSTATE_BOOL(struct i8042, obuf_from_aux),
+    I8042_QUEUE_FIELDS(ctrl_queue),
+    I8042_QUEUE_FIELDS(kbd_queue),
+    I8042_QUEUE_FIELDS(aux_queue),
+    VMSTATE_U8(struct i8042, kbd.awaiting_arg),
+    VMSTATE_BOOL(struct i8042, kbd.scanning),
+    VMSTATE_U8_MAX(struct i8042, kbd.scancode_set, 3),
+    VMSTATE_U8(struct i8042, kbd.leds),
+    VMSTATE_U8(struct i8042, kbd.typematic),
+    VMSTATE_U8(struct i8042, mouse.awaiting_arg),
+    VMSTATE_BOOL(struct i8042, mouse.reporting),
+    VMSTATE_BOOL(struct i8042, mouse.remote_mode),
+    VMSTATE_BOOL(struct i8042, mouse.scaling_2to1),
+    VMSTATE_U8(struct i8042, mouse.sample_rate),
+    VMSTATE_U8(struct i8042, mouse.resolution),
+    VMSTATE_END,
+};
+
+static const struct vmstate_desc i8042_vmstate = {
+    .name = "i8042",
+    .version = 1,
+    .fields = i8042_fields,
+    .post_load = i8042_post_load,
+};
+
 static void i8042_destroy(void *dev)
 {
     struct i8042 *c = dev;
@@ -636,5 +682,6 @@ static const struct device_type i8042_type = {
     .create = i8042_create,
     .reset = i8042_reset,
     .destroy = i8042_destroy,
+    .vmstate = &i8042_vmstate,
 };
 DEVICE_TYPE_REGISTER(i8042_type);

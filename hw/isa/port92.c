@@ -12,6 +12,7 @@
 #include "xendm/machine.h"
 #include "xendm/memory.h"
 #include "xendm/trace.h"
+#include "xendm/vmstate.h"
 
 #define PORT92_IOBASE 0x92
 #define PORT92_FAST_RESET 0x01
@@ -61,6 +62,18 @@ static void port92_reset(void *dev)
     p->value = 0;
 }
 
+/* The stored bits only: restoring bit 0 set is not a 0 -> 1 transition, so no reset. */
+static const struct vmstate_field port92_fields[] = {
+    VMSTATE_U8_MAX(struct port92, value, PORT92_DEFINED_BITS),
+    VMSTATE_END,
+};
+
+static const struct vmstate_desc port92_vmstate = {
+    .name = "port92",
+    .version = 1,
+    .fields = port92_fields,
+};
+
 static void port92_destroy(void *dev)
 {
     struct port92 *p = dev;
@@ -93,5 +106,6 @@ static const struct device_type port92_type = {
     .create = port92_create,
     .reset = port92_reset,
     .destroy = port92_destroy,
+    .vmstate = &port92_vmstate,
 };
 DEVICE_TYPE_REGISTER(port92_type);

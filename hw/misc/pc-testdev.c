@@ -24,6 +24,7 @@
 #include "xendm/machine.h"
 #include "xendm/memory.h"
 #include "xendm/trace.h"
+#include "xendm/vmstate.h"
 
 #define TESTDEV_SCRATCH_PORT 0xe0
 #define TESTDEV_FLUSH_PORT 0xe4
@@ -45,6 +46,7 @@ struct pc_testdev {
     struct irq_line *lines[MACHINE_ISA_IRQS];
     uint32_t scratch_value;
     uint8_t iomem_buf[TESTDEV_IOMEM_SIZE];
+    bool line_level[MACHINE_ISA_IRQS]; /* filled only for saving: the lines hold the truth */
 };
 
 static GQuark pc_testdev_error_quark(void)
@@ -199,6 +201,41 @@ static void pc_testdev_reset(void *dev)
     }
 }
 
+/* ---- saved state ---- */
+
+static void pc_testdev_pre_save(void *dev)
+{
+    struct pc_testdev *t = dev;
+
+    for (unsigned i = 0; i < MACHINE_ISA_IRQS; i++) {
+        t->line_level[i] = irq_get_level(t->lines[i]);
+    }
+}
+
+static void pc_testdev_post_load(void *dev)
+{
+    struct pc_testdev *t = dev;
+
+    for (unsigned i = 0; i < MACHINE_ISA_IRQS; i++) {
+        irq_set_level(t->lines[i], t->line_level[i]);
+    }
+}
+
+static const struct vmstate_field pc_testdev_fields[] = {
+    VMSTATE_U32(struct pc_testdev, scratch_value),
+    VMSTATE_U8_ARRAY(struct pc_testdev, iomem_buf, TESTDEV_IOMEM_SIZE),
+    VMSTATE_BOOL_ARRAY(struct pc_testdev, line_level, MACHINE_ISA_IRQS),
+    VMSTATE_END,
+};
+
+static const struct vmstate_desc pc_testdev_vmstate = {
+    .name = "pc-testdev",
+    .version = 1,
+    .fields = pc_testdev_fields,
+    .pre_save = pc_testdev_pre_save,
+    .post_load = pc_testdev_post_load,
+};
+
 static void pc_testdev_destroy(void *dev)
 {
     struct pc_testdev *t = dev;
@@ -275,5 +312,6 @@ static const struct device_type pc_testdev_type = {
     .create = pc_testdev_create,
     .reset = pc_testdev_reset,
     .destroy = pc_testdev_destroy,
+    .vmstate = &pc_testdev_vmstate,
 };
 DEVICE_TYPE_REGISTER(pc_testdev_type);

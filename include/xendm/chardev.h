@@ -74,4 +74,13 @@ void chardev_disconnect(struct chardev *chr);
 /* Whether a frontend is attached (QMP query-chardev "frontend-open"). */
 bool chardev_has_frontend(const struct chardev *chr);
 
+/*
+ * File descriptors a Unix socket peer passed with SCM_RIGHTS (QMP add-fd). They arrive with
+ * the bytes they were sent with, before receive() sees those bytes; at most
+ * CHARDEV_MAX_RECEIVED_FDS wait (more are closed at once), and those not taken are closed
+ * when the peer goes away. Returns the oldest one, now the caller's, or -1 if none waits.
+ */
+#define CHARDEV_MAX_RECEIVED_FDS 16
+int chardev_take_fd(struct chardev *chr);
+
 #endif

@@ -27,6 +27,8 @@ enum shutdown_reason {
 };
 
 /* What the machine needs from the accelerator. Each may be NULL (unit tests). */
+struct vmstate_desc;
+
 struct accel_ops {
     void (*set_isa_irq)(void *opaque, unsigned irq, bool level);
     void (*set_pci_intx)(void *opaque, unsigned slot, unsigned pin, bool level);
@@ -36,6 +38,11 @@ struct accel_ops {
     void (*request_shutdown)(void *opaque, enum shutdown_reason reason);
     /* Guest RAM pages [first_gfn, first_gfn + nr) become read-only or writable again. */
     bool (*set_mem_type)(void *opaque, uint64_t first_gfn, uint32_t nr, bool read_only);
+    /*
+     * The device model wrote guest pages [first_gfn, first_gfn + nr) while the global dirty
+     * log is on (live migration): Xen must send them again (reference §4, modified_memory).
+     */
+    void (*modified_memory)(void *opaque, uint64_t first_gfn, uint64_t nr);
 };
 
 #define MACHINE_ISA_IRQS 16
@@ -59,8 +66,13 @@ struct machine {
     uint64_t ram_size;
     /* Sum of the guest's RTC changes reported by Xen (TIMEOFFSET), in seconds. */
     int64_t rtc_offset_seconds;
+    /* Told the new sum after each TIMEOFFSET (main: QMP RTC_CHANGE); may be NULL. */
+    void (*rtc_change_observer)(void *opaque, int64_t offset_seconds);
+    void *rtc_change_observer_opaque;
     bool shutdown_requested;
     enum shutdown_reason shutdown_reason;
+    /* QMP xen-set-global-dirty-log: report pages xendm writes (machine_mark_dirty). */
+    bool dirty_log;
     /* Told of every shutdown request after the accelerator (main: QMP events); may be NULL. */
     void (*shutdown_observer)(void *opaque, enum shutdown_reason reason);
     void *shutdown_observer_opaque;
@@ -80,6 +92,8 @@ struct device_type {
     void *(*create)(struct machine *m, struct kv_list *props, GError **err);
     void (*reset)(void *dev);
     void (*destroy)(void *dev);
+    /* Its saved state (include/xendm/vmstate.h); NULL: the device has none. */
+    const struct vmstate_desc *vmstate;
 };
 
 #define DEVICE_TYPE_REGISTER(type_var)                                                            \
@@ -132,17 +146,44 @@ void machine_claim_pcidev(struct machine *m, uint32_t sbdf, bool add);
 bool machine_set_mem_type(struct machine *m, uint64_t first_gfn, uint32_t nr, bool read_only);
 
 /* ---- guest memory ---- */
+
+/*
+ * Guest pages [gpa, gpa + len) were written by xendm: while the global dirty log is on they
+ * are reported to the accelerator. guest_write() calls it; code that writes through a pointer
+ * from mapcache_lock(..., writable) calls it itself, once the write is done.
+ */
+void machine_mark_dirty(struct machine *m, uint64_t gpa, size_t len);
+/* QMP xen-set-global-dirty-log. */
+void machine_set_dirty_log(struct machine *m, bool enable);
+
 static inline int guest_read(struct machine *m, uint64_t gpa, void *buf, size_t len)
 {
     return mapcache_read(m->mapcache, gpa, buf, len);
 }
 static inline int guest_write(struct machine *m, uint64_t gpa, const void *buf, size_t len)
 {
-    return mapcache_write(m->mapcache, gpa, buf, len);
+    int rc = mapcache_write(m->mapcache, gpa, buf, len);
+
+    /* A failed write may be partial: report the range all the same. */
+    if (m->dirty_log) {
+        machine_mark_dirty(m, gpa, len);
+    }
+    return rc;
 }
 
 /* ---- life cycle ---- */
 void machine_request_shutdown(struct machine *m, enum shutdown_reason reason);
+/*
+ * QMP stop (false) and cont (true). While stopped no timer callback runs, so device state
+ * holds still for xen-save-devices-state; ioreqs are still answered (libxl pauses the vCPUs).
+ */
+void machine_set_running(struct machine *m, bool running);
+
+/* ---- device state (include/xendm/vmstate.h) ---- */
+/* The state of every device that has some, as a stream; NULL only if m is NULL. */
+GBytes *machine_save_state(struct machine *m);
+/* Checks all of data against the machine's devices, then applies it; nothing on failure. */
+bool machine_load_state(struct machine *m, const uint8_t *data, size_t len, GError **err);
 
 /* ---- timers (on the event loop; microsecond resolution) ---- */
 struct timer;

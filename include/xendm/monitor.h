@@ -60,6 +60,17 @@ struct vm_control {
     GPtrArray *(*chardevs)(void *opaque);
     /* The -name of the guest, or NULL. */
     const char *(*name)(void *opaque);
+    /*
+     * xen-save-devices-state: write every device's state to fd (the monitor opened it and
+     * closes it). live: the guest goes on running elsewhere (libxl's live migration).
+     */
+    bool (*save_devices_state)(void *opaque, int fd, bool live, GError **err);
+    /* xen-load-devices-state: replace every device's state with what fd holds, or refuse. */
+    bool (*load_devices_state)(void *opaque, int fd, GError **err);
+    /* xen-set-global-dirty-log. */
+    bool (*set_global_dirty_log)(void *opaque, bool enable, GError **err);
+    /* vCPUs online now and at most (query-cpus-fast, query-hotpluggable-cpus); NULL: 1 of 1. */
+    unsigned (*vcpus)(void *opaque, unsigned *max);
 };
 
 struct monitor;

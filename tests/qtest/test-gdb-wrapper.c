@@ -88,7 +88,10 @@ static void test_attach_and_detach(void)
     int port, pid, status = -1;
     struct qtest *qt;
 
-    if (g_find_program_in_path("gdb") == NULL || g_find_program_in_path("gdbserver") == NULL) {
+    g_autofree char *gdb = g_find_program_in_path("gdb");
+    g_autofree char *gdbserver = g_find_program_in_path("gdbserver");
+
+    if (gdb == NULL || gdbserver == NULL) {
         g_test_skip("gdb or gdbserver is not installed");
         return;
     }

@@ -370,14 +370,29 @@ static void test_rep_wraparound(struct fixture *f, gconstpointer unused)
                                     false, false)), ==, 0xffffffff);
 }
 
+/* What main's QMP RTC_CHANGE hears: each new sum, in order. */
+static void record_rtc_change(void *opaque, int64_t offset_seconds)
+{
+    GArray *seen = opaque;
+
+    g_array_append_val(seen, offset_seconds);
+}
+
 static void test_timeoffset_invalidate(struct fixture *f, gconstpointer unused)
 {
     struct mapcache_stats mcs;
     uint8_t byte;
+    g_autoptr(GArray) seen = g_array_new(FALSE, FALSE, sizeof(int64_t));
 
+    f->m->rtc_change_observer = record_rtc_change;
+    f->m->rtc_change_observer_opaque = seen;
     run(f, make_req(XENABI_IOREQ_TYPE_TIMEOFFSET, false, 8, 1, 0, 3600, false, false));
     run(f, make_req(XENABI_IOREQ_TYPE_TIMEOFFSET, false, 8, 1, 0, (uint64_t)-600, false, false));
     g_assert_cmpint(f->m->rtc_offset_seconds, ==, 3000);
+    g_assert_cmpuint(seen->len, ==, 2);
+    g_assert_cmpint(g_array_index(seen, int64_t, 0), ==, 3600);
+    g_assert_cmpint(g_array_index(seen, int64_t, 1), ==, 3000);
+    f->m->rtc_change_observer = NULL;
     /* Saturates instead of overflowing. */
     run(f, make_req(XENABI_IOREQ_TYPE_TIMEOFFSET, false, 8, 1, 0, INT64_MAX, false, false));
     run(f, make_req(XENABI_IOREQ_TYPE_TIMEOFFSET, false, 8, 1, 0, INT64_MAX, false, false));

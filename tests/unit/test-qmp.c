@@ -23,6 +23,7 @@ struct fake_vm {
     int quit_peek_fd;
     const char *name;
     GPtrArray *chardevs;
+    unsigned vcpus_online, vcpus_max;
 };
 
 static enum vm_run_state fake_run_state(void *opaque)
@@ -88,6 +89,14 @@ static const char *fake_name(void *opaque)
     return ((struct fake_vm *)opaque)->name;
 }
 
+static unsigned fake_vcpus(void *opaque, unsigned *max)
+{
+    struct fake_vm *vm = opaque;
+
+    *max = vm->vcpus_max;
+    return vm->vcpus_online;
+}
+
 static const struct vm_control fake_control = {
     .run_state = fake_run_state,
     .stop = fake_stop,
@@ -97,6 +106,7 @@ static const struct vm_control fake_control = {
     .quit = fake_quit,
     .chardevs = fake_chardevs,
     .name = fake_name,
+    .vcpus = fake_vcpus,
 };
 
 /* ---- the fixture: two QMP sockets as libxl asks for, a pty serial, a null chardev ---- */
@@ -430,6 +440,27 @@ static void test_queries(void)
     assert_return(client_cmd(&c, "{\"execute\": \"query-pci\"}"),
                   "[{\"bus\": 0, \"devices\": []}]");
 
+    /* query-cpus-fast: libxl's xl save reads "cpu-index" of each online vCPU. */
+    fx.vm.vcpus_online = 2;
+    fx.vm.vcpus_max = 4;
+    reply = client_cmd(&c, "{\"execute\": \"query-cpus-fast\"}");
+    const struct json_value *cpus = json_object_get(reply, "return");
+    g_assert_cmpuint(json_array_length(cpus), ==, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct json_value *cpu = json_array_get(cpus, i);
+        g_assert_cmpint(json_get_int(json_object_get(cpu, "cpu-index")), ==, (int64_t)i);
+        g_assert_cmpint(json_get_int(json_object_get(json_object_get(cpu, "props"), "socket-id")),
+                        ==, (int64_t)i);
+    }
+    json_free(reply);
+    /* query-hotpluggable-cpus: every possible vCPU, the plugged ones with their qom-path. */
+    reply = client_cmd(&c, "{\"execute\": \"query-hotpluggable-cpus\"}");
+    const struct json_value *slots = json_object_get(reply, "return");
+    g_assert_cmpuint(json_array_length(slots), ==, 4);
+    g_assert_null(json_object_get(json_array_get(slots, 0), "qom-path"));  /* vCPU 3 */
+    g_assert_nonnull(json_object_get(json_array_get(slots, 3), "qom-path")); /* vCPU 0 */
+    json_free(reply);
+
     /* query-chardev: what libxl reads to find the serial pty. */
     reply = client_cmd(&c, "{\"execute\": \"query-chardev\"}");
     const struct json_value *list = json_object_get(reply, "return");
@@ -529,7 +560,8 @@ static void test_request_errors(void)
 
     assert_error(client_cmd(&c, "{\"execute\": \"savevm\"}"), "CommandNotFound",
                  "The command savevm has not been found");
-    assert_error(client_cmd(&c, "{\"execute\": \"add-fd\"}"), "CommandNotFound", "add-fd");
+    assert_error(client_cmd(&c, "{\"execute\": \"add-fd\"}"), "GenericError",
+                 "No file descriptor supplied via SCM_RIGHTS");
     assert_error(client_cmd(&c, "{\"execute\": \"stop\", \"arguments\": {\"x\": 1}}"),
                  "GenericError", "Parameter 'x' is unexpected");
     assert_error(client_cmd(&c, "[1, 2]"), "GenericError", "must be a JSON object");

@@ -20,7 +20,7 @@
  * with a failure injected at every bring-up call, checking the error names
  * the step and errno and that teardown is exactly the inverse of the steps
  * reached; ioreq serving through one main-loop iteration; the accel_ops; the
- * mapcache mapper.
+ * mapcache mapper; starting paused (-S) and enabling on cont; restriction.
  */
 #include <errno.h>
 #include <glib.h>
@@ -35,6 +35,7 @@
 #include <xenevtchn.h>
 #include <xenforeignmemory.h>
 #include <xenstore.h>
+#include <xentoolcore.h>
 
 #include "accel/xen/xen-accel.h"
 #include "xendm/ioreq.h"
@@ -619,6 +620,13 @@ int xendevicemodel_set_mem_type(xendevicemodel_handle *dmod, domid_t domid,
                 (int)mem_type, first_pfn, nr) ? -1 : 0;
 }
 
+int xendevicemodel_modified_memory(xendevicemodel_handle *dmod, domid_t domid,
+                                   uint64_t first_pfn, uint32_t nr)
+{
+    return CALL("xendevicemodel_modified_memory", "dom=%u pfn=0x%" PRIx64 " nr=%u", domid,
+                first_pfn, nr) ? -1 : 0;
+}
+
 int xendevicemodel_shutdown(xendevicemodel_handle *dmod, domid_t domid, unsigned int reason)
 {
     return CALL("xendevicemodel_shutdown", "dom=%u reason=%u", domid, reason) ? -1 : 0;
@@ -681,6 +689,20 @@ bool xs_write(struct xs_handle *h, xs_transaction_t t, const char *path, const v
         protocol_error("xs_write in a transaction nobody started");
     }
     return true;
+}
+
+/* -- xentoolcore -- */
+
+int xentoolcore_restrict_all(domid_t domid)
+{
+    if (CALL("xentoolcore_restrict_all", "dom=%u", domid)) {
+        return -1;
+    }
+    if (fx.xsh_open) {
+        /* Real libxenstore would now read EOF on /dev/null: the accelerator closes it first. */
+        protocol_error("restricting with the xenstore handle still open");
+    }
+    return 0;
 }
 
 /* ---- the call log ---- */
@@ -1256,6 +1278,187 @@ static void test_mapper(void)
     fake_free();
 }
 
+/* ---- 5. -S: started with the server disabled until cont ---- */
+
+/* rig_bring_up, paused: the server ends disabled, and "running" is still written. */
+static bool rig_bring_up_paused(struct rig *r, GError **err)
+{
+    r->dev.writes = g_string_new(NULL);
+    r->xa = xen_accel_new(DOMID, FALLBACK_VCPUS);
+    xen_accel_set_fatal_handler(r->xa, on_fatal, r);
+    if (!xen_accel_open(r->xa, err)) {
+        return false;
+    }
+    r->m = machine_new();
+    r->io_region = machine_add_io(r->m, "dev", DEV_PORT, 2, &dev_ops, &r->dev);
+    r->mmio_region = machine_add_mmio(r->m, "dev-mmio", DEV_MMIO, 0x1000, &dev_ops, &r->dev);
+    xen_accel_attach(r->xa, r->m);
+    r->m->accel->claim_pcidev(r->m->accel_opaque, PRE_PCIDEV, true);
+    return xen_accel_start_ex(r->xa, false, err) &&
+           xen_accel_set_state(r->xa, "running", err);
+}
+
+#define PAUSED_BRING_UP                                                                           \
+    "xenevtchn_open; xenforeignmemory_open; xendevicemodel_open; xc_interface_open; xs_open; "   \
+    "xendevicemodel_nr_vcpus dom=7; "                                                             \
+    "xendevicemodel_create_ioreq_server dom=7 bufioreq=2; "                                       \
+    "xenforeignmemory_map_resource dom=7 type=0 id=0 frame=0 nr=2 prot=rw; "                      \
+    "xendevicemodel_get_ioreq_server_info dom=7 id=0; "                                           \
+    "xendevicemodel_set_ioreq_server_state dom=7 id=0 enabled=1; "                                \
+    "xenevtchn_bind_interdomain dom=7 remote=100; "                                               \
+    "xenevtchn_bind_interdomain dom=7 remote=101; "                                               \
+    "xenevtchn_bind_interdomain dom=7 remote=500; "                                               \
+    "xendevicemodel_map_io_range_to_ioreq_server dom=7 id=0 io 0x60-0x61; "                       \
+    "xendevicemodel_map_io_range_to_ioreq_server dom=7 id=0 mmio 0xfed00000-0xfed00fff; "         \
+    "xendevicemodel_map_pcidev_to_ioreq_server dom=7 id=0 0000:00:03.0; "                         \
+    "xenevtchn_fd; "                                                                              \
+    "xendevicemodel_set_ioreq_server_state dom=7 id=0 enabled=0; "                                \
+    "xs_write device-model/7/state=running"
+
+static void test_start_paused(void)
+{
+    struct rig r = {0};
+    GError *err = NULL;
+    guint mark;
+
+    fake_reset();
+    g_assert_true(rig_bring_up_paused(&r, &err));
+    g_assert_no_error(err);
+    /* The ports were bound while enabled (Xen writes vp_eport then); the claims are made. */
+    assert_log_since(0, PAUSED_BRING_UP);
+    g_assert_false(fx.server_enabled);
+    g_assert_false(xen_accel_is_serving(r.xa));
+    g_assert_cmpint(xen_accel_step_reached(r.xa), ==, XEN_ACCEL_SERVING);
+
+    /* cont: enabled once; a second cont changes nothing. */
+    mark = fx.log->len;
+    g_assert_true(xen_accel_set_serving(r.xa, true, &err));
+    g_assert_true(xen_accel_set_serving(r.xa, true, &err));
+    g_assert_no_error(err);
+    assert_log_since(mark, "xendevicemodel_set_ioreq_server_state dom=7 id=0 enabled=1");
+    g_assert_true(fx.server_enabled);
+    g_assert_true(xen_accel_is_serving(r.xa));
+
+    /* A request now reaches the device. */
+    post_request(0, true, DEV_PORT, 0);
+    fake_evtchn_raise(FIRST_LOCAL_PORT);
+    g_assert_true(g_main_context_iteration(NULL, FALSE));
+    g_assert_cmpuint(slot_state(0), ==, XENABI_STATE_IORESP_READY);
+
+    /* stop: disabled again. */
+    mark = fx.log->len;
+    g_assert_true(xen_accel_set_serving(r.xa, false, &err));
+    assert_log_since(mark, "xendevicemodel_set_ioreq_server_state dom=7 id=0 enabled=0");
+    g_assert_false(fx.server_enabled);
+
+    mark = fx.log->len;
+    rig_tear_down(&r);
+    assert_log_since(mark, UNDO_ALL);
+    fake_check_released();
+    fake_free();
+}
+
+/* Xen refusing cont leaves the server as it was and says why. */
+static void test_set_serving_failure(void)
+{
+    struct rig r = {0};
+    GError *err = NULL;
+
+    fake_reset();
+    g_assert_true(rig_bring_up_paused(&r, &err));
+    fake_fail("xendevicemodel_set_ioreq_server_state", 3, ESRCH);
+    g_assert_false(xen_accel_set_serving(r.xa, true, &err));
+    g_assert_error(err, g_quark_from_static_string("xendm-xen"), ESRCH);
+    g_assert_nonnull(strstr(err->message, "enabling ioreq server 0 failed"));
+    g_clear_error(&err);
+    g_assert_false(xen_accel_is_serving(r.xa));
+    /* The next cont tries again. */
+    g_assert_true(xen_accel_set_serving(r.xa, true, &err));
+    g_assert_true(xen_accel_is_serving(r.xa));
+    rig_tear_down(&r);
+    fake_check_released();
+    fake_free();
+
+    /* Before start there is no server to enable. */
+    fake_reset();
+    {
+        struct xen_accel *xa = xen_accel_new(DOMID, 1);
+        g_assert_true(xen_accel_open(xa, &err));
+        g_assert_false(xen_accel_set_serving(xa, true, &err));
+        g_assert_error(err, g_quark_from_static_string("xendm-xen"), EINVAL);
+        g_clear_error(&err);
+        xen_accel_free(xa);
+    }
+    fake_check_released();
+    fake_free();
+}
+
+/* ---- 6. -xen-domid-restrict ---- */
+
+static void test_restrict(void)
+{
+    struct rig r = {0};
+    GError *err = NULL;
+    guint mark;
+
+    fake_reset();
+    g_assert_true(rig_bring_up(&r, &err));
+    mark = fx.log->len;
+    g_assert_true(xen_accel_restrict(r.xa, &err));
+    g_assert_no_error(err);
+    /* xenstore is closed first: after restriction its fd would be /dev/null. */
+    assert_log_since(mark, "xs_close; xentoolcore_restrict_all dom=7");
+    g_assert_true(xen_accel_is_restricted(r.xa));
+
+    /* No more xenstore writes, and a clear error instead. */
+    mark = fx.log->len;
+    g_assert_false(xen_accel_set_state(r.xa, "paused", &err));
+    g_assert_error(err, g_quark_from_static_string("xendm-xen"), EPERM);
+    g_assert_nonnull(strstr(err->message, "restricted"));
+    g_clear_error(&err);
+    assert_log_since(mark, "");
+
+    /* Once. */
+    g_assert_false(xen_accel_restrict(r.xa, &err));
+    g_assert_nonnull(strstr(err->message, "already restricted"));
+    g_clear_error(&err);
+
+    /* Serving goes on, and teardown closes what is left (xenstore is not closed twice). */
+    post_request(0, true, DEV_PORT, 0);
+    fake_evtchn_raise(FIRST_LOCAL_PORT);
+    g_assert_true(g_main_context_iteration(NULL, FALSE));
+    g_assert_cmpuint(slot_state(0), ==, XENABI_STATE_IORESP_READY);
+    mark = fx.log->len;
+    rig_tear_down(&r);
+    assert_log_since(mark, "xenevtchn_unbind port=11; xenevtchn_unbind port=12; "
+                           "xenevtchn_unbind port=13; "
+                           "xendevicemodel_set_ioreq_server_state dom=7 id=0 enabled=0; "
+                           "xenforeignmemory_unmap_resource; "
+                           "xendevicemodel_destroy_ioreq_server dom=7 id=0; "
+                           "xc_interface_close; xendevicemodel_close; xenforeignmemory_close; "
+                           "xenevtchn_close");
+    fake_check_released();
+    fake_free();
+}
+
+static void test_restrict_failure(void)
+{
+    struct rig r = {0};
+    GError *err = NULL;
+
+    fake_reset();
+    g_assert_true(rig_bring_up(&r, &err));
+    fake_fail("xentoolcore_restrict_all", 1, EPERM);
+    g_assert_false(xen_accel_restrict(r.xa, &err));
+    g_assert_error(err, g_quark_from_static_string("xendm-xen"), EPERM);
+    g_assert_nonnull(strstr(err->message, "restricting the handles to domain 7 failed"));
+    g_clear_error(&err);
+    g_assert_false(xen_accel_is_restricted(r.xa));
+    rig_tear_down(&r);
+    fake_check_released();
+    fake_free();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1276,5 +1479,9 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-accel/serve/evtchn-error-fatal", test_serve_evtchn_error_fatal);
     g_test_add_func("/xen-accel/accel-ops", test_accel_ops);
     g_test_add_func("/xen-accel/mapper", test_mapper);
+    g_test_add_func("/xen-accel/paused/start-and-cont", test_start_paused);
+    g_test_add_func("/xen-accel/paused/set-serving-failure", test_set_serving_failure);
+    g_test_add_func("/xen-accel/restrict/ok", test_restrict);
+    g_test_add_func("/xen-accel/restrict/failure", test_restrict_failure);
     return g_test_run();
 }

@@ -349,11 +349,12 @@ class Report:
         elif kind == "end" and self.current:
             c = self.current
             c["ok"] = fields[3].startswith("pass") if len(fields) > 3 else False
+            c["skip"] = fields[3].startswith("skip") if len(fields) > 3 else False
             c["seconds"] = float(fields[3].split()[1]) if len(fields) > 3 and \
                 len(fields[3].split()) > 1 else 0.0
             self.results.append(c)
             self.current = None
-            status = "PASS" if c["ok"] else "FAIL"
+            status = "PASS" if c["ok"] else "SKIP" if c["skip"] else "FAIL"
             log(f"[{t:6.1f}s] {status} {c['scenario']} ({c['dm']}) {c['seconds']:.1f}s")
 
 
@@ -486,7 +487,7 @@ def print_comparison(scenarios, dms, by_key):
         row = f"{name:<24}"
         for dm in dms:
             r = by_key.get((name, dm))
-            total = f"{r['seconds']:.1f} s" if r else "-"
+            total = "skipped" if r and r["skip"] else f"{r['seconds']:.1f} s" if r else "-"
             c = create_seconds(r)
             created = f"{c:.1f} s" if c is not None else "-"
             row += f"{total:>16}{created:>11}"
@@ -502,18 +503,22 @@ def summarize(report, scenarios, dms, elapsed, finished, fatal, args, console_lo
         print(f"1..{len(expected)}")
     for i, (name, dm) in enumerate(expected, start=1):
         r = by_key.get((name, dm))
-        ok = bool(r and r["ok"])
+        skipped = bool(r and r["skip"])
+        ok = bool(r and (r["ok"] or skipped))
         failed += not ok
         secs = f"{r['seconds']:.1f}s" if r else "not run"
         if args.tap:
-            print(f"{'ok' if ok else 'not ok'} {i} - {name} ({dm}) {secs}")
+            reason = next((st[5:] for st in r["steps"] if st.startswith("skip ")), "") if r else ""
+            print(f"{'ok' if ok else 'not ok'} {i} - {name} ({dm}) {secs}"
+                  + (f" # SKIP {reason}" if skipped else ""))
             for s in (r["steps"] if r else []):
                 print(f"# {s}")
             if r and not ok:
                 for line in r["logs"]:
                     print("# " + line)
         else:
-            print(f"{'PASS' if ok else 'FAIL'}  {name:<24} {dm:<9} {secs}")
+            label = "SKIP" if skipped else "PASS" if ok else "FAIL"
+            print(f"{label}  {name:<24} {dm:<9} {secs}")
             if r and not ok:
                 for s in r["steps"]:
                     print("    " + s)

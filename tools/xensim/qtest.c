@@ -591,6 +591,14 @@ static void cmd_servers(struct xsim_qtest *qt)
     }
 }
 
+/* The library connections and their restriction (dm_restrict). */
+static void cmd_restrictions(struct xsim_qtest *qt)
+{
+    g_autoptr(GString) s = g_string_new("OK ");
+    xsim_wire_describe_restrictions(qt->xs->wire, s);
+    qt_reply(qt, s->str);
+}
+
 static void cmd_dm_status(struct xsim_qtest *qt)
 {
     struct xsim *xs = qt->xs;
@@ -619,6 +627,36 @@ static void cmd_xs(struct xsim_qtest *qt, char **argv, unsigned argc, const char
         p++;
     int rc = xsim_xs_write(qt->xs->xenstored, argv[1], p);
     qt_reply(qt, rc < 0 ? "ERR EINVAL" : "OK");
+}
+
+/* ------------------------------------------------------------------ save and restore */
+
+/*
+ * dm_save FILE / dm_restore FILE: the toolstack's sequences; the main loop runs inside them,
+ * so the command holds `busy` and no other command starts meanwhile.
+ */
+static void cmd_save_restore(struct xsim_qtest *qt, char **argv, unsigned argc, bool save)
+{
+    struct xsim *xs = qt->xs;
+    bool (*fn)(struct xsim *, const char *, GError **) = save ? xs->dm_save : xs->dm_restore;
+    GError *err = NULL;
+    bool ok;
+
+    if (argc != 2)
+        return qt_reply(qt, "ERR usage");
+    if (!fn)
+        return qt_reply(qt, "ERR no toolstack");
+    qt->busy = true;
+    ok = fn(xs, argv[1], &err);
+    qt->busy = false;
+    if (ok) {
+        qt_reply(qt, "OK");
+    } else {
+        g_strdelimit(err->message, "\r\n", ' ');
+        qt_replyf(qt, "ERR %s", err->message);
+        g_error_free(err);
+    }
+    qt_schedule(qt);
 }
 
 /* ------------------------------------------------------------------ dispatch */
@@ -686,6 +724,10 @@ static void qt_command(struct xsim_qtest *qt, const char *line)
         return cmd_servers(qt);
     if (!strcmp(cmd, "dm_status"))
         return cmd_dm_status(qt);
+    if (!strcmp(cmd, "dm_save") || !strcmp(cmd, "dm_restore"))
+        return cmd_save_restore(qt, argv, argc, !strcmp(cmd, "dm_save"));
+    if (!strcmp(cmd, "restrictions"))
+        return cmd_restrictions(qt);
     if (!strcmp(cmd, "xs_read") || !strcmp(cmd, "xs_write"))
         return cmd_xs(qt, argv, argc, line);
     if (!strcmp(cmd, "shutdown_reason"))
@@ -716,7 +758,7 @@ static void qt_client_gone(struct xsim_qtest *qt)
         close(qt->fd);
     qt->fd = -1;
     struct xsim *xs = qt->xs;
-    xsim_quit(xs, xs->dm_ended ? 20 : 0);
+    xsim_quit(xs, xs->dm_ended ? xsim_dm_death_status(xs) : 0);
 }
 
 /* Takes the next complete line, if any. */

@@ -60,6 +60,11 @@ const char *xsim_shutdown_name(int reason)
     return reason < 0 ? "none" : "some";
 }
 
+int xsim_dm_death_status(const struct xsim *xs)
+{
+    return 20;
+}
+
 /* ------------------------------------------------------------------ libxl's command line */
 
 static char *argv_for(const char *config, uint32_t domid)
@@ -807,6 +812,83 @@ static void test_wire_oversized(void)
     rmdir(dir);
 }
 
+/* One request on a raw wire connection; returns the reply's result. */
+static int32_t wire_call(int fd, uint32_t op, uint32_t seq, const void *payload, uint32_t len)
+{
+    g_autofree uint8_t *msg = g_malloc0(sizeof(struct xsim_hdr) + len);
+    struct xsim_hdr h = { .op = op, .seq = seq, .len = len };
+    uint8_t reply[512];
+    ssize_t n;
+    memcpy(msg, &h, sizeof(h));
+    memcpy(msg + sizeof(h), payload, len);
+    g_assert_cmpint(send(fd, msg, sizeof(h) + len, 0), ==, (ssize_t)(sizeof(h) + len));
+    while ((n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT)) < 0)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpint(n, >=, (ssize_t)sizeof(h));
+    memcpy(&h, reply, sizeof(h));
+    g_assert_cmpuint(h.seq, ==, seq);
+    return h.result;
+}
+
+/* dm_op nr_vcpus (20) for `domid`, as libxendevicemodel sends it. */
+static int32_t wire_nr_vcpus(int fd, uint32_t seq, uint32_t domid)
+{
+    struct {
+        struct xsim_dmop d;
+        uint8_t op[32];
+    } req = { { .domid = domid, .nr_bufs = 1, .buf_len = { 32 } }, { 20 } };
+    return wire_call(fd, XSIM_OP_DMOP, seq, &req, sizeof(req));
+}
+
+/*
+ * xentoolcore_restrict_all as xensim enforces it: once restricted, a connection gets
+ * EPERM for any other domain (Xen's privcmd restriction) and keeps working for its own;
+ * the restriction cannot be moved to another domain; refusals are counted and described.
+ */
+static void test_wire_restrict(void)
+{
+    struct xsim xs = { .domid = 1, .nr_vcpus = 2 };
+    xsim_evtchn_init(&xs.guest_evtchn, 1);
+    xsim_evtchn_init(&xs.dom0_evtchn, 0);
+    g_autofree char *dir = g_dir_make_tmp("test-xensim-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "xensim.sock", NULL);
+    GError *err = NULL;
+    struct xsim_wire_server *ws = xsim_wire_new(&xs, path, &err);
+    g_assert_no_error(err);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    strcpy(addr.sun_path, path);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    struct xsim_hello hello = { XSIM_MAGIC, XSIM_VERSION, XSIM_CLIENT_DMOD, 0 };
+    g_assert_cmpint(wire_call(fd, XSIM_OP_HELLO, 1, &hello, sizeof(hello)), ==, 0);
+
+    /* Unrestricted: another domain is only absent (ESRCH), not forbidden. */
+    g_assert_cmpint(wire_nr_vcpus(fd, 2, 1), ==, 0);
+    g_assert_cmpint(wire_nr_vcpus(fd, 3, 5), ==, -ESRCH);
+    g_autoptr(GString) d = g_string_new(NULL);
+    xsim_wire_describe_restrictions(ws, d);
+    g_assert_cmpstr(d->str, ==, "1 refused=0 dmod:unrestricted");
+
+    uint32_t domid = 1;
+    g_assert_cmpint(wire_call(fd, XSIM_OP_RESTRICT, 4, &domid, sizeof(domid)), ==, 0);
+    g_assert_cmpint(wire_nr_vcpus(fd, 5, 1), ==, 0);
+    g_assert_cmpint(wire_nr_vcpus(fd, 6, 5), ==, -EPERM);
+    g_assert_cmpint(wire_nr_vcpus(fd, 7, 0), ==, -EPERM);
+    /* Restricting again to the same domain is harmless; to another is refused. */
+    g_assert_cmpint(wire_call(fd, XSIM_OP_RESTRICT, 8, &domid, sizeof(domid)), ==, 0);
+    domid = 2;
+    g_assert_cmpint(wire_call(fd, XSIM_OP_RESTRICT, 9, &domid, sizeof(domid)), ==, -EPERM);
+    g_string_truncate(d, 0);
+    xsim_wire_describe_restrictions(ws, d);
+    g_assert_cmpstr(d->str, ==, "1 refused=2 dmod:d1");
+
+    close(fd);
+    xsim_wire_free(ws);
+    xsim_evtchn_fini(&xs.guest_evtchn);
+    xsim_evtchn_fini(&xs.dom0_evtchn);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -825,5 +907,6 @@ int main(int argc, char **argv)
     g_test_add_func("/xensim/platform/rtc-cmos-pm", test_rtc_cmos);
     g_test_add_func("/xensim/xenstored/protocol", test_xenstored);
     g_test_add_func("/xensim/wire/oversized", test_wire_oversized);
+    g_test_add_func("/xensim/wire/restrict", test_wire_restrict);
     return g_test_run();
 }

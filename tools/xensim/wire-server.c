@@ -27,6 +27,7 @@ struct xsim_wire_server {
     GPtrArray *conns;
     uint8_t *rx;    /* one request at a time: the loop is single-threaded */
     GByteArray *tx;
+    uint64_t restrict_refusals; /* requests refused because of a connection's restriction */
 };
 
 struct xsim_conn {
@@ -89,9 +90,29 @@ bool xsim_conn_deliver_event(struct xsim_conn *conn, uint32_t port)
 
 /* ------------------------------------------------------------------ helpers */
 
+static const char *kind_name(uint32_t kind)
+{
+    static const char *const names[] = { "none", "evtchn", "fmem", "dmod", "xc", "gnttab" };
+    return kind < G_N_ELEMENTS(names) ? names[kind] : "?";
+}
+
+/*
+ * As Xen's privcmd and evtchn restriction: a restricted connection naming another
+ * domain gets EPERM. Logged (rate-limited) so that a test can see the refusal.
+ */
+static bool restriction_refuses(struct xsim_conn *c, uint32_t domid)
+{
+    if (c->restrict_domid == NO_RESTRICTION || domid == c->restrict_domid)
+        return false;
+    c->ws->restrict_refusals++;
+    xsim_log_limited("wire: %s connection restricted to d%u refused an operation on d%u (EPERM)",
+                     kind_name(c->kind), c->restrict_domid, domid);
+    return true;
+}
+
 static int check_domid(struct xsim_conn *c, uint32_t domid)
 {
-    if (c->restrict_domid != NO_RESTRICTION && domid != c->restrict_domid)
+    if (restriction_refuses(c, domid))
         return -EPERM;
     if (domid != c->ws->xs->domid)
         return -ESRCH;
@@ -178,12 +199,12 @@ static int op_evtchn(struct xsim_conn *c, const struct xsim_hdr *h, const uint8_
     int rc;
     switch (h->op) {
     case XSIM_OP_EVTCHN_BIND_INTERDOMAIN:
-        rc = c->restrict_domid != NO_RESTRICTION && a[0] != c->restrict_domid ? -EPERM : 0;
+        rc = restriction_refuses(c, a[0]) ? -EPERM : 0;
         if (rc == 0)
             rc = xsim_evtchn_bind_interdomain(xs, &xs->dom0_evtchn, a[0], a[1], c);
         return rc;
     case XSIM_OP_EVTCHN_BIND_UNBOUND:
-        if (c->restrict_domid != NO_RESTRICTION && a[0] != c->restrict_domid)
+        if (restriction_refuses(c, a[0]))
             return -EPERM;
         rc = xsim_evtchn_alloc_unbound(xs, &xs->dom0_evtchn, a[0]);
         if (rc > 0)
@@ -562,6 +583,25 @@ struct xsim_wire_server *xsim_wire_new(struct xsim *xs, const char *path, GError
     ws->tx = g_byte_array_new();
     ws->listen_watch = g_unix_fd_add(fd, G_IO_IN, on_accept, ws);
     return ws;
+}
+
+void xsim_wire_describe_restrictions(struct xsim_wire_server *ws, GString *out)
+{
+    unsigned n = 0;
+    GString *lines = g_string_new(NULL);
+    for (guint i = 0; i < ws->conns->len; i++) {
+        struct xsim_conn *c = g_ptr_array_index(ws->conns, i);
+        if (!c->hello_done)
+            continue;
+        n++;
+        if (c->restrict_domid == NO_RESTRICTION)
+            g_string_append_printf(lines, " %s:unrestricted", kind_name(c->kind));
+        else
+            g_string_append_printf(lines, " %s:d%u", kind_name(c->kind), c->restrict_domid);
+    }
+    g_string_append_printf(out, "%u refused=%" G_GUINT64_FORMAT "%s", n, ws->restrict_refusals,
+                           lines->str);
+    g_string_free(lines, TRUE);
 }
 
 void xsim_wire_free(struct xsim_wire_server *ws)

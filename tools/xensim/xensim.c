@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "argv.h"
+#include "qmp-client.h"
 #include "vcpu.h"
 #include "wire.h"
 #include "xensim.h"
@@ -36,6 +37,7 @@
 #define EXIT_DM_DIED 20
 #define EXIT_START_TIMEOUT 21
 #define EXIT_DM_UNCLEAN 22
+#define EXIT_DM_SIGNALLED 23
 #define DM_STOP_GRACE_MS 5000u
 #define LOWMEM_TOP 0xf0000000ull
 #define LOG_BURST 20
@@ -79,6 +81,7 @@ struct toolstack {
     bool reboot_exits;
     GPtrArray *dm_argv;
     unsigned ram_mb;
+    guint ready_poll; /* restricted DM: polling query-status, as libxl does */
 };
 
 /* ------------------------------------------------------------------ logging */
@@ -350,10 +353,22 @@ static void populate_xenstore(struct toolstack *ts)
 
 /* ------------------------------------------------------------------ the device model process */
 
-static void describe_dm_end(int status)
+int xsim_dm_death_status(const struct xsim *xs)
 {
-    if (WIFSIGNALED(status))
-        xsim_log("device model killed by signal %d", WTERMSIG(status));
+    if (xs->dm_ended && WIFSIGNALED(xs->dm_wait_status) && !xs->dm_stop_requested)
+        return EXIT_DM_SIGNALLED;
+    return EXIT_DM_DIED;
+}
+
+static void describe_dm_end(struct xsim *xs, int status)
+{
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+        /* With -sandbox on, the kernel's answer to a system call outside the allow-list. */
+        xsim_log("device model killed by signal %d (SIGSYS: a system call its seccomp filter "
+                 "forbids)", WTERMSIG(status));
+    else if (WIFSIGNALED(status))
+        xsim_log("device model killed by signal %d (%s)%s", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)), xs->dm_stop_requested ? "" : ", not sent by us");
     else
         xsim_log("device model exited with status %d", WEXITSTATUS(status));
 }
@@ -365,12 +380,13 @@ static void on_dm_exit(GPid pid, gint status, gpointer opaque)
     xs->dm_running = false;
     xs->dm_wait_status = status;
     g_spawn_close_pid(pid);
-    describe_dm_end(status);
+    describe_dm_end(xs, status);
     if (xs->restarting)
         return;
     /* With a qtest client or a script the session decides; otherwise the domain is over. */
     if (!xs->dm_ready || !(xs->qtest_mode || xs->script_mode))
-        xsim_quit(xs, xs->shutdown_reason == XSIM_SHUTDOWN_POWEROFF ? EXIT_OK : EXIT_DM_DIED);
+        xsim_quit(xs, xs->shutdown_reason == XSIM_SHUTDOWN_POWEROFF ? EXIT_OK
+                                                                    : xsim_dm_death_status(xs));
 }
 
 static void child_exec(struct toolstack *ts, char **argv, const char *log_path)
@@ -411,6 +427,9 @@ static void child_exec(struct toolstack *ts, char **argv, const char *log_path)
     _exit(127);
 }
 
+static bool dm_is_restricted(struct toolstack *ts);
+static gboolean poll_restricted_dm_ready(gpointer opaque);
+
 static bool spawn_dm(struct toolstack *ts, GError **err)
 {
     struct xsim *xs = ts->xs;
@@ -437,7 +456,10 @@ static bool spawn_dm(struct toolstack *ts, GError **err)
         child_exec(ts, (char **)argv->pdata, ts->opt->dm_log);
     xs->dm_pid = pid;
     xs->dm_running = true;
+    xs->dm_stop_requested = false;
     g_child_watch_add(pid, on_dm_exit, xs);
+    if (dm_is_restricted(ts) && ts->ready_poll == 0)
+        ts->ready_poll = g_timeout_add(50, poll_restricted_dm_ready, ts);
     g_autofree char *pidstr = g_strdup_printf("%d", pid);
     g_autofree char *path = g_strdup_printf("/local/domain/%u/image/device-model-pid", xs->domid);
     xsim_xs_write(xs->xenstored, path, pidstr);
@@ -456,11 +478,12 @@ static gboolean on_grace_over(gpointer opaque)
  * running meanwhile: a DM that exits cleanly destroys its ioreq server first,
  * and that dm_op needs an answer.
  */
-static void stop_dm(struct xsim *xs)
+static void stop_dm_with(struct xsim *xs, int sig)
 {
     if (!xs->dm_running || xs->dm_pid <= 0)
         return;
-    kill(xs->dm_pid, SIGTERM);
+    xs->dm_stop_requested = true;
+    kill(xs->dm_pid, sig);
     bool over = false;
     guint timer = g_timeout_add(DM_STOP_GRACE_MS, on_grace_over, &over);
     while (!xs->dm_ended && !over)
@@ -472,6 +495,11 @@ static void stop_dm(struct xsim *xs)
     kill(xs->dm_pid, SIGKILL);
     while (!xs->dm_ended)
         g_main_context_iteration(NULL, TRUE);
+}
+
+static void stop_dm(struct xsim *xs)
+{
+    stop_dm_with(xs, SIGTERM);
 }
 
 /*
@@ -498,15 +526,9 @@ static bool dm_ended_cleanly(struct xsim *xs)
 
 /* ------------------------------------------------------------------ start-up */
 
-static void on_dm_state(struct xsim *xs, const char *path, void *opaque)
+static void dm_now_ready(struct toolstack *ts)
 {
-    struct toolstack *ts = opaque;
-    if (xs->dm_ready)
-        return;
-    g_autofree char *key = g_strdup_printf("/local/domain/0/device-model/%u/state", xs->domid);
-    g_autofree char *state = xsim_xs_read(xs->xenstored, key);
-    if (!state || strcmp(state, "running"))
-        return;
+    struct xsim *xs = ts->xs;
     xs->dm_ready = true;
     if (ts->start_timer) {
         g_source_remove(ts->start_timer);
@@ -521,13 +543,73 @@ static void on_dm_state(struct xsim *xs, const char *path, void *opaque)
         xsim_qtest_start(xs->qtest);
 }
 
+static void on_dm_state(struct xsim *xs, const char *path, void *opaque)
+{
+    struct toolstack *ts = opaque;
+    if (xs->dm_ready)
+        return;
+    g_autofree char *key = g_strdup_printf("/local/domain/0/device-model/%u/state", xs->domid);
+    g_autofree char *state = xsim_xs_read(xs->xenstored, key);
+    if (!state || strcmp(state, "running"))
+        return;
+    dm_now_ready(ts);
+}
+
+static bool dm_is_restricted(struct toolstack *ts)
+{
+    for (guint i = 0; i < ts->dm_argv->len; i++) {
+        if (!g_strcmp0(g_ptr_array_index(ts->dm_argv, i), "-xen-domid-restrict"))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * A device model under -xen-domid-restrict writes no xenstore state (qemu-xen does not:
+ * its xenstore is gone); libxl then polls QMP query-status until it answers. "prelaunch"
+ * (-S) and "paused"/"inmigrate" (restore) count as started, as for libxl.
+ */
+static gboolean poll_restricted_dm_ready(gpointer opaque)
+{
+    struct toolstack *ts = opaque;
+    struct xsim *xs = ts->xs;
+    g_autofree char *path = g_strdup_printf("%s/qmp-libxl-%u", ts->run_dir, xs->domid);
+    g_autofree char *reply = NULL;
+    g_autofree char *status = NULL;
+    struct xsim_qmp *q;
+
+    if (xs->dm_ready || !xs->dm_running) {
+        ts->ready_poll = 0;
+        return G_SOURCE_REMOVE;
+    }
+    if (access(path, F_OK) < 0)
+        return G_SOURCE_CONTINUE; /* not listening yet */
+    q = xsim_qmp_connect(path, NULL);
+    if (q && xsim_qmp_execute(q, "{\"execute\": \"query-status\"}", -1, &reply, NULL))
+        status = xsim_qmp_find_string(reply, "status");
+    if (q)
+        xsim_qmp_close(q);
+    if (!status || xs->dm_ready || !xs->dm_running)
+        return G_SOURCE_CONTINUE;
+    if (strcmp(status, "running") && strcmp(status, "prelaunch") && strcmp(status, "paused") &&
+        strcmp(status, "inmigrate"))
+        return G_SOURCE_CONTINUE;
+    if (xsim_verbose)
+        xsim_log("restricted device model answers query-status: %s", status);
+    ts->ready_poll = 0;
+    dm_now_ready(ts);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_start_timeout(gpointer opaque)
 {
     struct toolstack *ts = opaque;
     ts->start_timer = 0;
     xsim_log("device model did not reach \"running\" in %d s", ts->opt->start_timeout);
-    if (ts->xs->dm_running)
+    if (ts->xs->dm_running) {
+        ts->xs->dm_stop_requested = true;
         kill(ts->xs->dm_pid, SIGKILL);
+    }
     xsim_quit(ts->xs, EXIT_START_TIMEOUT);
     return G_SOURCE_REMOVE;
 }
@@ -690,6 +772,176 @@ static bool restart_domain(void *toolstack, GError **err)
     return true;
 }
 
+/* ------------------------------------------------------------------ save and restore */
+
+static char *qmp_path(struct toolstack *ts)
+{
+    return g_strdup_printf("%s/qmp-libxl-%u", ts->run_dir, ts->xs->domid);
+}
+
+/*
+ * libxl's save of a qemu-xen device model (libxl__qmp_suspend_save): stop, open the file
+ * itself, add-fd, xen-save-devices-state with filename "/dev/fdset/N".
+ */
+static bool toolstack_dm_save(struct xsim *xs, const char *file, GError **err)
+{
+    struct toolstack *ts = xs->toolstack;
+    g_autofree char *path = qmp_path(ts);
+    g_autofree char *reply = NULL;
+    g_autofree char *save = NULL;
+    int64_t fdset = -1;
+    bool ok = false;
+    int fd = -1;
+    struct xsim_qmp *q = xsim_qmp_connect(path, err);
+
+    if (!q)
+        return false;
+    if (!xsim_qmp_execute(q, "{\"execute\": \"stop\"}", -1, NULL, err))
+        goto out;
+    fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", file,
+                    g_strerror(errno));
+        goto out;
+    }
+    if (!xsim_qmp_execute(q, "{\"execute\": \"add-fd\"}", fd, &reply, err))
+        goto out;
+    if (!xsim_qmp_find_int(reply, "fdset-id", &fdset)) {
+        g_set_error(err, XSIM_QMP_ERROR, 0, "add-fd: no fdset-id in %s", reply);
+        goto out;
+    }
+    save = g_strdup_printf("{\"execute\": \"xen-save-devices-state\", \"arguments\": "
+                           "{\"filename\": \"/dev/fdset/%" G_GINT64_FORMAT "\", \"live\": false}}",
+                           fdset);
+    ok = xsim_qmp_execute(q, save, -1, NULL, err);
+out:
+    if (fd >= 0)
+        close(fd);
+    xsim_qmp_close(q);
+    return ok;
+}
+
+/* What the domain keeps across a restore: its RAM and platform; the DM's traces go. */
+static bool reset_for_restore(struct toolstack *ts, GError **err)
+{
+    struct xsim *xs = ts->xs;
+
+    xsim_vcpu_reset_all(xs);
+    xsim_wire_free(xs->wire);
+    xs->wire = NULL;
+    for (unsigned i = 0; i < XSIM_MAX_SERVERS; i++) {
+        if (xs->servers[i].in_use)
+            xsim_server_destroy(xs, &xs->servers[i]);
+    }
+    xsim_evtchn_fini(&xs->guest_evtchn);
+    xsim_evtchn_fini(&xs->dom0_evtchn);
+    xsim_evtchn_init(&xs->guest_evtchn, xs->domid);
+    xsim_evtchn_init(&xs->dom0_evtchn, 0);
+    /*
+     * Interrupt levels stay: on Xen they are part of the domain's own saved context. The log
+     * starts afresh, so a test sees what the new device model drives.
+     */
+    xs->irqs.log_head = 0;
+    xs->irqs.log_len = 0;
+    xs->dm_ready = false;
+    xs->dm_ended = false;
+    g_autofree char *state = g_strdup_printf("/local/domain/0/device-model/%u/state", xs->domid);
+    xsim_xs_rm(xs->xenstored, state);
+    g_autofree char *sock = g_build_filename(ts->run_dir, "xensim.sock", NULL);
+    unlink(sock);
+    xs->wire = xsim_wire_new(xs, sock, err);
+    return xs->wire != NULL;
+}
+
+/* Starts the device model with -incoming fd:K (K inherited) and waits for "running". */
+static bool spawn_incoming(struct toolstack *ts, int fd, GError **err)
+{
+    struct xsim *xs = ts->xs;
+    GPtrArray *saved_argv = ts->dm_argv;
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    gint64 deadline;
+    bool ok;
+
+    for (guint i = 0; i < saved_argv->len; i++)
+        g_ptr_array_add(argv, g_strdup(g_ptr_array_index(saved_argv, i)));
+    g_ptr_array_add(argv, g_strdup("-incoming"));
+    g_ptr_array_add(argv, g_strdup_printf("fd:%d", fd));
+    ts->dm_argv = argv;
+    ok = spawn_dm(ts, err);
+    ts->dm_argv = saved_argv;
+    if (!ok)
+        return false;
+    deadline = g_get_monotonic_time() + (gint64)ts->opt->start_timeout * G_USEC_PER_SEC;
+    while (!xs->dm_ready && !xs->dm_ended && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, TRUE);
+    if (xs->dm_ready)
+        return true;
+    if (xs->dm_ended)
+        g_set_error(err, XSIM_QMP_ERROR, 0,
+                    "device model %s %d while restoring",
+                    WIFSIGNALED(xs->dm_wait_status) ? "killed by signal" : "exited with status",
+                    WIFSIGNALED(xs->dm_wait_status) ? WTERMSIG(xs->dm_wait_status)
+                                                    : WEXITSTATUS(xs->dm_wait_status));
+    else
+        g_set_error(err, XSIM_QMP_ERROR, 0, "device model did not reach "
+                    "\"running\" in %d s", ts->opt->start_timeout);
+    return false;
+}
+
+/*
+ * After the restore: the run state must be one a restored device model can be in ("running",
+ * as qemu-xen reports without -S; "paused" with -S), then libxl unpauses with cont.
+ */
+static bool resume_after_restore(struct toolstack *ts, GError **err)
+{
+    g_autofree char *path = qmp_path(ts);
+    g_autofree char *reply = NULL;
+    g_autofree char *status = NULL;
+    struct xsim_qmp *q = xsim_qmp_connect(path, err);
+    bool ok = false;
+
+    if (!q)
+        return false;
+    if (!xsim_qmp_execute(q, "{\"execute\": \"query-status\"}", -1, &reply, err))
+        goto out;
+    status = xsim_qmp_find_string(reply, "status");
+    if (!status || (strcmp(status, "paused") != 0 && strcmp(status, "running") != 0)) {
+        g_set_error(err, XSIM_QMP_ERROR, 0,
+                    "restored device model reports status '%s', not 'running' or 'paused'",
+                    status ? status : "?");
+        goto out;
+    }
+    ok = xsim_qmp_execute(q, "{\"execute\": \"cont\"}", -1, NULL, err);
+out:
+    xsim_qmp_close(q);
+    return ok;
+}
+
+/*
+ * libxl's restore, with the domain's RAM kept as libxc would have restored it: the old device
+ * model is destroyed (SIGHUP, libxl's signal), its ioreq servers, channels and interrupt
+ * levels go, and a new one starts with -incoming fd:K on the saved file; once it wrote
+ * "running", query-status and cont.
+ */
+static bool toolstack_dm_restore(struct xsim *xs, const char *file, GError **err)
+{
+    struct toolstack *ts = xs->toolstack;
+    bool ok = false;
+    int fd = open(file, O_RDONLY); /* no O_CLOEXEC: the device model inherits it */
+
+    if (fd < 0) {
+        g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", file,
+                    g_strerror(errno));
+        return false;
+    }
+    xs->restarting = true; /* the old DM's exit, or the new one's failure, ends nothing */
+    stop_dm_with(xs, SIGHUP);
+    ok = reset_for_restore(ts, err) && spawn_incoming(ts, fd, err);
+    close(fd);
+    xs->restarting = false;
+    return ok && resume_after_restore(ts, err);
+}
+
 static void print_argv(GPtrArray *argv)
 {
     for (guint i = 0; i < argv->len; i++)
@@ -736,6 +988,8 @@ static int run(struct toolstack *ts)
     g_main_loop_run(xs->loop);
     if (ts->start_timer)
         g_source_remove(ts->start_timer);
+    if (ts->ready_poll)
+        g_source_remove(ts->ready_poll);
     g_source_remove(sigterm);
     g_source_remove(sigint);
     stop_dm(xs);
@@ -787,6 +1041,8 @@ int main(int argc, char **argv)
     }
     xs->reboot_exits = ts.reboot_exits;
     xs->toolstack = &ts;
+    xs->dm_save = toolstack_dm_save;
+    xs->dm_restore = toolstack_dm_restore;
     xs->domid = (uint32_t)opt.domid;
     xs->nr_vcpus = xsim_config_max_vcpus(&ts.cfg);
     xs->name = g_strdup(ts.cfg.name);

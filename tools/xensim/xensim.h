@@ -280,6 +280,11 @@ struct xsim_wire_server *xsim_wire_new(struct xsim *xs, const char *path, GError
 void xsim_wire_free(struct xsim_wire_server *ws);
 /* Sends one u32 port on the connection's event socket; false if it could not. */
 bool xsim_conn_deliver_event(struct xsim_conn *conn, uint32_t port);
+/*
+ * One line: "N refused=R" then, per connection that said HELLO, " KIND:dD" (restricted to
+ * domain D) or " KIND:unrestricted"; R counts requests refused for naming another domain.
+ */
+void xsim_wire_describe_restrictions(struct xsim_wire_server *ws, GString *out);
 
 /* ---------------------------------------------------------------- qtest (qtest.c) */
 
@@ -333,14 +338,28 @@ struct xsim {
     bool script_mode;
     bool reboot_exits;  /* on_reboot: exit with status 10 rather than restart */
     bool restarting;    /* the toolstack is replacing the device model (reboot) */
+    bool dm_stop_requested; /* the toolstack signalled it: a signal death is not news */
     void *toolstack;    /* xensim.c's own state */
     bool qtest_mode;
+    /*
+     * Save and restore as libxl does them (xensim.c, over qmp-client.c); NULL without a
+     * toolstack. dm_save stops the device model and has it write its state to file;
+     * dm_restore replaces it by a new one started with -incoming fd:K on that file (RAM is
+     * kept), then unpauses it. Both run the main loop until done; false with *err set.
+     */
+    bool (*dm_save)(struct xsim *xs, const char *file, GError **err);
+    bool (*dm_restore)(struct xsim *xs, const char *file, GError **err);
 };
 
 /* The domain shut down (remote_shutdown, xc_domain_shutdown, crash): toolstack acts. */
 void xsim_domain_shutdown(struct xsim *xs, int reason);
 /* Ends the main loop with this exit status (stops the DM first). */
 void xsim_quit(struct xsim *xs, int status);
+/*
+ * The exit status for a device model that died on its own: 23 if a signal nobody sent it
+ * killed it (SIGSYS from its seccomp filter, SIGSEGV, SIGABRT...), else 20.
+ */
+int xsim_dm_death_status(const struct xsim *xs);
 const char *xsim_shutdown_name(int reason);
 
 #endif

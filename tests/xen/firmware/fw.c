@@ -146,8 +146,10 @@ void fw_main(uint32_t boot_magic)
                                               : "# entered directly (Xen firmware load)\n");
     checks_run();
     tap_finish();
-#ifdef TESTFW_END_IDLE
+#if defined(TESTFW_END_IDLE)
     fw_idle();
+#elif defined(TESTFW_END_HEARTBEAT)
+    fw_heartbeat();
 #else
     fw_reset();
 #endif
