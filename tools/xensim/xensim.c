@@ -135,6 +135,25 @@ void xsim_quit(struct xsim *xs, int status)
     g_main_loop_quit(xs->loop);
 }
 
+/*
+ * What a device model leaves in the domain goes with it: vCPU slots, its library connections,
+ * its ioreq servers and event channels (a reboot and a restore both start a new one).
+ */
+static void forget_device_model(struct xsim *xs)
+{
+    xsim_vcpu_reset_all(xs);
+    xsim_wire_free(xs->wire);
+    xs->wire = NULL;
+    for (unsigned i = 0; i < XSIM_MAX_SERVERS; i++) {
+        if (xs->servers[i].in_use)
+            xsim_server_destroy(xs, &xs->servers[i]);
+    }
+    xsim_evtchn_fini(&xs->guest_evtchn);
+    xsim_evtchn_fini(&xs->dom0_evtchn);
+    xsim_evtchn_init(&xs->guest_evtchn, xs->domid);
+    xsim_evtchn_init(&xs->dom0_evtchn, 0);
+}
+
 static bool restart_domain(void *toolstack, GError **err);
 
 static gboolean quit_later(gpointer opaque)
@@ -732,17 +751,7 @@ static bool restart_domain(void *toolstack, GError **err)
     xs->restarting = true;
     stop_dm(xs);
     xs->restarting = false;
-    xsim_vcpu_reset_all(xs);
-    xsim_wire_free(xs->wire);
-    xs->wire = NULL;
-    for (unsigned i = 0; i < XSIM_MAX_SERVERS; i++) {
-        if (xs->servers[i].in_use)
-            xsim_server_destroy(xs, &xs->servers[i]);
-    }
-    xsim_evtchn_fini(&xs->guest_evtchn);
-    xsim_evtchn_fini(&xs->dom0_evtchn);
-    xsim_evtchn_init(&xs->guest_evtchn, xs->domid);
-    xsim_evtchn_init(&xs->dom0_evtchn, 0);
+    forget_device_model(xs);
     xsim_mem_fini(&xs->mem);
     int rc = xsim_mem_init(&xs->mem, ts->ram_mb, LOWMEM_TOP);
     if (rc < 0) {
@@ -826,17 +835,7 @@ static bool reset_for_restore(struct toolstack *ts, GError **err)
 {
     struct xsim *xs = ts->xs;
 
-    xsim_vcpu_reset_all(xs);
-    xsim_wire_free(xs->wire);
-    xs->wire = NULL;
-    for (unsigned i = 0; i < XSIM_MAX_SERVERS; i++) {
-        if (xs->servers[i].in_use)
-            xsim_server_destroy(xs, &xs->servers[i]);
-    }
-    xsim_evtchn_fini(&xs->guest_evtchn);
-    xsim_evtchn_fini(&xs->dom0_evtchn);
-    xsim_evtchn_init(&xs->guest_evtchn, xs->domid);
-    xsim_evtchn_init(&xs->dom0_evtchn, 0);
+    forget_device_model(xs);
     /*
      * Interrupt levels stay: on Xen they are part of the domain's own saved context. The log
      * starts afresh, so a test sees what the new device model drives.

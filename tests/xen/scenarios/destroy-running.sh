@@ -1,12 +1,12 @@
 # A live guest pauses and unpauses, answers xl qemu-monitor-command (QMP human-monitor-command);
 # xl destroy then removes it and its device model exits cleanly.
-# timeout: 120
+# timeout: 210
 FIRMWARE=/rig/firmware/testfw-idle.elf
 firmware_config <<EOF2
 on_reboot = "destroy"
 EOF2
 create
-expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 ' 60
+expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 ' 120
 expect_state rb 10
 xl_ok pause "$GUEST"
 expect_state p 5

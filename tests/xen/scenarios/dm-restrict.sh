@@ -1,7 +1,7 @@
 # dm_restrict=1: libxl runs the device model as an unprivileged uid in a chroot with its QMP
 # socket pre-opened and -S; xendm restricts its Xen handles, drops privileges, chroots, installs
 # its seccomp filter, waits for QMP cont, and the guest runs as usual.
-# timeout: 120
+# timeout: 210
 firmware_config <<EOF2
 dm_restrict = 1
 on_reboot = "destroy"
@@ -24,6 +24,6 @@ if [ "$RIG_DM" = xendm ]; then
     [ "$(status_field Seccomp)" = 2 ] || fail "no seccomp filter (Seccomp: $(status_field Seccomp))"
     step_ok "seccomp filter installed"
 fi
-expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 ' 60
+expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 ' 120
 expect_gone 30
 expect_dm_exited 15

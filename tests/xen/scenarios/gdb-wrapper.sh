@@ -1,6 +1,6 @@
 # scripts/xendm-gdb as device_model_override: the domain comes up as usual while a gdbserver
 # waits for a debugger, and libxl's argv is recorded.
-# timeout: 120
+# timeout: 210
 only_dm xendm
 DM_PATH=/rig/bin/xendm-gdb
 export XENDM_BIN=/rig/bin/xendm XENDM_GDB_DIR=/tmp/rig/gdb
@@ -9,7 +9,7 @@ firmware_config <<EOF2
 on_reboot = "destroy"
 EOF2
 create
-expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 skip=0' 60
+expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 skip=0' 120
 [ -s "/tmp/rig/gdb/xendm-$DOMID.argv" ] || fail "no argv recorded in /tmp/rig/gdb"
 step_ok "argv recorded: $(head -3 "/tmp/rig/gdb/xendm-$DOMID.argv" | tr '\n' ' ')"
 port=$((2300 + DOMID))

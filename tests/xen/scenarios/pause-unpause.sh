@@ -1,5 +1,5 @@
 # xl create -p leaves the guest paused with its device model up; xl unpause (QMP cont) runs it.
-# timeout: 120
+# timeout: 210
 firmware_config <<EOF2
 on_reboot = "destroy"
 EOF2
@@ -8,6 +8,6 @@ expect_state p 5
 expect_dm_alive
 expect_serial_quiet 2
 xl_ok unpause "$GUEST"
-expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 ' 60
+expect_serial '^TESTFW-RESULT pass=[1-9][0-9]* fail=0 ' 120
 expect_gone 30
 expect_dm_exited 15

@@ -1,6 +1,6 @@
 # xl save and xl restore: the guest's device state goes through the device model's saved state
 # into a new device model (-incoming), and the guest beats on with its count and devices intact.
-# timeout: 150
+# timeout: 240
 FIRMWARE=/rig/firmware/testfw-heartbeat.elf
 if [ "$RIG_DM" = xendm ]; then
     firmware_config <<EOF2
@@ -15,7 +15,7 @@ on_reboot = "destroy"
 EOF2
 fi
 create
-expect_serial '^tick [0-9]+ ok' 60
+expect_serial '^tick [0-9]+ ok' 120
 last_tick() { sed -n 's/^tick \([0-9]*\) .*/\1/p' "$SERIAL" | tail -1; }
 before=$(last_tick)
 xl_ok save "$GUEST" "$WORK/guest.chk"
@@ -28,7 +28,7 @@ DOMID=$(xl domid "$GUEST")
 DM_PID=$(xenstore-read "/local/domain/$DOMID/image/device-model-pid" 2>/dev/null)
 step_ok "xl restore -> domain $DOMID, device model pid $DM_PID"
 beats_on() { [ "$(last_tick)" -gt "$before" ] 2>/dev/null; }
-wait_until 60 "the guest beats on past tick $before" beats_on
+wait_until 120 "the guest beats on past tick $before" beats_on
 expect_no_serial 'BAD'
 step_ok "tick $(last_tick): device state intact"
 xl_ok destroy "$GUEST"

@@ -1,6 +1,6 @@
 # serial="pty": libxl finds the pty through QMP query-chardev and publishes it in xenstore
 # (what xl console uses); the guest's output arrives on that pty.
-# timeout: 120
+# timeout: 210
 firmware_config <<EOF2
 serial = "pty"
 on_reboot = "destroy"
@@ -16,7 +16,7 @@ cat "$tty" >"$SERIAL" 2>&1 &
 reader=$!
 sleep 0.5
 xl_ok unpause "$GUEST"
-expect_serial 'TESTFW-RESULT pass=[1-9][0-9]* fail=0 skip=0' 60
+expect_serial 'TESTFW-RESULT pass=[1-9][0-9]* fail=0 skip=0' 120
 kill "$reader" 2>/dev/null
 expect_gone 30
 expect_dm_exited 15
