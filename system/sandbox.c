@@ -19,7 +19,8 @@
  *    plain path fails with an error instead of killing the process; a
  *    library probing an optional file (a locale, /etc/localtime) sees it
  *    missing, as it would in the chroot anyway;
- *  - anything else kills the whole process (SCMP_ACT_KILL_PROCESS, SIGSYS), so
+ *  - anything else kills the whole process (SCMP_ACT_KILL_PROCESS, SIGSYS), an
+ *    ioctl outside the Xen devices' and the terminal basics included, so
  *    a compromised device model dies loudly; the toolstack sees the signal.
  */
 #include <errno.h>
@@ -28,9 +29,14 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <termios.h>
 #include <unistd.h>
+#include <xen/xen.h> /* domid_t, xen_pfn_t for the two below */
+#include <xen/sys/evtchn.h>
+#include <xen/sys/privcmd.h>
 
 #include "xendm/restrict.h"
 
@@ -84,7 +90,7 @@ static const int allowed_always[] = {
     SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64),
     SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(lseek), SCMP_SYS(close),
     SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(fcntl), SCMP_SYS(dup),
-    SCMP_SYS(dup2), SCMP_SYS(dup3), SCMP_SYS(ioctl), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
+    SCMP_SYS(dup2), SCMP_SYS(dup3), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
     SCMP_SYS(ftruncate), SCMP_SYS(fallocate),
     /* sockets it holds (QMP with SCM_RIGHTS, chardevs, xensim's wire) */
     SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
@@ -206,6 +212,36 @@ static bool add_thread_rules(scmp_filter_ctx ctx, const struct sandbox_policy *p
            add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL, err);
 }
 
+/*
+ * ioctl: what the Xen libraries issue on privcmd and the event-channel device (Linux's
+ * include/uapi/xen/privcmd.h and evtchn.h), and the terminal basics a pty chardev and
+ * isatty() use. Any other request kills, as any other system call does: a device model
+ * reaching for another driver is not doing its ioreq work. (A catch-all ENOTTY rule for
+ * the rest cannot be expressed: libseccomp lets an argument-free rule for a system call
+ * decide every call of it.)
+ */
+static const unsigned long allowed_ioctls[] = {
+    IOCTL_PRIVCMD_HYPERCALL, IOCTL_PRIVCMD_MMAPBATCH, IOCTL_PRIVCMD_MMAPBATCH_V2,
+    IOCTL_PRIVCMD_DM_OP, IOCTL_PRIVCMD_MMAP_RESOURCE, IOCTL_PRIVCMD_RESTRICT,
+    IOCTL_EVTCHN_BIND_INTERDOMAIN, IOCTL_EVTCHN_BIND_UNBOUND_PORT, IOCTL_EVTCHN_UNBIND,
+    IOCTL_EVTCHN_NOTIFY, IOCTL_EVTCHN_RESET, IOCTL_EVTCHN_RESTRICT_DOMID,
+    TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCGPTN, TIOCSPTLCK, FIONREAD, FIONBIO,
+    FIOCLEX, FIONCLEX,
+};
+
+static bool add_ioctl_rules(scmp_filter_ctx ctx, GError **err)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(allowed_ioctls); i++) {
+        /* The kernel takes the request as an unsigned int: compare the low 32 bits. */
+        const struct scmp_arg_cmp request[] = {
+            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, allowed_ioctls[i] & 0xffffffffu)};
+        if (!add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, request, err)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Signals only to itself (abort, raise): never to another process of the same user. */
 static bool add_signal_rules(scmp_filter_ctx ctx, GError **err)
 {
@@ -271,7 +307,7 @@ static bool build_filter(scmp_filter_ctx ctx, const struct sandbox_policy *p, GE
     return add_list(ctx, SCMP_ACT_ALLOW, allowed_always, G_N_ELEMENTS(allowed_always), err) &&
            add_list(ctx, SCMP_ACT_ERRNO(EACCES), refused_eacces, G_N_ELEMENTS(refused_eacces),
                     err) &&
-           add_memory_rules(ctx, err) && add_signal_rules(ctx, err) &&
+           add_memory_rules(ctx, err) && add_ioctl_rules(ctx, err) && add_signal_rules(ctx, err) &&
            add_prctl_rules(ctx, err) && add_policy_rules(ctx, p, err);
 }
 

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -449,6 +451,8 @@ enum child_action {
     CHILD_MPROTECT_EXEC, /* never executable memory: killed */
     CHILD_SETUID,       /* elevateprivileges=deny: killed */
     CHILD_FORK_ALLOWED, /* spawn=allow: the fork works, exits 0 */
+    CHILD_IOCTL_TTY,    /* a terminal ioctl the allow-list names (FIONREAD on a pipe): exits 0 */
+    CHILD_IOCTL_OTHER,  /* any other ioctl request (a block device's BLKGETSIZE64): killed */
 };
 
 static int child_body(enum child_action action)
@@ -495,6 +499,20 @@ static int child_body(enum child_action action)
         return mprotect(page, 4096, PROT_READ | PROT_EXEC) == 0 ? 2 : 3;
     case CHILD_SETUID:
         return setuid(getuid()) == 0 ? 2 : 3;
+    case CHILD_IOCTL_TTY: {
+        int queued = -1;
+        if (pipe2(fds, O_CLOEXEC) < 0 || write(fds[1], &byte, 1) != 1) {
+            return 2;
+        }
+        return ioctl(fds[0], FIONREAD, &queued) == 0 && queued == 1 ? 0 : 3;
+    }
+    case CHILD_IOCTL_OTHER: {
+        uint64_t size;
+        if (pipe2(fds, O_CLOEXEC) < 0) {
+            return 2;
+        }
+        return ioctl(fds[0], BLKGETSIZE64, &size) < 0 ? 3 : 4;
+    }
     }
     return 4;
 }
@@ -557,6 +575,8 @@ static void test_filter(void)
     assert_sigsys(run_sandboxed("on,spawn=allow", CHILD_MPROTECT_EXEC));
     assert_sigsys(run_sandboxed("on", CHILD_SETUID));
     assert_sigsys(run_sandboxed("on,elevateprivileges=children", CHILD_SETUID));
+    assert_exit0(run_sandboxed("on", CHILD_IOCTL_TTY));
+    assert_sigsys(run_sandboxed("on", CHILD_IOCTL_OTHER));
     assert_exit0(run_sandboxed("on,spawn=allow", CHILD_FORK_ALLOWED));
     {
         /* setuid to oneself is harmless and allowed with elevateprivileges=allow. */
