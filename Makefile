@@ -3,10 +3,15 @@
 
 BUILDDIR ?= build
 ASANDIR ?= build-asan
+FUZZDIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = tests/fuzz/fuzz-ioreq tests/fuzz/fuzz-vmstate tests/fuzz/fuzz-qmp \
+	tests/fuzz/fuzz-options
 PREFIX ?= /usr/local
 NINJA ?= ninja
 
-.PHONY: all deps build asan run demo-xensim check check-quick check-xen bench install clean help
+.PHONY: all deps build asan fuzz-build run demo-xensim check check-quick check-xen bench fuzz \
+	install clean help
 
 all: build
 
@@ -17,6 +22,7 @@ help:
 	@echo "make check-xen      only the real-Xen rig's scenarios (xendm and qemu-xen)"
 	@echo "make demo-xensim    a short watched session of xendm under xensim (no Xen needed)"
 	@echo "make bench    benchmarks against qemu-xen, measured in the same run"
+	@echo "make fuzz     each libFuzzer target for FUZZ_SECONDS (default 60), see docs/security.md"
 	@echo "make install  install xendm under PREFIX ($(PREFIX))"
 
 deps:
@@ -34,14 +40,24 @@ build: deps $(BUILDDIR)/build.ninja
 asan: deps $(ASANDIR)/build.ninja
 	$(NINJA) -C $(ASANDIR)
 
+# The libFuzzer harnesses: a clang build with ASan and UBSan (tests/fuzz/run-fuzz.sh).
+$(FUZZDIR)/build.ninja: | deps
+	tests/fuzz/run-fuzz.sh setup $(FUZZDIR)
+
+fuzz-build: deps $(FUZZDIR)/build.ninja
+	$(NINJA) -C $(FUZZDIR) $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run-fuzz.sh all $(FUZZDIR)
+
 run: build
 	tests/xen/rig.py --build $(BUILDDIR) run demo --dm xendm --show-serial
 
 demo-xensim: build
 	scripts/demo.sh $(BUILDDIR)
 
-check: build asan
-	scripts/run-tests.py $(BUILDDIR) $(ASANDIR)
+check: build asan fuzz-build
+	scripts/run-tests.py $(BUILDDIR) $(ASANDIR) $(FUZZDIR):fuzz
 
 check-quick: build
 	scripts/run-tests.py $(BUILDDIR) -- --no-suite xen
@@ -56,4 +72,4 @@ install: build
 	meson install -C $(BUILDDIR)
 
 clean:
-	rm -rf $(BUILDDIR) $(ASANDIR)
+	rm -rf $(BUILDDIR) $(ASANDIR) $(FUZZDIR)

@@ -20,6 +20,8 @@ qemu-system-xen
 qemu-system-x86
 gdb
 gdbserver
+clang-14
+libclang-rt-14-dev
 "
 
 missing() {

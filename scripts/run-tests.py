@@ -3,7 +3,10 @@
 closing line `N passed, N failed[, N skipped]`, counting TAP test points (a
 test program that is not TAP counts as one point).
 
-    scripts/run-tests.py BUILDDIR [BUILDDIR...] [-- extra meson test args]
+    scripts/run-tests.py BUILDDIR[:SUITE] [BUILDDIR[:SUITE]...] [-- extra meson test args]
+
+BUILDDIR:SUITE runs only that suite of an already built directory (--no-rebuild): the
+fuzzing directory, whose make target builds just the fuzz targets.
 """
 import json
 import os
@@ -52,11 +55,14 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     totals = [0, 0, 0]
-    for d in dirs:
+    for spec in dirs:
+        d, _, suite = spec.partition(':')
         label = os.path.basename(os.path.normpath(d))
-        print(f'=== meson test in {d}', flush=True)
+        only = ['--no-rebuild', '--suite', suite] if suite else []
+        print(f'=== meson test in {d}' + (f' (suite {suite})' if suite else ''), flush=True)
         rc = subprocess.call(['meson', 'test', '-C', d, '--print-errorlogs',
-                              '--num-processes', os.environ.get('TEST_JOBS', '2')] + extra)
+                              '--num-processes', os.environ.get('TEST_JOBS', '2')] + only +
+                             extra)
         log = os.path.join(d, 'meson-logs', 'testlog.json')
         seen = 0
         dir_failed = 0

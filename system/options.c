@@ -69,8 +69,10 @@ static bool not_supported(const char *opt, GError **err)
 
 static void replace_string(char **slot, const char *value)
 {
+    char *copy = g_strdup(value); /* first: value may be *slot (-machine given twice) */
+
     g_free(*slot);
-    *slot = g_strdup(value);
+    *slot = copy;
 }
 
 /* After a kv-style option took its keys: any key left is an error. */

@@ -171,6 +171,11 @@ static void write_field(GByteArray *out, const struct vmstate_field *f, const ui
     put_name(out, f->name);
     put_le(out, f->type, 1);
     put_le(out, f->count, 4);
+    if (f->type == VMSTATE_TYPE_U8) {
+        /* Byte arrays (buffers, FIFOs) are already in their wire form: one append. */
+        g_byte_array_append(out, dev + f->offset, f->count);
+        return;
+    }
     for (uint32_t i = 0; i < f->count; i++)
         put_le(out, load_native(dev + f->offset + (size_t)i * width, f->type), width);
 }

@@ -208,6 +208,7 @@ static bool send_line(struct qtest *qt, const char *line)
     return true;
 }
 
+G_GNUC_PRINTF(3, 0)
 static char *vcmd(struct qtest *qt, char **err_text, const char *fmt, va_list ap)
 {
     char *cmd = g_strdup_vprintf(fmt, ap);
@@ -259,6 +260,7 @@ char *qtest_cmd(struct qtest *qt, char **err_text, const char *fmt, ...)
 }
 
 /* vcmd, with an ERR reply failing the test. */
+G_GNUC_PRINTF(2, 0)
 static char *vcmd_ok(struct qtest *qt, const char *fmt, va_list ap)
 {
     char *err = NULL;

@@ -12,7 +12,9 @@
 #include <xenctrl.h>
 
 /* gcc -aux-info decays array parameters (xen_domain_handle_t) to pointers: same ABI. */
+#ifndef __clang__ /* clang has no -Warray-parameter */
 #pragma GCC diagnostic ignored "-Warray-parameter"
+#endif
 
 int bitmap_64_to_byte(void);
 int bitmap_byte_to_64(void);

@@ -127,7 +127,9 @@ def main():
     out += HEADER_PRELUDE.rstrip().split('\n') + ['']
     out += ['/* gcc -aux-info decays array parameters (xen_domain_handle_t) to pointers: '
             'same ABI. */',
+            '#ifndef __clang__ /* clang has no -Warray-parameter */',
             '#pragma GCC diagnostic ignored "-Warray-parameter"',
+            '#endif',
             '']
     internal = [f for f in funcs if f not in done and f not in protos]
     for name in internal:

@@ -103,6 +103,8 @@ static void stdiostream_prefix(xentoollog_logger_stdiostream *s)
         fprintf(s->f, "[%ld] ", (long)getpid());
 }
 
+/* format and al come from the caller (a vprintf wrapper, as in Xen's own logger). */
+__attribute__((format(printf, 5, 0)))
 static void stdiostream_vmessage(xentoollog_logger *logger, xentoollog_level level,
                                  int errnoval, const char *context, const char *format,
                                  va_list al)

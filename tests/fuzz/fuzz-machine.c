@@ -1,0 +1,783 @@
+/*
+ * The fuzz targets' machine: assembly, fakes that check what the machine asks of them, and the
+ * ioreq program interpreter (format below). See fuzz-machine.h.
+ *
+ * Program format: a sequence of steps, each an op byte (value % FUZZ_OP_COUNT) and its operands,
+ * little-endian; operands past the end of the input read as zero, and the program ends when an
+ * op byte would start past the end. "mode" bytes: bit 0 read, bit 1 df, bits 2-3 size code
+ * (0..3 -> 1, 2, 4 and 8 bytes; 8 is invalid for PIO and PCI, which the engine must refuse).
+ *
+ *   PIO         mode | port u16 | value u32
+ *   PIO_REP     mode | port u16 | count u16 | gpa u32                (data_is_ptr = 1)
+ *   MMIO        mode | addr u64 | value u64 | count u16              (count > 1: REP STOS)
+ *   MMIO_REP    mode | addr u64 | count u16 | gpa u32                (data_is_ptr = 1)
+ *   PCI         mode | sbdf u32 | reg u16 | value u32
+ *   BUFFERED    n u8 | how u8 | n * (word u32 | data u32) [| read u32 | write u32 if how & 1]
+ *               how bit 0: the pointers are set raw (a broken producer); bit 1: drained by a
+ *               sync request on the slot (as Xen orders them) rather than by the ring's event
+ *   TIMEOFFSET  delta i64
+ *   RAW         32 bytes: the slot as Xen would have written it, state included
+ *   RAM         gpa u32 | len u8 | len bytes   (written straight into RAM, holes skipped)
+ *   HOST_INPUT  serial u8 | len u8 | len bytes: typed into chardev "serialN" (N = serial % 4),
+ *               delivered as the chardev does, no more than the UART says it has room for
+ *   INVALIDATE, SAVE_LOAD, RESET, TIMERS: no operands
+ *
+ * Every synchronous request goes through ioreq_service_slot() on a slot of our own, and the
+ * slot is checked afterwards as Xen would see it (reference §1.3): state IORESP_READY, only
+ * `data` (and only for a read without data_is_ptr) changed, read data no wider than the access.
+ */
+#include "fuzz-machine.h"
+
+#include <sanitizer/asan_interface.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chardev/chardev-internal.h"
+#include "xendm/log.h"
+#include "xendm/mapcache.h"
+#include "xendm/options.h"
+#include "xendm/xenfv.h"
+
+#define PAGE 4096u
+/* Small buckets and a small bound: eviction and cross-bucket paths are reached quickly. */
+#define FUZZ_BUCKET_SHIFT 16
+#define FUZZ_MAX_BUCKETS 4
+#define FUZZ_VP_EPORT 0x4d2u
+#define FUZZ_TIMER_ROUNDS 16
+#define FUZZ_MAX_SAVE_LOADS 1
+
+const struct fuzz_machine_config fuzz_machine_full_config = {
+    .serials = 4,
+    .debugcon = true,
+    .testdev = true,
+};
+
+void fuzz_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("fuzz check failed: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+void fuzz_quiet_logs(void)
+{
+    if (g_getenv("FUZZ_VERBOSE") == NULL) {
+        log_set_level(LOG_LEVEL_ERROR);
+    }
+    /* A GLib warning or critical (a GError set twice, a g_return_if_fail) is a bug found. */
+    g_log_set_always_fatal(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL);
+}
+
+/* ---- guest RAM: a buffer; hole pages are poisoned so a touch of one is an ASan report ---- */
+
+static bool gfn_is_ram(uint64_t gfn)
+{
+    return gfn < FUZZ_RAM_SIZE / PAGE &&
+           !(gfn >= FUZZ_HOLE_START / PAGE && gfn < FUZZ_HOLE_END / PAGE);
+}
+
+/*
+ * One buffer for the whole run, zeroed for each machine: a fresh 1 MiB allocation per input
+ * costs more page faults than the input's own work. The harness's own state, not a device's.
+ */
+static uint8_t *ram_buffer;
+static bool ram_in_use;
+
+static uint8_t *ram_acquire(void)
+{
+    FUZZ_CHECK(!ram_in_use, "two fuzz machines at once");
+    if (ram_buffer == NULL) {
+        ram_buffer = g_malloc(FUZZ_RAM_SIZE);
+        ASAN_POISON_MEMORY_REGION(ram_buffer + FUZZ_HOLE_START, FUZZ_HOLE_END - FUZZ_HOLE_START);
+    }
+    memset(ram_buffer, 0, FUZZ_HOLE_START);
+    memset(ram_buffer + FUZZ_HOLE_END, 0, FUZZ_RAM_SIZE - FUZZ_HOLE_END);
+    ram_in_use = true;
+    return ram_buffer;
+}
+
+static void ram_release(uint8_t *ram)
+{
+    FUZZ_CHECK(ram == ram_buffer && ram_in_use, "releasing RAM not acquired");
+    ram_in_use = false;
+}
+
+static void *fake_map(void *opaque, uint64_t first_gfn, size_t nr, bool writable, int *err)
+{
+    struct fuzz_machine *fm = opaque;
+    bool any = false;
+    void *addr;
+
+    FUZZ_CHECK(nr > 0, "mapper asked for 0 pages");
+    for (size_t i = 0; i < nr; i++) {
+        bool ok = first_gfn + i >= first_gfn && gfn_is_ram(first_gfn + i);
+        err[i] = ok ? 0 : -EFAULT;
+        any |= ok;
+    }
+    if (!any) {
+        return NULL;
+    }
+    /* Some page is RAM, so first_gfn is below the buffer's end: the pointer stays inside. */
+    addr = fm->ram + first_gfn * PAGE;
+    g_hash_table_insert(fm->live_maps, addr,
+                        GSIZE_TO_POINTER(GPOINTER_TO_SIZE(g_hash_table_lookup(fm->live_maps,
+                                                                              addr)) + 1));
+    return addr;
+}
+
+static void fake_unmap(void *opaque, void *addr, size_t nr)
+{
+    struct fuzz_machine *fm = opaque;
+    size_t live = GPOINTER_TO_SIZE(g_hash_table_lookup(fm->live_maps, addr));
+
+    FUZZ_CHECK(live > 0, "mapcache unmapped %p, which it never mapped (or twice)", addr);
+    if (live == 1) {
+        g_hash_table_remove(fm->live_maps, addr);
+    } else {
+        g_hash_table_insert(fm->live_maps, addr, GSIZE_TO_POINTER(live - 1));
+    }
+}
+
+/* ---- the accelerator: records, and checks every argument a device could get wrong ---- */
+
+static void fake_set_isa_irq(void *opaque, unsigned irq, bool level)
+{
+    struct fuzz_machine *fm = opaque;
+
+    fm->accel.calls++;
+    FUZZ_CHECK(irq < MACHINE_ISA_IRQS, "ISA irq %u", irq);
+    /* The machine reports transitions of the wired-OR line only. */
+    FUZZ_CHECK(fm->accel.isa_level[irq] != level, "ISA irq %u set to %d twice", irq, level);
+    fm->accel.isa_level[irq] = level;
+}
+
+static void fake_set_pci_intx(void *opaque, unsigned slot, unsigned pin, bool level)
+{
+    struct fuzz_machine *fm = opaque;
+
+    fm->accel.calls++;
+    FUZZ_CHECK(slot < 32 && pin < 4, "INTx slot %u pin %u", slot, pin);
+}
+
+static void fake_set_pci_link_route(void *opaque, unsigned link, unsigned isa_irq)
+{
+    struct fuzz_machine *fm = opaque;
+
+    fm->accel.calls++;
+    FUZZ_CHECK(link < 4 && isa_irq < MACHINE_ISA_IRQS, "link %u -> irq %u", link, isa_irq);
+}
+
+static void fake_inject_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    struct fuzz_machine *fm = opaque;
+
+    fm->accel.calls++;
+    fm->accel.msis++;
+}
+
+static void fake_claim_pcidev(void *opaque, uint32_t sbdf, bool add)
+{
+    ((struct fuzz_machine *)opaque)->accel.calls++;
+}
+
+static void fake_request_shutdown(void *opaque, enum shutdown_reason reason)
+{
+    struct fuzz_machine *fm = opaque;
+
+    fm->accel.calls++;
+    fm->accel.shutdowns++;
+    FUZZ_CHECK((unsigned)reason <= SHUTDOWN_CRASH, "shutdown reason %d", (int)reason);
+}
+
+static bool fake_set_mem_type(void *opaque, uint64_t first_gfn, uint32_t nr, bool read_only)
+{
+    struct fuzz_machine *fm = opaque;
+
+    fm->accel.calls++;
+    FUZZ_CHECK(nr > 0 && first_gfn + nr > first_gfn, "mem type gfn 0x%" G_GINT64_MODIFIER "x nr %u",
+               first_gfn, nr);
+    return true;
+}
+
+static void fake_modified_memory(void *opaque, uint64_t first_gfn, uint64_t nr)
+{
+    struct fuzz_machine *fm = opaque;
+
+    fm->accel.calls++;
+    FUZZ_CHECK(nr > 0 && first_gfn + (nr - 1) >= first_gfn,
+               "dirty range gfn 0x%" G_GINT64_MODIFIER "x nr %" G_GUINT64_FORMAT, first_gfn, nr);
+}
+
+static const struct accel_ops fake_accel_ops = {
+    .set_isa_irq = fake_set_isa_irq,
+    .set_pci_intx = fake_set_pci_intx,
+    .set_pci_link_route = fake_set_pci_link_route,
+    .inject_msi = fake_inject_msi,
+    .claim_pcidev = fake_claim_pcidev,
+    .request_shutdown = fake_request_shutdown,
+    .set_mem_type = fake_set_mem_type,
+    .modified_memory = fake_modified_memory,
+};
+
+/* ---- assembly: the command line main would get ---- */
+
+static GPtrArray *machine_argv(const struct fuzz_machine_config *cfg)
+{
+    GPtrArray *argv = g_ptr_array_new();
+
+    g_ptr_array_add(argv, "xendm");
+    g_ptr_array_add(argv, "-xen-domid");
+    g_ptr_array_add(argv, "1");
+    for (unsigned i = 0; i < cfg->serials && i < XENDM_MAX_SERIALS; i++) {
+        g_ptr_array_add(argv, "-serial");
+        g_ptr_array_add(argv, "null");
+    }
+    if (cfg->debugcon) {
+        g_ptr_array_add(argv, "-chardev");
+        g_ptr_array_add(argv, "null,id=fuzzdbg");
+        g_ptr_array_add(argv, "-device");
+        g_ptr_array_add(argv, "isa-debugcon,iobase=0x402,chardev=fuzzdbg");
+    }
+    if (cfg->testdev) {
+        g_ptr_array_add(argv, "-device");
+        g_ptr_array_add(argv, "pc-testdev");
+    }
+    return argv;
+}
+
+static void assemble(struct fuzz_machine *fm, const struct fuzz_machine_config *cfg)
+{
+    struct xendm_config *xcfg = config_new();
+    GPtrArray *argv = machine_argv(cfg);
+    GError *err = NULL;
+
+    if (!options_parse(xcfg, (int)argv->len, (char **)argv->pdata, &err) ||
+        !xenfv_assemble(fm->m, xcfg, &err)) {
+        fuzz_fail("the fuzz machine's command line was refused: %s", err->message);
+    }
+    config_free(xcfg);
+    g_ptr_array_free(argv, TRUE);
+}
+
+struct fuzz_machine *fuzz_machine_new(const struct fuzz_machine_config *cfg)
+{
+    struct fuzz_machine *fm = g_new0(struct fuzz_machine, 1);
+    const struct mapcache_config mc_cfg = {
+        .bucket_shift = FUZZ_BUCKET_SHIFT,
+        .max_buckets = FUZZ_MAX_BUCKETS,
+    };
+    const struct mapcache_mapper mapper = {fake_map, fake_unmap, fm};
+
+    fm->ram = ram_acquire();
+    fm->live_maps = g_hash_table_new(g_direct_hash, g_direct_equal);
+    fm->buf_page = g_new0(struct xenabi_buffered_iopage, 1);
+    fm->mc = mapcache_new(&mapper, &mc_cfg);
+    FUZZ_CHECK(fm->mc != NULL, "mapcache_new failed");
+    fm->m = machine_new();
+    fm->m->mapcache = fm->mc;
+    fm->m->ram_size = FUZZ_RAM_SIZE;
+    fm->m->accel = &fake_accel_ops;
+    fm->m->accel_opaque = fm;
+    assemble(fm, cfg);
+    machine_reset(fm->m);
+    /* As during live migration: every device write to RAM is reported (machine_mark_dirty). */
+    fm->m->dirty_log = true;
+    return fm;
+}
+
+void fuzz_machine_free(struct fuzz_machine *fm)
+{
+    machine_free(fm->m);
+    for (unsigned irq = 0; irq < MACHINE_ISA_IRQS; irq++) {
+        FUZZ_CHECK(!fm->accel.isa_level[irq], "ISA irq %u still raised after every device left",
+                   irq);
+    }
+    mapcache_free(fm->mc);
+    FUZZ_CHECK(g_hash_table_size(fm->live_maps) == 0, "%u guest mappings leaked",
+               g_hash_table_size(fm->live_maps));
+    g_hash_table_destroy(fm->live_maps);
+    ram_release(fm->ram);
+    g_free(fm->buf_page);
+    g_free(fm);
+}
+
+/* ---- invariants ---- */
+
+void fuzz_machine_check_lines(struct fuzz_machine *fm)
+{
+    for (unsigned irq = 0; irq < MACHINE_ISA_IRQS; irq++) {
+        bool high = fm->m->isa_irq_count[irq] > 0;
+        FUZZ_CHECK(fm->accel.isa_level[irq] == high,
+                   "ISA irq %u: accelerator has level %d, %u sources drive it", irq,
+                   fm->accel.isa_level[irq], fm->m->isa_irq_count[irq]);
+    }
+}
+
+/* No device holds guest memory between requests yet (no asynchronous DMA exists). */
+static void check_mapcache(struct fuzz_machine *fm)
+{
+    struct mapcache_stats st;
+
+    mapcache_get_stats(fm->mc, &st);
+    FUZZ_CHECK(st.locked_buckets == 0 && st.dedicated_mappings == 0,
+               "a lock outlived its request: %zu locked buckets, %zu dedicated mappings",
+               st.locked_buckets, st.dedicated_mappings);
+    FUZZ_CHECK(st.mapped_buckets <= FUZZ_MAX_BUCKETS, "%zu buckets mapped, bound %u",
+               st.mapped_buckets, FUZZ_MAX_BUCKETS);
+}
+
+void fuzz_machine_check_save_load(struct fuzz_machine *fm)
+{
+    GBytes *first = machine_save_state(fm->m), *second;
+    GError *err = NULL;
+    gsize len;
+    const uint8_t *data = g_bytes_get_data(first, &len);
+
+    if (!machine_load_state(fm->m, data, len, &err)) {
+        fuzz_fail("the machine refuses the state it just saved: %s", err->message);
+    }
+    second = machine_save_state(fm->m);
+    FUZZ_CHECK(g_bytes_equal(first, second), "save -> load -> save changed the stream");
+    g_bytes_unref(first);
+    g_bytes_unref(second);
+    fuzz_machine_check_lines(fm);
+}
+
+/* ---- serving one synchronous request the way accel/xen does ---- */
+
+static void check_served_slot(const struct xenabi_ioreq *before, const struct xenabi_ioreq *after)
+{
+    uint8_t flags = before->flags;
+    bool answers = xenabi_ioreq_is_read(flags) && !xenabi_ioreq_data_is_ptr(flags);
+
+    FUZZ_CHECK(xenabi_ioreq_state(after->flags) == XENABI_STATE_IORESP_READY,
+               "slot state %u after service", xenabi_ioreq_state(after->flags));
+    FUZZ_CHECK((after->flags & ~XENABI_IOREQ_STATE_MASK) == (flags & ~XENABI_IOREQ_STATE_MASK),
+               "the device model changed the request's flags");
+    FUZZ_CHECK(after->addr == before->addr && after->count == before->count &&
+               after->size == before->size && after->type == before->type &&
+               after->vp_eport == before->vp_eport && after->pad0 == before->pad0,
+               "the device model wrote a field of the slot other than data and state");
+    if (!answers) {
+        FUZZ_CHECK(after->data == before->data, "data changed for a write or a REP access");
+    } else if (after->size == 1 || after->size == 2 || after->size == 4 || after->size == 8) {
+        FUZZ_CHECK((after->data & ~all_ones(after->size)) == 0,
+                   "type %u read of size %u answered 0x%" G_GINT64_MODIFIER "x", after->type,
+                   after->size, after->data);
+    }
+}
+
+/* Serves req through the slot (state set READY); ring: drain the buffered page first. */
+static void serve(struct fuzz_machine *fm, struct xenabi_ioreq req, bool ring)
+{
+    struct xenabi_ioreq before;
+
+    req.vp_eport = FUZZ_VP_EPORT;
+    req.flags = xenabi_ioreq_with_state(req.flags, XENABI_STATE_IOREQ_READY);
+    before = req;
+    fm->slot = req;
+    FUZZ_CHECK(ioreq_service_slot(fm->m, &fm->slot, ring ? fm->buf_page : NULL, &fm->stats),
+               "a READY slot was not served");
+    check_served_slot(&before, &fm->slot);
+}
+
+/* A slot exactly as the input has it: served if READY, else left alone (a spurious event). */
+static void serve_raw(struct fuzz_machine *fm, const struct xenabi_ioreq *req)
+{
+    bool ready = xenabi_ioreq_state(req->flags) == XENABI_STATE_IOREQ_READY;
+
+    fm->slot = *req;
+    FUZZ_CHECK(ioreq_service_slot(fm->m, &fm->slot, fm->buf_page, &fm->stats) == ready,
+               "slot in state %u served: %d", xenabi_ioreq_state(req->flags), !ready);
+    if (ready) {
+        check_served_slot(req, &fm->slot);
+    } else {
+        FUZZ_CHECK(memcmp(&fm->slot, req, sizeof(*req)) == 0, "a slot not READY was touched");
+    }
+}
+
+/* ---- the program reader ---- */
+
+struct cursor {
+    const uint8_t *p;
+    size_t left;
+};
+
+static uint64_t take(struct cursor *c, unsigned width)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < width; i++) {
+        uint64_t byte = 0;
+        if (c->left > 0) {
+            byte = *c->p++;
+            c->left--;
+        }
+        v |= byte << (8 * i);
+    }
+    return v;
+}
+
+static unsigned mode_size(uint8_t mode)
+{
+    return 1u << ((mode >> 2) & 3u);
+}
+
+static struct xenabi_ioreq make_req(unsigned type, uint8_t mode, bool ptr)
+{
+    struct xenabi_ioreq req = {0};
+
+    req.type = (uint8_t)type;
+    req.size = mode_size(mode);
+    req.count = 1;
+    req.flags = (uint8_t)(((mode & FUZZ_F_READ) ? XENABI_IOREQ_DIR_READ : 0) |
+                          ((mode & FUZZ_F_DF) ? XENABI_IOREQ_DF : 0) |
+                          (ptr ? XENABI_IOREQ_DATA_IS_PTR : 0));
+    return req;
+}
+
+static void step_pio(struct fuzz_machine *fm, struct cursor *c)
+{
+    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_PIO, (uint8_t)take(c, 1), false);
+
+    req.addr = take(c, 2);
+    req.data = take(c, 4);
+    serve(fm, req, false);
+}
+
+static void step_pio_rep(struct fuzz_machine *fm, struct cursor *c)
+{
+    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_PIO, (uint8_t)take(c, 1), true);
+
+    req.addr = take(c, 2);
+    req.count = (uint32_t)take(c, 2);
+    req.data = take(c, 4);
+    serve(fm, req, false);
+}
+
+static void step_mmio(struct fuzz_machine *fm, struct cursor *c)
+{
+    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_COPY, (uint8_t)take(c, 1), false);
+
+    req.addr = take(c, 8);
+    req.data = take(c, 8);
+    req.count = (uint32_t)take(c, 2);
+    serve(fm, req, false);
+}
+
+static void step_mmio_rep(struct fuzz_machine *fm, struct cursor *c)
+{
+    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_COPY, (uint8_t)take(c, 1), true);
+
+    req.addr = take(c, 8);
+    req.count = (uint32_t)take(c, 2);
+    req.data = take(c, 4);
+    serve(fm, req, false);
+}
+
+static void step_pci(struct fuzz_machine *fm, struct cursor *c)
+{
+    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_PCI_CONFIG, (uint8_t)take(c, 1), false);
+    uint64_t sbdf = take(c, 4);
+
+    req.addr = sbdf << 32 | take(c, 2);
+    req.data = take(c, 4);
+    serve(fm, req, false);
+}
+
+static void ring_put(struct xenabi_buffered_iopage *page, uint32_t index, uint32_t word,
+                     uint32_t data)
+{
+    page->slot[index % XENABI_IOREQ_BUFFER_SLOT_NUM].word = word;
+    page->slot[index % XENABI_IOREQ_BUFFER_SLOT_NUM].data = data;
+}
+
+/* The harness is Xen's producer here: entries go in at the write pointer. */
+static void step_buffered(struct fuzz_machine *fm, struct cursor *c)
+{
+    struct xenabi_buffered_iopage *page = fm->buf_page;
+    unsigned n = (unsigned)take(c, 1), how = (unsigned)take(c, 1);
+    uint32_t w = page->write_pointer;
+    int drained = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t word = (uint32_t)take(c, 4), data = (uint32_t)take(c, 4);
+        ring_put(page, w++, word, data);
+    }
+    if (how & 1) {
+        page->read_pointer = (uint32_t)take(c, 4);
+        page->write_pointer = (uint32_t)take(c, 4);
+    } else {
+        page->write_pointer = w;
+    }
+    if (how & 2) {
+        /* A sync read of an unclaimed port: Xen's order is ring first, then the request. */
+        struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_PIO, FUZZ_F_READ, false);
+        req.addr = 0x80;
+        serve(fm, req, true);
+    } else {
+        drained = ioreq_drain_buffered(fm->m, page, &fm->stats);
+        FUZZ_CHECK(drained >= -1, "drain returned %d", drained);
+    }
+    if (!(how & 1) && drained >= 0 && !(how & 2)) {
+        FUZZ_CHECK(page->read_pointer == page->write_pointer,
+                   "a well-formed ring was left with %u entries",
+                   page->write_pointer - page->read_pointer);
+    }
+    /* As after Xen's next rebase: an empty ring, whatever this step left. */
+    page->read_pointer = page->write_pointer = 0;
+}
+
+static void step_raw(struct fuzz_machine *fm, struct cursor *c)
+{
+    struct xenabi_ioreq req;
+    uint8_t bytes[sizeof(req)];
+
+    for (size_t i = 0; i < sizeof(bytes); i++) {
+        bytes[i] = (uint8_t)take(c, 1);
+    }
+    memcpy(&req, bytes, sizeof(req));
+    serve_raw(fm, &req);
+}
+
+static void step_ram(struct fuzz_machine *fm, struct cursor *c)
+{
+    uint32_t gpa = (uint32_t)take(c, 4) % FUZZ_RAM_SIZE;
+    unsigned len = (unsigned)take(c, 1);
+
+    for (unsigned i = 0; i < len; i++, gpa = (gpa + 1) % FUZZ_RAM_SIZE) {
+        uint8_t byte = (uint8_t)take(c, 1);
+        if (gfn_is_ram(gpa / PAGE)) {
+            fm->ram[gpa] = byte;
+        }
+    }
+}
+
+/* The host side of a UART: what a person types on its pty, through the chardev frontend. */
+static void step_host_input(struct fuzz_machine *fm, struct cursor *c)
+{
+    char id[16];
+    struct chardev *chr;
+    uint8_t bytes[UINT8_MAX];
+    unsigned len, done = 0;
+
+    snprintf(id, sizeof(id), "serial%u", (unsigned)(take(c, 1) % XENDM_MAX_SERIALS));
+    len = (unsigned)take(c, 1);
+    for (unsigned i = 0; i < len; i++) {
+        bytes[i] = (uint8_t)take(c, 1);
+    }
+    chr = machine_find_chardev(fm->m, id);
+    while (chr != NULL && chr->has_frontend && done < len) {
+        size_t room = chr->frontend.can_receive(chr->frontend.opaque);
+        size_t n = MIN(room, (size_t)(len - done));
+        if (n == 0) {
+            break; /* the FIFO is full: the chardev stops reading, the rest waits in the pty */
+        }
+        chr->frontend.receive(chr->frontend.opaque, bytes + done, n);
+        done += (unsigned)n;
+    }
+}
+
+static void step_timers(void)
+{
+    for (unsigned i = 0; i < FUZZ_TIMER_ROUNDS; i++) {
+        if (!g_main_context_iteration(NULL, FALSE)) {
+            break;
+        }
+    }
+}
+
+static void run_step(struct fuzz_machine *fm, enum fuzz_op op, struct cursor *c)
+{
+    switch (op) {
+    case FUZZ_OP_PIO: step_pio(fm, c); break;
+    case FUZZ_OP_PIO_REP: step_pio_rep(fm, c); break;
+    case FUZZ_OP_MMIO: step_mmio(fm, c); break;
+    case FUZZ_OP_MMIO_REP: step_mmio_rep(fm, c); break;
+    case FUZZ_OP_PCI: step_pci(fm, c); break;
+    case FUZZ_OP_BUFFERED: step_buffered(fm, c); break;
+    case FUZZ_OP_TIMEOFFSET: {
+        struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_TIMEOFFSET, 0, false);
+        req.data = take(c, 8);
+        serve(fm, req, false);
+        break;
+    }
+    case FUZZ_OP_INVALIDATE:
+        serve(fm, make_req(XENABI_IOREQ_TYPE_INVALIDATE, 0, false), false);
+        break;
+    case FUZZ_OP_RAW: step_raw(fm, c); break;
+    case FUZZ_OP_RAM: step_ram(fm, c); break;
+    case FUZZ_OP_SAVE_LOAD:
+        /* A round trip costs what hundreds of requests do: a few per input are plenty. */
+        if (fm->save_loads++ < FUZZ_MAX_SAVE_LOADS) {
+            fuzz_machine_check_save_load(fm);
+        }
+        break;
+    case FUZZ_OP_RESET: machine_reset(fm->m); break;
+    case FUZZ_OP_TIMERS: step_timers(); break;
+    case FUZZ_OP_HOST_INPUT: step_host_input(fm, c); break;
+    case FUZZ_OP_COUNT: break;
+    }
+}
+
+void fuzz_machine_run(struct fuzz_machine *fm, const uint8_t *prog, size_t len)
+{
+    struct cursor c = {prog, len};
+
+    while (c.left > 0) {
+        run_step(fm, (enum fuzz_op)(take(&c, 1) % FUZZ_OP_COUNT), &c);
+        fuzz_machine_check_lines(fm);
+        check_mapcache(fm);
+    }
+}
+
+/* ---- a fixed read of every device register ---- */
+
+struct probe_range {
+    uint16_t base, len;
+};
+
+static const struct probe_range probe_ports[] = {
+    {0x3f8, 8}, {0x2f8, 8}, {0x3e8, 8}, {0x2e8, 8}, /* COM1-4 */
+    {0x60, 1}, {0x64, 1}, {0x92, 1}, {0x402, 1},    /* i8042, port92, debugcon */
+    {0xe0, 12}, {0x2000, 24},                       /* pc-testdev */
+};
+
+void fuzz_machine_probe(struct fuzz_machine *fm)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(probe_ports); i++) {
+        for (uint16_t off = 0; off < probe_ports[i].len; off++) {
+            struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_PIO, FUZZ_F_READ, false);
+            req.addr = probe_ports[i].base + off;
+            serve(fm, req, false);
+        }
+    }
+    fuzz_machine_check_lines(fm);
+}
+
+/* ---- encoders ---- */
+
+static void put(GByteArray *out, uint64_t value, unsigned width)
+{
+    for (unsigned i = 0; i < width; i++) {
+        uint8_t byte = (uint8_t)(value >> (8 * i));
+        g_byte_array_append(out, &byte, 1);
+    }
+}
+
+static uint8_t encode_mode(unsigned flags, unsigned size)
+{
+    unsigned code = size == 8 ? 3 : size == 4 ? 2 : size == 2 ? 1 : 0;
+    return (uint8_t)((flags & (FUZZ_F_READ | FUZZ_F_DF)) | code << 2);
+}
+
+void fuzz_emit_pio(GByteArray *out, bool read, unsigned size, uint16_t port, uint32_t value)
+{
+    put(out, FUZZ_OP_PIO, 1);
+    put(out, encode_mode(read ? FUZZ_F_READ : 0, size), 1);
+    put(out, port, 2);
+    put(out, value, 4);
+}
+
+void fuzz_emit_pio_rep(GByteArray *out, unsigned flags, unsigned size, uint16_t port,
+                       uint16_t count, uint32_t gpa)
+{
+    put(out, FUZZ_OP_PIO_REP, 1);
+    put(out, encode_mode(flags, size), 1);
+    put(out, port, 2);
+    put(out, count, 2);
+    put(out, gpa, 4);
+}
+
+void fuzz_emit_mmio(GByteArray *out, bool read, unsigned size, uint64_t addr, uint64_t value,
+                    uint16_t count)
+{
+    put(out, FUZZ_OP_MMIO, 1);
+    put(out, encode_mode(read ? FUZZ_F_READ : 0, size), 1);
+    put(out, addr, 8);
+    put(out, value, 8);
+    put(out, count, 2);
+}
+
+void fuzz_emit_mmio_rep(GByteArray *out, unsigned flags, unsigned size, uint64_t addr,
+                        uint16_t count, uint32_t gpa)
+{
+    put(out, FUZZ_OP_MMIO_REP, 1);
+    put(out, encode_mode(flags, size), 1);
+    put(out, addr, 8);
+    put(out, count, 2);
+    put(out, gpa, 4);
+}
+
+void fuzz_emit_pci(GByteArray *out, bool read, unsigned size, uint32_t sbdf, uint16_t reg,
+                   uint32_t value)
+{
+    put(out, FUZZ_OP_PCI, 1);
+    put(out, encode_mode(read ? FUZZ_F_READ : 0, size), 1);
+    put(out, sbdf, 4);
+    put(out, reg, 2);
+    put(out, value, 4);
+}
+
+void fuzz_emit_buffered(GByteArray *out, const struct fuzz_buf_entry *entries, unsigned n)
+{
+    unsigned slots = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        slots += entries[i].size == 8 ? 2 : 1;
+    }
+    put(out, FUZZ_OP_BUFFERED, 1);
+    put(out, slots, 1);
+    put(out, 2, 1); /* drained ahead of a sync request, as Xen orders them */
+    for (unsigned i = 0; i < n; i++) {
+        const struct fuzz_buf_entry *e = &entries[i];
+        uint32_t word = xenabi_buf_encode(e->type, false, e->size, e->addr);
+        put(out, word, 4);
+        put(out, (uint32_t)e->value, 4);
+        if (e->size == 8) {
+            /* The high half follows in the next slot (reference §1.6). */
+            put(out, word, 4);
+            put(out, (uint32_t)(e->value >> 32), 4);
+        }
+    }
+}
+
+void fuzz_emit_timeoffset(GByteArray *out, int64_t delta)
+{
+    put(out, FUZZ_OP_TIMEOFFSET, 1);
+    put(out, (uint64_t)delta, 8);
+}
+
+void fuzz_emit_simple(GByteArray *out, enum fuzz_op op)
+{
+    put(out, op, 1);
+}
+
+void fuzz_emit_ram(GByteArray *out, uint32_t gpa, const void *bytes, uint8_t len)
+{
+    put(out, FUZZ_OP_RAM, 1);
+    put(out, gpa, 4);
+    put(out, len, 1);
+    g_byte_array_append(out, bytes, len);
+}
+
+void fuzz_emit_raw(GByteArray *out, const struct xenabi_ioreq *req)
+{
+    put(out, FUZZ_OP_RAW, 1);
+    g_byte_array_append(out, (const uint8_t *)req, sizeof(*req));
+}
+
+void fuzz_emit_host_input(GByteArray *out, uint8_t serial, const void *bytes, uint8_t len)
+{
+    put(out, FUZZ_OP_HOST_INPUT, 1);
+    put(out, serial, 1);
+    put(out, len, 1);
+    g_byte_array_append(out, bytes, len);
+}
