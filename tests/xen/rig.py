@@ -269,6 +269,7 @@ def build_overlay(builddir, root, scenarios):
     t.add_file("rig/lib.sh", os.path.join(HERE, "dom0", "lib.sh"), 0o644)
     t.add_file("rig/bin/argv-recorder", os.path.join(HERE, "dom0", "argv-recorder"), 0o755)
     t.add_file("rig/bin/xendm-gdb", os.path.join(SRC, "scripts", "xendm-gdb"), 0o755)
+    t.add_file("rig/bin/local-ssh", os.path.join(HERE, "dom0", "local-ssh"), 0o755)
     for name, path in scenarios:
         t.add_file(f"rig/scenarios/{name}.sh", path, 0o644)
     xendm = os.path.join(builddir, "xendm")
