@@ -1,21 +1,11 @@
 # xl migrate (live, dom0 to dom0): the dirty log, a live device-state save and a restore into
 # a new device model on the receiving side; the guest beats on with its devices intact.
 # timeout: 270
-FIRMWARE=/rig/firmware/testfw-heartbeat.elf
-if [ "$RIG_DM" = xendm ]; then
-    firmware_config <<EOF2
+heartbeat_config <<EOF2
 on_reboot = "destroy"
 EOF2
-else
-    # QEMU's pc-testdev keeps no saved state: the reference beats over the UART alone.
-    guest_config <<EOF2
-firmware_override = "$FIRMWARE"
-on_reboot = "destroy"
-EOF2
-fi
 create
 expect_serial '^tick [0-9]+ ok' 120
-last_tick() { sed -n 's/^tick \([0-9]*\) .*/\1/p' "$SERIAL" | tail -1; }
 before=$(last_tick)
 old_domid=$DOMID
 old_dm=$DM_PID
