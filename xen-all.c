@@ -67,6 +67,12 @@ static uint64_t load_le(const uint8_t *buf, unsigned size)
     return value;
 }
 
+/* An access of 1, 2, 4 or 8 bytes; PIO and PCI config further exclude 8. */
+static bool is_access_size(uint32_t size)
+{
+    return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
 static const char *ioreq_type_name(unsigned type)
 {
     switch (type) {
@@ -94,8 +100,7 @@ static void ioreq_reject(const struct ioreq_view *v, const char *why, struct ior
 static void reject_read_value(struct ioreq_view *v)
 {
     if (v->is_read && !v->data_is_ptr) {
-        bool size_ok = v->size == 1 || v->size == 2 || v->size == 4 || v->size == 8;
-        v->data = all_ones(size_ok ? v->size : 8);
+        v->data = all_ones(is_access_size(v->size) ? v->size : 8);
     }
 }
 
@@ -118,7 +123,7 @@ static const char *check_rep_count(const struct ioreq_view *v)
 
 static const char *check_pio(const struct ioreq_view *v)
 {
-    if (v->size != 1 && v->size != 2 && v->size != 4) {
+    if (!is_access_size(v->size) || v->size == 8) {
         return "bad PIO size";
     }
     if (v->count != 1 && !v->data_is_ptr) {
@@ -189,7 +194,7 @@ static const char *check_copy(const struct ioreq_view *v)
 {
     const char *why;
 
-    if (v->size != 1 && v->size != 2 && v->size != 4 && v->size != 8) {
+    if (!is_access_size(v->size)) {
         return "bad MMIO size";
     }
     why = check_rep_count(v);
@@ -258,7 +263,7 @@ static void execute_copy(struct machine *m, struct ioreq_view *v, struct ioreq_s
 
 static const char *check_pci(const struct ioreq_view *v)
 {
-    if (v->size != 1 && v->size != 2 && v->size != 4) {
+    if (!is_access_size(v->size) || v->size == 8) {
         return "bad PCI config size";
     }
     if (v->count != 1 || v->data_is_ptr) {
@@ -351,7 +356,7 @@ void ioreq_execute(struct machine *m, struct xenabi_ioreq *req, struct ioreq_sta
 
 /* ---- buffered ring (§1.6) ---- */
 
-/* At most one ring's worth per call, so a producer that keeps writing cannot starve the loop. */
+/* At most two rings' worth per call, so a producer that keeps writing cannot starve the loop. */
 #define BUFFERED_MAX_PER_DRAIN (2 * XENABI_IOREQ_BUFFER_SLOT_NUM)
 /*
  * Xen moves the read pointer only when it rebases both pointers, once per ring's worth of

@@ -293,21 +293,16 @@ static bool socket_open(struct chardev *chr, struct kv_list *opts, GError **err)
     return true;
 }
 
-static void socket_input_closed(struct chardev *chr)
-{
-    socket_disconnect(chr);
-}
-
-static void socket_output_failed(struct chardev *chr, int error)
-{
-    if (chr->in_fd >= 0)
-        socket_disconnect(chr);
-}
-
+/* The peer went away (input EOF, output error) or is dropped (chardev_disconnect()). */
 static void socket_drop_peer(struct chardev *chr)
 {
     if (chr->in_fd >= 0)
         socket_disconnect(chr);
+}
+
+static void socket_output_failed(struct chardev *chr, int error)
+{
+    socket_drop_peer(chr);
 }
 
 static void socket_close(struct chardev *chr)
@@ -328,7 +323,7 @@ static void socket_close(struct chardev *chr)
 const struct chardev_backend chardev_socket_backend = {
     .name = "socket",
     .open = socket_open,
-    .input_closed = socket_input_closed,
+    .input_closed = socket_drop_peer,
     .output_failed = socket_output_failed,
     .close = socket_close,
     .disconnect = socket_drop_peer,

@@ -45,14 +45,22 @@ static unsigned monitor_vcpus(struct monitor *mon, unsigned *max)
     return online;
 }
 
+/* A NULL vm_control callback: this xendm cannot do `what`. */
+static bool callback_missing(const void *callback, const char *what, GError **err)
+{
+    if (!callback) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "'%s' is not available", what);
+        return true;
+    }
+    return false;
+}
+
 /* Runs one of the action callbacks; NULL means this xendm cannot do it. */
 static bool run_action(struct monitor *mon, bool (*action)(void *opaque, GError **err),
                        const char *what, GError **err)
 {
-    if (!action) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "'%s' is not available", what);
+    if (callback_missing((const void *)action, what, err))
         return false;
-    }
     return action(mon->opaque, err);
 }
 
@@ -308,15 +316,6 @@ static struct json_value *qmp_query_fdsets(struct qmp_request *req, GError **err
 }
 
 /* ---- device state and the dirty log (Xen save/restore, live migration) ---- */
-
-static bool callback_missing(const void *callback, const char *what, GError **err)
-{
-    if (!callback) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "'%s' is not available", what);
-        return true;
-    }
-    return false;
-}
 
 static struct json_value *qmp_xen_save_devices_state(struct qmp_request *req, GError **err)
 {

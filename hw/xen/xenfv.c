@@ -11,10 +11,6 @@
 
 #define XENFV_ERROR (g_quark_from_static_string("xendm-xenfv"))
 
-const struct xenfv_com_port xenfv_com_ports[XENDM_MAX_SERIALS] = {
-    {0x3f8, 4}, {0x2f8, 3}, {0x3e8, 4}, {0x2e8, 3},
-};
-
 static bool create_fixed_device(struct machine *m, const char *type, GError **err)
 {
     struct kv_list *props = kv_new();
@@ -78,12 +74,9 @@ static bool create_serial(struct machine *m, const char *spec, unsigned index, G
     }
     props = kv_new();
     kv_set(props, "chardev", chardev_id(chr));
+    /* isa-serial derives COMn's I/O base and IRQ from its index. */
     snprintf(value, sizeof(value), "%u", index);
     kv_set(props, "index", value);
-    snprintf(value, sizeof(value), "0x%x", xenfv_com_ports[index].iobase);
-    kv_set(props, "iobase", value);
-    snprintf(value, sizeof(value), "%u", xenfv_com_ports[index].irq);
-    kv_set(props, "irq", value);
     dev = machine_create_device(m, "isa-serial", props, err);
     kv_free(props);
     return dev != NULL;

@@ -12,13 +12,6 @@
 #include "xendm/machine.h"
 #include "xendm/options.h"
 
-/* COM1..COM4 as the PC/AT assigns them (index 0..3). */
-struct xenfv_com_port {
-    uint16_t iobase;
-    uint8_t irq;
-};
-extern const struct xenfv_com_port xenfv_com_ports[XENDM_MAX_SERIALS];
-
 /* Creates the machine's devices from cfg (whose kv lists are consumed). */
 bool xenfv_assemble(struct machine *m, struct xendm_config *cfg, GError **err);
 

@@ -452,11 +452,12 @@ static void step_pio(struct fuzz_machine *fm, struct cursor *c)
     serve(fm, req, false);
 }
 
-static void step_pio_rep(struct fuzz_machine *fm, struct cursor *c)
+/* REP INS/OUTS and REP MOVS/STOS: mode, address (addr_width bytes), count, buffer gpa. */
+static void step_rep(struct fuzz_machine *fm, struct cursor *c, unsigned type, unsigned addr_width)
 {
-    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_PIO, (uint8_t)take(c, 1), true);
+    struct xenabi_ioreq req = make_req(type, (uint8_t)take(c, 1), true);
 
-    req.addr = take(c, 2);
+    req.addr = take(c, addr_width);
     req.count = (uint32_t)take(c, 2);
     req.data = take(c, 4);
     serve(fm, req, false);
@@ -469,16 +470,6 @@ static void step_mmio(struct fuzz_machine *fm, struct cursor *c)
     req.addr = take(c, 8);
     req.data = take(c, 8);
     req.count = (uint32_t)take(c, 2);
-    serve(fm, req, false);
-}
-
-static void step_mmio_rep(struct fuzz_machine *fm, struct cursor *c)
-{
-    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_COPY, (uint8_t)take(c, 1), true);
-
-    req.addr = take(c, 8);
-    req.count = (uint32_t)take(c, 2);
-    req.data = take(c, 4);
     serve(fm, req, false);
 }
 
@@ -598,9 +589,9 @@ static void run_step(struct fuzz_machine *fm, enum fuzz_op op, struct cursor *c)
 {
     switch (op) {
     case FUZZ_OP_PIO: step_pio(fm, c); break;
-    case FUZZ_OP_PIO_REP: step_pio_rep(fm, c); break;
+    case FUZZ_OP_PIO_REP: step_rep(fm, c, XENABI_IOREQ_TYPE_PIO, 2); break;
     case FUZZ_OP_MMIO: step_mmio(fm, c); break;
-    case FUZZ_OP_MMIO_REP: step_mmio_rep(fm, c); break;
+    case FUZZ_OP_MMIO_REP: step_rep(fm, c, XENABI_IOREQ_TYPE_COPY, 8); break;
     case FUZZ_OP_PCI: step_pci(fm, c); break;
     case FUZZ_OP_BUFFERED: step_buffered(fm, c); break;
     case FUZZ_OP_TIMEOFFSET: {
@@ -686,14 +677,21 @@ void fuzz_emit_pio(GByteArray *out, bool read, unsigned size, uint16_t port, uin
     put(out, value, 4);
 }
 
+/* The encoding step_rep() reads. */
+static void emit_rep(GByteArray *out, enum fuzz_op op, unsigned flags, unsigned size,
+                     uint64_t addr, unsigned addr_width, uint16_t count, uint32_t gpa)
+{
+    put(out, op, 1);
+    put(out, encode_mode(flags, size), 1);
+    put(out, addr, addr_width);
+    put(out, count, 2);
+    put(out, gpa, 4);
+}
+
 void fuzz_emit_pio_rep(GByteArray *out, unsigned flags, unsigned size, uint16_t port,
                        uint16_t count, uint32_t gpa)
 {
-    put(out, FUZZ_OP_PIO_REP, 1);
-    put(out, encode_mode(flags, size), 1);
-    put(out, port, 2);
-    put(out, count, 2);
-    put(out, gpa, 4);
+    emit_rep(out, FUZZ_OP_PIO_REP, flags, size, port, 2, count, gpa);
 }
 
 void fuzz_emit_mmio(GByteArray *out, bool read, unsigned size, uint64_t addr, uint64_t value,
@@ -709,11 +707,7 @@ void fuzz_emit_mmio(GByteArray *out, bool read, unsigned size, uint64_t addr, ui
 void fuzz_emit_mmio_rep(GByteArray *out, unsigned flags, unsigned size, uint64_t addr,
                         uint16_t count, uint32_t gpa)
 {
-    put(out, FUZZ_OP_MMIO_REP, 1);
-    put(out, encode_mode(flags, size), 1);
-    put(out, addr, 8);
-    put(out, count, 2);
-    put(out, gpa, 4);
+    emit_rep(out, FUZZ_OP_MMIO_REP, flags, size, addr, 8, count, gpa);
 }
 
 void fuzz_emit_pci(GByteArray *out, bool read, unsigned size, uint32_t sbdf, uint16_t reg,

@@ -35,7 +35,7 @@ static void test_idle_cpu(void)
     g_test_message("%s used %" G_GINT64_FORMAT " us of CPU in 1 s idle", qtest_dm_name(),
                    (after - before) / 1000);
     g_assert_cmpint(after - before, <, 20 * 1000 * 1000);
-    qtest_quit(qt);
+    g_assert_cmpint(qtest_quit(qt), ==, 0);
 }
 
 static unsigned count_lines_with(const char *path, const char *needle)

@@ -197,8 +197,8 @@ static int op_track_dirty_vram(struct xsim *xs, struct xen_dm_op_track_dirty_vra
     return 0;
 }
 
-static int op_modified_memory(struct xsim *xs, struct xen_dm_op_modified_memory *a,
-                              unsigned nr_bufs, uint8_t **bufs, const uint32_t *buf_len)
+static int op_modified_memory(struct xen_dm_op_modified_memory *a, unsigned nr_bufs,
+                              uint8_t **bufs, const uint32_t *buf_len)
 {
     if (a->opaque)
         return -EINVAL;
@@ -215,7 +215,6 @@ static int op_modified_memory(struct xsim *xs, struct xen_dm_op_modified_memory 
             a->nr_extents = i + 1; /* Xen reports the failing extent, index + 1 */
             return -EINVAL;
         }
-        xs->mem.modified_pages += ext.nr;
     }
     return 0;
 }
@@ -242,12 +241,8 @@ static int op_map_mem_type(struct xsim *xs, uint32_t caller,
     if (a->type != XSIM_MEM_IOREQ_SERVER || (a->flags & ~XEN_DMOP_IOREQ_MEM_ACCESS_WRITE) ||
         a->opaque)
         return -EINVAL;
-    int rc = xsim_server_check(xs, caller, a->id, &s);
-    if (rc < 0)
-        return rc;
-    s->memtype_claimed = a->flags != 0;
-    s->memtype_flags = a->flags;
-    return 0;
+    /* Checked, not modelled: no p2m type routes accesses to a server here. */
+    return xsim_server_check(xs, caller, a->id, &s);
 }
 
 static int op_remote_shutdown(struct xsim *xs, struct xen_dm_op_remote_shutdown *a)
@@ -270,7 +265,7 @@ static int op_relocate(struct xsim *xs, struct xen_dm_op_relocate_memory *a)
     return rc;
 }
 
-static int op_pin_cacheattr(struct xsim *xs, struct xen_dm_op_pin_memory_cacheattr *a)
+static int op_pin_cacheattr(struct xen_dm_op_pin_memory_cacheattr *a)
 {
     switch (a->type) {
     case XEN_DMOP_MEM_CACHEATTR_UC: case XEN_DMOP_MEM_CACHEATTR_WC:
@@ -281,11 +276,8 @@ static int op_pin_cacheattr(struct xsim *xs, struct xen_dm_op_pin_memory_cacheat
     default:
         return -EINVAL;
     }
-    if (a->pad || a->start > a->end || a->end > MAX_GFN)
-        return -EINVAL;
-    struct xsim_cacheattr_pin pin = { a->start, a->end, a->type };
-    g_array_append_val(xs->mem.cacheattr_pins, pin);
-    return 0;
+    /* Checked, not modelled: xensim has no cache attributes to pin. */
+    return a->pad || a->start > a->end || a->end > MAX_GFN ? -EINVAL : 0;
 }
 
 static int dispatch(struct xsim *xs, uint32_t caller, struct xen_dm_op *op, unsigned nr_bufs,
@@ -313,7 +305,7 @@ static int dispatch(struct xsim *xs, uint32_t caller, struct xen_dm_op *op, unsi
     case XEN_DMOP_set_pci_link_route:
         return op_set_pci_link_route(xs, &op->u.set_pci_link_route);
     case XEN_DMOP_modified_memory:
-        return op_modified_memory(xs, &op->u.modified_memory, nr_bufs, bufs, buf_len);
+        return op_modified_memory(&op->u.modified_memory, nr_bufs, bufs, buf_len);
     case XEN_DMOP_set_mem_type:
         return op_set_mem_type(xs, &op->u.set_mem_type);
     case XEN_DMOP_inject_event:
@@ -327,7 +319,7 @@ static int dispatch(struct xsim *xs, uint32_t caller, struct xen_dm_op *op, unsi
     case XEN_DMOP_relocate_memory:
         return op_relocate(xs, &op->u.relocate_memory);
     case XEN_DMOP_pin_memory_cacheattr:
-        return op_pin_cacheattr(xs, &op->u.pin_memory_cacheattr);
+        return op_pin_cacheattr(&op->u.pin_memory_cacheattr);
     case XEN_DMOP_nr_vcpus:
         op->u.nr_vcpus.vcpus = xs->nr_vcpus;
         return 0;

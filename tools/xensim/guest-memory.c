@@ -199,7 +199,6 @@ int xsim_mem_init(struct xsim_memory *mem, uint64_t ram_mb, uint64_t lowmem_top)
     memset(mem, 0, sizeof(*mem));
     mem->memfd = -1;
     mem->p2m = g_hash_table_new(g_direct_hash, g_direct_equal);
-    mem->cacheattr_pins = g_array_new(FALSE, FALSE, sizeof(struct xsim_cacheattr_pin));
     mem->memfd = memfd_create("xensim-guest-ram", MFD_CLOEXEC);
     if (mem->memfd < 0)
         return -errno;
@@ -235,8 +234,6 @@ void xsim_mem_fini(struct xsim_memory *mem)
         close(mem->memfd);
     if (mem->p2m)
         g_hash_table_destroy(mem->p2m);
-    if (mem->cacheattr_pins)
-        g_array_free(mem->cacheattr_pins, TRUE);
     g_free(mem->dirty.bitmap);
     memset(mem, 0, sizeof(*mem));
     mem->memfd = -1;

@@ -446,21 +446,15 @@ static void cmd_bufioreq(struct xsim_qtest *qt, char **argv, unsigned argc, bool
     qt_reply(qt, ok ? "OK" : "ERR ring full or absent");
 }
 
+static int submit_invalidate(struct xsim *xs, const struct xsim_access *acc, unsigned server)
+{
+    return xsim_broadcast_invalidate(xs, on_access_done, GUINT_TO_POINTER(xs->qtest->cmd_serial));
+}
+
 static void start_invalidate(struct xsim_qtest *qt)
 {
-    qt->cmd_serial++;
-    qt->busy = true;
-    qt->access_is_read = false;
-    qt->raw_reply = false;
-    unsigned serial = qt->cmd_serial;
-    int rc = xsim_broadcast_invalidate(qt->xs, on_access_done, GUINT_TO_POINTER(serial));
-    if (rc < 0) {
-        qt->busy = false;
-        qt_replyf(qt, "ERR %s", status_text(qt->xs, rc));
-        return;
-    }
-    if (qt->busy && serial == qt->cmd_serial)
-        qt->timer = g_timeout_add(qt->timeout_ms, on_timeout, qt);
+    const struct xsim_access none = { 0 }; /* a write: the reply is a bare OK */
+    qt_start_access(qt, &none, submit_invalidate, 0, false);
 }
 
 /* ------------------------------------------------------------------ guest memory */

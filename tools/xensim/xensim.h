@@ -38,7 +38,6 @@ enum xsim_mem_type { XSIM_MEM_RAM_RW = 0, XSIM_MEM_RAM_RO = 1, XSIM_MEM_MMIO_DM 
 
 struct xsim_dirty_vram {
     bool active;
-    bool reported_once;
     uint64_t first_pfn;
     uint32_t nr;
     uint8_t *bitmap; /* nr bits: pages written since the last report */
@@ -54,13 +53,6 @@ struct xsim_memory {
     uint64_t lowmem_end_gfn;
     uint64_t highmem_end_gfn;
     struct xsim_dirty_vram dirty;
-    uint64_t modified_pages;    /* pages reported by modified_memory */
-    GArray *cacheattr_pins;     /* struct xsim_cacheattr_pin */
-};
-
-struct xsim_cacheattr_pin {
-    uint64_t start, end;
-    uint32_t type;
 };
 
 int xsim_mem_init(struct xsim_memory *mem, uint64_t ram_mb, uint64_t lowmem_top);
@@ -140,8 +132,6 @@ struct xsim_ioreq_server {
     bool legacy_gfns;       /* the gfn interface was used */
     bool resource_mapped;
     uint64_t ioreq_gfn, bufioreq_gfn;
-    bool memtype_claimed;
-    uint32_t memtype_flags;
 };
 
 /* One access as a vCPU produces it (before routing). */

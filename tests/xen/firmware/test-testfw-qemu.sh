@@ -45,8 +45,9 @@ elif ! grep -qx "1\\.\\.$checks" "$log"; then
     echo "not ok $n - firmware summary: its plan does not match the $checks check lines"
     failed=$((failed + 1))
 else
+    # pc-testdev is attached: a skipped check means the firmware failed to find it.
     case $summary in
-    *" fail=0 "*) echo "ok $n - firmware summary: $summary" ;;
+    *" fail=0 skip=0") echo "ok $n - firmware summary: $summary" ;;
     *) echo "not ok $n - firmware summary: $summary"; failed=$((failed + 1)) ;;
     esac
 fi
