@@ -79,12 +79,27 @@ def kernel_package():
     return m.group(1)
 
 
+_apt_lists_refreshed = False
+
+
+def refresh_apt_lists():
+    """Once per run, when a package is unknown: the lists may predate it (a fresh machine)."""
+    global _apt_lists_refreshed
+    if _apt_lists_refreshed or os.getuid() != 0:
+        return False
+    _apt_lists_refreshed = True
+    log("refreshing the package lists (apt-get update)")
+    return subprocess.run(["apt-get", "update", "-q"], stdout=subprocess.DEVNULL).returncode == 0
+
+
 def candidate_version(pkg):
-    out = subprocess.run(["apt-cache", "policy", pkg], capture_output=True, text=True).stdout
-    m = re.search(r"Candidate:\s+(\S+)", out)
-    if not m or m.group(1) == "(none)":
-        raise SystemExit(f"rig: package {pkg} is not available from apt (apt-get update?)")
-    return m.group(1)
+    while True:
+        out = subprocess.run(["apt-cache", "policy", pkg], capture_output=True, text=True).stdout
+        m = re.search(r"Candidate:\s+(\S+)", out)
+        if m and m.group(1) != "(none)":
+            return m.group(1)
+        if not refresh_apt_lists():
+            raise SystemExit(f"rig: package {pkg} is not available from apt (apt-get update?)")
 
 
 def fetch():
@@ -269,6 +284,7 @@ def build_overlay(builddir, root, scenarios):
     t.add_file("rig/lib.sh", os.path.join(HERE, "dom0", "lib.sh"), 0o644)
     t.add_file("rig/bin/argv-recorder", os.path.join(HERE, "dom0", "argv-recorder"), 0o755)
     t.add_file("rig/bin/xendm-gdb", os.path.join(SRC, "scripts", "xendm-gdb"), 0o755)
+    t.add_file("rig/bin/local-ssh", os.path.join(HERE, "dom0", "local-ssh"), 0o755)
     for name, path in scenarios:
         t.add_file(f"rig/scenarios/{name}.sh", path, 0o644)
     xendm = os.path.join(builddir, "xendm")

@@ -154,6 +154,21 @@ static void forget_device_model(struct xsim *xs)
     xsim_evtchn_init(&xs->dom0_evtchn, 0);
 }
 
+/* A fresh start for the next device model: no state in xenstore, a new library socket. */
+static bool open_for_next_device_model(struct toolstack *ts, GError **err)
+{
+    struct xsim *xs = ts->xs;
+
+    xs->dm_ready = false;
+    xs->dm_ended = false;
+    g_autofree char *state = g_strdup_printf("/local/domain/0/device-model/%u/state", xs->domid);
+    xsim_xs_rm(xs->xenstored, state);
+    g_autofree char *sock = g_build_filename(ts->run_dir, "xensim.sock", NULL);
+    unlink(sock);
+    xs->wire = xsim_wire_new(xs, sock, err);
+    return xs->wire != NULL;
+}
+
 static bool restart_domain(void *toolstack, GError **err);
 
 static gboolean quit_later(gpointer opaque)
@@ -766,14 +781,7 @@ static bool restart_domain(void *toolstack, GError **err)
     xs->pci_cf8 = 0;
     xs->crashed = false;
     xs->shutdown_reason = XSIM_SHUTDOWN_NONE;
-    xs->dm_ready = false;
-    xs->dm_ended = false;
-    g_autofree char *state = g_strdup_printf("/local/domain/0/device-model/%u/state", xs->domid);
-    xsim_xs_rm(xs->xenstored, state);
-    g_autofree char *sock = g_build_filename(ts->run_dir, "xensim.sock", NULL);
-    unlink(sock);
-    xs->wire = xsim_wire_new(xs, sock, err);
-    if (!xs->wire || !spawn_dm(ts, err))
+    if (!open_for_next_device_model(ts, err) || !spawn_dm(ts, err))
         return false;
     if (ts->start_timer)
         g_source_remove(ts->start_timer);
@@ -842,14 +850,7 @@ static bool reset_for_restore(struct toolstack *ts, GError **err)
      */
     xs->irqs.log_head = 0;
     xs->irqs.log_len = 0;
-    xs->dm_ready = false;
-    xs->dm_ended = false;
-    g_autofree char *state = g_strdup_printf("/local/domain/0/device-model/%u/state", xs->domid);
-    xsim_xs_rm(xs->xenstored, state);
-    g_autofree char *sock = g_build_filename(ts->run_dir, "xensim.sock", NULL);
-    unlink(sock);
-    xs->wire = xsim_wire_new(xs, sock, err);
-    return xs->wire != NULL;
+    return open_for_next_device_model(ts, err);
 }
 
 /* Starts the device model with -incoming fd:K (K inherited) and waits for "running". */

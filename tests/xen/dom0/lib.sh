@@ -8,6 +8,7 @@
 #
 #   guest_config <<EOF ... EOF     the xl config: common lines + yours (stdin)
 #   firmware_config <<EOF ... EOF  a guest that runs the in-tree test firmware (testfw.elf)
+#   heartbeat_config <<EOF ... EOF a guest beating over device state (last_tick reads it)
 #   create [xl create options]     xl create; records DOMID and DM_PID
 #   expect_serial REGEX SECS       the guest's serial output matches within SECS
 #   expect_no_serial REGEX         ... and does not match
@@ -15,6 +16,7 @@
 #   expect_gone SECS               the domain no longer exists
 #   expect_dm_exited SECS          the device model process has exited
 #   expect_dm_log REGEX            the device model's log matches
+#   expect_file PATH [REGEX] SECS  a file in dom0 exists (and matches REGEX) within SECS
 #   expect_serial_quiet SECS       the serial output does not grow for SECS (a paused guest)
 #   xl_ok ARGS...                  runs `xl ARGS` and expects success
 #   expect_xl_output REGEX ARGS... runs `xl ARGS`, expects success and output matching REGEX
@@ -71,6 +73,19 @@ EOF
         cat
     } | guest_config
 }
+
+# testfw-heartbeat.elf: after its checks it leaves state in the devices and prints "tick N ok"
+# (or "BAD") forever. xendm gets pc-testdev too; QEMU's pc-testdev keeps no saved state, so
+# the reference beats over the UART alone. Extra xl lines on stdin.
+heartbeat_config() {
+    FIRMWARE=/rig/firmware/testfw-heartbeat.elf
+    if [ "$RIG_DM" = xendm ]; then
+        firmware_config
+    else
+        { echo "firmware_override = \"$FIRMWARE\""; cat; } | guest_config
+    fi
+}
+last_tick() { sed -n 's/^tick \([0-9]*\) .*/\1/p' "$SERIAL" | tail -1; }
 
 create() {
     local t0
@@ -130,6 +145,13 @@ dm_alive() {
 dm_exited() { ! dm_alive; }
 expect_dm_exited() { wait_until "$1" "device model (pid $DM_PID) exited" dm_exited; }
 expect_dm_alive() { dm_alive || fail "device model (pid $DM_PID) is not running"; step_ok "device model alive"; }
+
+file_matches() { [ -e "$1" ] && { [ -z "$2" ] || grep -qE "$2" "$1" 2>/dev/null; }; }
+expect_file() {
+    local path=$1 regex="" secs
+    if [ $# -ge 3 ]; then regex=$2; secs=$3; else secs=$2; fi
+    wait_until "$secs" "file $path${regex:+ shows /$regex/}" file_matches "$path" "$regex"
+}
 
 expect_dm_log() {
     grep -qE "$1" "$DMLOG" 2>/dev/null || fail "device model log lacks /$1/"

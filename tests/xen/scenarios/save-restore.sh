@@ -1,22 +1,11 @@
 # xl save and xl restore: the guest's device state goes through the device model's saved state
 # into a new device model (-incoming), and the guest beats on with its count and devices intact.
 # timeout: 240
-FIRMWARE=/rig/firmware/testfw-heartbeat.elf
-if [ "$RIG_DM" = xendm ]; then
-    firmware_config <<EOF2
+heartbeat_config <<EOF2
 on_reboot = "destroy"
 EOF2
-else
-    # QEMU's pc-testdev keeps no saved state (its scratch register comes back 0): the
-    # reference runs the heartbeat over the UART alone.
-    guest_config <<EOF2
-firmware_override = "$FIRMWARE"
-on_reboot = "destroy"
-EOF2
-fi
 create
 expect_serial '^tick [0-9]+ ok' 120
-last_tick() { sed -n 's/^tick \([0-9]*\) .*/\1/p' "$SERIAL" | tail -1; }
 before=$(last_tick)
 xl_ok save "$GUEST" "$WORK/guest.chk"
 expect_gone 15
