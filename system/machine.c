@@ -22,6 +22,12 @@ struct device_instance {
     void *dev;
 };
 
+struct unplug_handler {
+    unsigned kinds;
+    void (*cb)(void *opaque, unsigned kind);
+    void *opaque;
+};
+
 struct irq_line {
     struct machine *m;
     unsigned irq;
@@ -36,6 +42,7 @@ struct machine *machine_new(void)
     m->mmio = address_space_new(ADDRESS_SPACE_MMIO, "mmio");
     m->devices = g_ptr_array_new();
     m->chardevs = g_ptr_array_new();
+    m->unplug_handlers = g_ptr_array_new_with_free_func(g_free);
     return m;
 }
 
@@ -57,6 +64,8 @@ void machine_free(struct machine *m)
         device_instance_destroy(g_ptr_array_index(m->devices, i - 1));
     }
     g_ptr_array_free(m->devices, TRUE);
+    /* After the devices: a device's destroy may unregister its unplug handler. */
+    g_ptr_array_free(m->unplug_handlers, TRUE);
     /* The free function, when chardevs exist, was installed by machine_add_chardev(). */
     g_ptr_array_free(m->chardevs, TRUE);
     address_space_free(m->io);
@@ -152,6 +161,99 @@ void *machine_create_device(struct machine *m, const char *type_name, struct kv_
     }
     g_ptr_array_add(m->devices, inst);
     return dev;
+}
+
+void *machine_find_device(struct machine *m, const char *type_name)
+{
+    for (guint i = 0; i < m->devices->len; i++) {
+        struct device_instance *inst = g_ptr_array_index(m->devices, i);
+        if (strcmp(inst->type->name, type_name) == 0) {
+            return inst->dev;
+        }
+    }
+    return NULL;
+}
+
+/* ---- PV unplug ---- */
+
+static const char *const unplug_kind_names[UNPLUG_KIND_COUNT] = {
+    [UNPLUG_IDE_DISK] = "IDE/SCSI disks",
+    [UNPLUG_IDE_DISK_AUX] = "IDE disks but the primary master",
+    [UNPLUG_NIC] = "NICs",
+    [UNPLUG_NVME] = "NVMe disks",
+};
+
+void machine_register_unplug(struct machine *m, unsigned kinds_bitmask,
+                             void (*cb)(void *opaque, unsigned kind), void *opaque)
+{
+    struct unplug_handler *h = g_new0(struct unplug_handler, 1);
+
+    h->kinds = kinds_bitmask & (UNPLUG_KIND_BIT(UNPLUG_KIND_COUNT) - 1);
+    h->cb = cb;
+    h->opaque = opaque;
+    g_ptr_array_add(m->unplug_handlers, h);
+}
+
+void machine_unregister_unplug(struct machine *m, void *opaque)
+{
+    for (guint i = m->unplug_handlers->len; i > 0; i--) {
+        struct unplug_handler *h = g_ptr_array_index(m->unplug_handlers, i - 1);
+        if (h->opaque == opaque) {
+            g_ptr_array_remove_index(m->unplug_handlers, i - 1);
+        }
+    }
+}
+
+static bool unplug_still_registered(struct machine *m, const struct unplug_handler *want)
+{
+    for (guint i = 0; i < m->unplug_handlers->len; i++) {
+        const struct unplug_handler *h = g_ptr_array_index(m->unplug_handlers, i);
+        if (h->cb == want->cb && h->opaque == want->opaque) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Calls the handlers of one kind. A handler may unregister itself or others (a disk
+ * going away with its controller), so walk a copy and skip entries gone meanwhile.
+ */
+static unsigned unplug_one_kind(struct machine *m, unsigned kind)
+{
+    GPtrArray *snapshot = g_ptr_array_new_with_free_func(g_free);
+    unsigned called = 0;
+
+    for (guint i = 0; i < m->unplug_handlers->len; i++) {
+        struct unplug_handler *h = g_ptr_array_index(m->unplug_handlers, i);
+        if (h->kinds & UNPLUG_KIND_BIT(kind)) {
+            g_ptr_array_add(snapshot, g_memdup2(h, sizeof(*h)));
+        }
+    }
+    for (guint i = 0; i < snapshot->len; i++) {
+        struct unplug_handler *h = g_ptr_array_index(snapshot, i);
+        if (!unplug_still_registered(m, h)) {
+            continue;
+        }
+        h->cb(h->opaque, kind);
+        called++;
+    }
+    g_ptr_array_free(snapshot, TRUE);
+    return called;
+}
+
+unsigned machine_unplug(struct machine *m, unsigned kind_bitmask)
+{
+    unsigned total = 0;
+
+    for (unsigned kind = 0; kind < UNPLUG_KIND_COUNT; kind++) {
+        if (kind_bitmask & UNPLUG_KIND_BIT(kind)) {
+            unsigned n = unplug_one_kind(m, kind);
+            log_info("PV unplug of %s: %u device(s) unplugged", unplug_kind_names[kind], n);
+            total += n;
+        }
+    }
+    return total;
 }
 
 /* ---- interrupts ---- */

@@ -1,12 +1,21 @@
 /*
  * The xenfv machine: the PC devices a Xen HVM guest expects from its device
- * model (Xen itself emulates the PIC, PIT, IOAPIC, RTC and ACPI PM; see the
- * reference, §7). The Xen platform PCI device and the chipset arrive with the
- * PCI issue; until then "pc,accel=xen" and "xenfv" build the same machine.
+ * model (Xen itself emulates the PIC, PIT, IOAPIC, RTC and the ACPI PM1a/timer
+ * registers; see the reference, §7).
+ *
+ * PCI layout, as qemu-xen builds it and hvmloader expects it:
+ *   00:00.0 i440fx        host bridge 8086:1237; creates the bus, ports 0xCF8-0xCFF
+ *   00:01.0 piix3         ISA bridge 8086:7000: PIRQ routing, reset control 0xCF9
+ *   00:01.3 piix4-pm      ACPI 8086:7113 (left out with -no-acpi, as qemu-xen does)
+ *   00:02.0 display       when one is requested (a later issue; see create_display)
+ *   next    xen-platform  5853:0001, "xenfv" only: 00:02.0, or 00:03.0 after a display
+ *   then    every -device, PCI ones at addr= or the first free slot.
+ * "-machine pc,accel=xen" is the same machine without the platform device.
  */
 #include <glib.h>
 
 #include "xendm/log.h"
+#include "xendm/pc-chipset.h"
 #include "xendm/xenfv.h"
 
 #define XENFV_ERROR (g_quark_from_static_string("xendm-xenfv"))
@@ -102,16 +111,67 @@ static bool create_user_device(struct machine *m, struct kv_list *props, GError 
     return true;
 }
 
+/*
+ * The CPU presence bitmap (0xAF00) shows the vCPUs present at start: libxl passes them as
+ * "-smp AVAIL,maxcpus=MAX" (or "-smp MAX" when all are), QEMU marks the first AVAIL.
+ */
+static bool create_acpi(struct machine *m, const struct xendm_config *cfg, GError **err)
+{
+    struct kv_list *props;
+    char cpus[16];
+    void *dev;
+
+    /*
+     * qemu-xen (QEMU 7.2, pc_piix.c) creates PIIX4 PM only while ACPI is enabled, and
+     * -no-acpi turns it off: hvmloader then finds no 8086:7113 and leaves ACPI PM alone.
+     */
+    if (cfg->no_acpi) {
+        log_info("-no-acpi: no PIIX4 power management function");
+        return true;
+    }
+    props = kv_new();
+    snprintf(cpus, sizeof(cpus), "%u", cfg->smp_cpus > 0 ? cfg->smp_cpus : 1);
+    kv_set(props, "cpus", cpus);
+    dev = machine_create_device(m, PIIX4_PM_TYPE_NAME, props, err);
+    kv_free(props);
+    return dev != NULL;
+}
+
+static bool create_chipset(struct machine *m, const struct xendm_config *cfg, GError **err)
+{
+    return create_fixed_device(m, I440FX_TYPE_NAME, err) &&
+           create_fixed_device(m, PIIX3_TYPE_NAME, err) && create_acpi(m, cfg, err);
+}
+
+/*
+ * Hook for the display device (VGA arrives with a later issue). It must be created here,
+ * before the platform device, so that it takes 00:02.0 as on qemu-xen and the platform
+ * device the next free slot.
+ */
+static bool create_display(struct machine *m, const struct xendm_config *cfg, GError **err)
+{
+    return true;
+}
+
+static bool is_xenfv(const struct xendm_config *cfg)
+{
+    return cfg->machine_type == NULL || strcmp(cfg->machine_type, "xenfv") == 0;
+}
+
 bool xenfv_assemble(struct machine *m, struct xendm_config *cfg, GError **err)
 {
-    if (!create_chardevs(m, cfg, err) || !create_fixed_device(m, "i8042", err) ||
-        !create_fixed_device(m, "port92", err)) {
+    if (!create_chardevs(m, cfg, err) || !create_chipset(m, cfg, err) ||
+        !create_fixed_device(m, "i8042", err) || !create_fixed_device(m, "port92", err)) {
         return false;
     }
     for (guint i = 0; i < cfg->serials->len && i < XENDM_MAX_SERIALS; i++) {
         if (!create_serial(m, g_ptr_array_index(cfg->serials, i), i, err)) {
             return false;
         }
+    }
+    if (!create_display(m, cfg, err) ||
+        (is_xenfv(cfg) && !create_fixed_device(m, "xen-platform", err))) {
+        return false;
     }
     for (guint i = 0; i < cfg->devices->len; i++) {
         if (!create_user_device(m, g_ptr_array_index(cfg->devices, i), err)) {

@@ -61,6 +61,7 @@ struct machine {
                              unsigned size);
     void *pci_opaque;
     struct pci_bus *pci_bus; /* created by the host bridge (include/xendm/pci.h) */
+    GPtrArray *unplug_handlers; /* struct unplug_handler *, owned (machine_register_unplug) */
     GPtrArray *devices;  /* struct device_instance * */
     GPtrArray *chardevs; /* struct chardev *, owned */
     uint64_t ram_size;
@@ -106,6 +107,9 @@ void device_type_list(FILE *out);
 void *machine_create_device(struct machine *m, const char *type, struct kv_list *props,
                             GError **err);
 
+/* The first device of type `type_name` created on m, or NULL (board wiring, QMP). */
+void *machine_find_device(struct machine *m, const char *type_name);
+
 /* ---- chardevs ---- */
 void machine_add_chardev(struct machine *m, struct chardev *chr); /* takes ownership */
 struct chardev *machine_find_chardev(struct machine *m, const char *id);
@@ -144,6 +148,26 @@ void machine_claim_pcidev(struct machine *m, uint32_t sbdf, bool add);
 /* ---- guest memory types ---- */
 /* Makes guest RAM pages read-only (ROM lock) or writable; false when the accelerator refused. */
 bool machine_set_mem_type(struct machine *m, uint64_t first_gfn, uint32_t nr, bool read_only);
+
+/* ---- PV unplug: the platform device asks to drop emulated devices (reference §6) ---- */
+enum machine_unplug_kind {
+    UNPLUG_IDE_DISK,     /* every IDE/SATA and SCSI disk (CD-ROMs stay) */
+    UNPLUG_IDE_DISK_AUX, /* IDE disks except the primary master */
+    UNPLUG_NIC,          /* every emulated NIC, with its backend */
+    UNPLUG_NVME,         /* NVMe disks */
+    UNPLUG_KIND_COUNT,
+};
+#define UNPLUG_KIND_BIT(kind) (1u << (kind))
+
+/*
+ * A disk or NIC device asks to be told when the guest unplugs any kind in `kinds_bitmask`
+ * (UNPLUG_KIND_BIT()s); cb runs once per matching kind and may unregister itself.
+ */
+void machine_register_unplug(struct machine *m, unsigned kinds_bitmask,
+                             void (*cb)(void *opaque, unsigned kind), void *opaque);
+void machine_unregister_unplug(struct machine *m, void *opaque); /* every entry of opaque */
+/* Calls the handlers of every kind in kind_bitmask, logs it; returns how many were called. */
+unsigned machine_unplug(struct machine *m, unsigned kind_bitmask);
 
 /* ---- guest memory ---- */
 

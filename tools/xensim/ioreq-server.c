@@ -15,6 +15,9 @@
 #define BUF_ADDR_MAX 0xfffffull
 /* Legacy (gfn) ioreq pages sit in the special-page area below the BIOS. */
 #define LEGACY_GFN_BASE 0xfef00ull
+/* Xen's vLAPIC page at the APIC's reset base (x86/hvm/vlapic.c); x2APIC is not modelled. */
+#define LAPIC_PAGE_START 0xfee00000ull
+#define LAPIC_PAGE_END 0xfee00fffull
 
 static void vcpu_complete(struct xsim *xs, struct xsim_vcpu *v, int status, uint64_t data);
 
@@ -596,6 +599,52 @@ static void clip_rep_mmio(struct xsim_vcpu *v, struct xsim_access *acc)
     acc->count = (uint32_t)max;
 }
 
+/* True when every byte of [gpa, gpa + len) is guest RAM (ram_rw or ram_ro) in the p2m. */
+static bool range_is_ram(struct xsim *xs, uint64_t gpa, uint32_t len, bool *read_only)
+{
+    *read_only = false;
+    for (uint64_t gfn = gpa >> XENABI_PAGE_SHIFT; gfn <= (gpa + len - 1) >> XENABI_PAGE_SHIFT;
+         gfn++) {
+        unsigned type;
+        if (!xsim_mem_lookup(&xs->mem, gfn, NULL, &type) ||
+            (type != XSIM_MEM_RAM_RW && type != XSIM_MEM_RAM_RO))
+            return false;
+        *read_only |= type == XSIM_MEM_RAM_RO;
+    }
+    return true;
+}
+
+/*
+ * What Xen resolves before asking any ioreq server (x86/hvm/emulate.c): a single MMIO access
+ * that lands in guest RAM is a RAM access (writes to ram_ro are discarded), and the local APIC
+ * page is the vLAPIC's. A device model that maps a BAR over either never sees those accesses.
+ * xensim does not emulate the APIC: its page reads 0 and ignores writes.
+ */
+static bool hypervisor_mmio(struct xsim *xs, const struct xsim_access *acc, uint64_t *data)
+{
+    bool read_only;
+    if (acc->type != XENABI_IOREQ_TYPE_COPY || acc->data_is_ptr || acc->count != 1 ||
+        acc->size < 1 || acc->size > 8 || acc->addr > UINT64_MAX - acc->size)
+        return false;
+    uint64_t last = acc->addr + acc->size - 1;
+    if (acc->addr >= LAPIC_PAGE_START && last <= LAPIC_PAGE_END) {
+        *data = acc->read ? 0 : acc->data;
+        return true;
+    }
+    if (!range_is_ram(xs, acc->addr, acc->size, &read_only))
+        return false;
+    if (acc->read) {
+        uint64_t v = 0;
+        xsim_mem_read(&xs->mem, acc->addr, &v, acc->size);
+        *data = v;
+    } else {
+        if (!read_only)
+            xsim_mem_write(&xs->mem, acc->addr, &acc->data, acc->size);
+        *data = acc->data;
+    }
+    return true;
+}
+
 static bool is_vga_buffered(const struct xsim_access *acc)
 {
     return acc->type == XENABI_IOREQ_TYPE_COPY && !acc->read && acc->count == 1 &&
@@ -606,7 +655,7 @@ static void vcpu_issue(struct xsim *xs, struct xsim_vcpu *v, const struct xsim_a
 {
     struct xsim_access acc = *orig;
     uint64_t data;
-    if (platform_access(xs, &acc, &data)) {
+    if (platform_access(xs, &acc, &data) || hypervisor_mmio(xs, &acc, &data)) {
         v->has_rest = false;
         vcpu_complete(xs, v, 0, data);
         return;

@@ -482,4 +482,5 @@ void checks_run(void)
     run_testdev("mmio: unaligned and page-crossing", check_mmio_unaligned);
     run_testdev("mmio: rep movs", check_mmio_rep_movs);
     run_testdev("mmio: rep stos", check_mmio_rep_stos);
+    pci_checks_run();
 }

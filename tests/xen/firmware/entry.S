@@ -79,6 +79,37 @@ fw_exception_stubs:
     .long exc_stub_\vec
 .endr
 
+/* ---- device interrupts: count, EOI the local APIC (not for the spurious vector), return ---- */
+
+#define LAPIC_EOI_REG 0xfee000b0
+
+.macro irq_stub n, eoi
+fw_irq_stub_\n:
+    pushl %eax
+    lock incl fw_irq_counts + 4 * \n
+    .if \eoi
+    movl $0, LAPIC_EOI_REG
+    .endif
+    popl %eax
+    iret
+.endm
+
+    irq_stub 0, 1
+    irq_stub 1, 1
+    irq_stub 2, 0
+
+    .section .rodata
+    .balign 4
+    .globl fw_irq_stubs
+fw_irq_stubs:
+    .long fw_irq_stub_0, fw_irq_stub_1, fw_irq_stub_2
+
+    .bss
+    .balign 4
+    .globl fw_irq_counts
+fw_irq_counts:
+    .skip 4 * 3
+
 /* ---- int fw_setjmp(struct fw_jmpbuf *), void fw_longjmp(struct fw_jmpbuf *, int) ---- */
 
     .text

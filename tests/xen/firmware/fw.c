@@ -11,7 +11,8 @@
 #define PORT92 0x92
 #define PORT92_FAST_RESET 0x01
 #define SPIN_LIMIT 100000
-#define IDT_ENTRIES 32
+#define IDT_ENTRIES 256 /* the exceptions, then fw_irq_stubs at the vectors pci.c asks for */
+#define EXCEPTION_VECTORS 32
 #define CODE_SEL 0x08
 #define GATE_INTERRUPT_32 0x8e /* present, DPL 0, 32-bit interrupt gate */
 
@@ -38,18 +39,24 @@ static struct {
     struct exc_frame frame;
 } guard;
 
+void idt_set_gate(unsigned vector, uint32_t handler)
+{
+    if (vector >= IDT_ENTRIES)
+        return;
+    idt[vector].offset_low = (uint16_t)handler;
+    idt[vector].selector = CODE_SEL;
+    idt[vector].zero = 0;
+    idt[vector].type = GATE_INTERRUPT_32;
+    idt[vector].offset_high = (uint16_t)(handler >> 16);
+}
+
+/* Vectors without a gate stay not-present: a stray interrupt there faults (#NP) visibly. */
 void idt_init(void)
 {
     struct idt_pointer ptr = { sizeof(idt) - 1, (uint32_t)(uintptr_t)idt };
 
-    for (unsigned i = 0; i < IDT_ENTRIES; i++) {
-        uint32_t handler = fw_exception_stubs[i];
-        idt[i].offset_low = (uint16_t)handler;
-        idt[i].selector = CODE_SEL;
-        idt[i].zero = 0;
-        idt[i].type = GATE_INTERRUPT_32;
-        idt[i].offset_high = (uint16_t)(handler >> 16);
-    }
+    for (unsigned i = 0; i < EXCEPTION_VECTORS; i++)
+        idt_set_gate(i, fw_exception_stubs[i]);
     __asm__ volatile("lidt %0" : : "m"(ptr));
 }
 
@@ -137,6 +144,38 @@ static void fw_idle(void)
 }
 #endif
 
+#ifdef TESTFW_END_POWEROFF
+#define PIIX4_PM_DEVFN PCI_DEVFN(1, 3)
+#define PIIX4_PM_ID 0x71138086u
+#define PIIX4_PMBA 0x40      /* PIIX4 datasheet §3.3.1: PM base address, bit 0 reads 1 (I/O) */
+#define PIIX4_PMREGMISC 0x80 /* bit 0: PM I/O space enable */
+#define PM_BASE 0xb000       /* where hvmloader puts it (Xen's ACPI tables say so) */
+#define PM1A_CNT (PM_BASE + 4)
+#define PM1_CNT_SLP_EN 0x2000 /* ACPI 6.4 §4.8.3.2.1; SLP_TYP 0 is S5 in hvmloader's DSDT */
+
+/*
+ * testfw-poweroff.elf: after the checks, power off through ACPI S5 as an OS would: program the
+ * PIIX4 PM base as hvmloader does and write SLP_TYP=0|SLP_EN to PM1a control. The device model
+ * turns that into a poweroff (remote_shutdown on Xen; plain QEMU exits). A reset follows if
+ * nothing happened.
+ */
+static void fw_poweroff(void)
+{
+    if (pci_read32(PIIX4_PM_DEVFN, 0) != PIIX4_PM_ID) {
+        putstr("# poweroff: no PIIX4 PM at 00:01.3, resetting instead\n");
+        fw_reset();
+    }
+    putstr("# poweroff: ACPI S5 through PIIX4 PM1a_CNT at 0xb004\n");
+    pci_write32(PIIX4_PM_DEVFN, PIIX4_PMBA, PM_BASE | 1);
+    pci_write8(PIIX4_PM_DEVFN, PIIX4_PMREGMISC, pci_read8(PIIX4_PM_DEVFN, PIIX4_PMREGMISC) | 1);
+    outw(PM1A_CNT, PM1_CNT_SLP_EN);
+    for (volatile int i = 0; i < SPIN_LIMIT; i++) {
+    }
+    putstr("# poweroff ignored, resetting instead\n");
+    fw_reset();
+}
+#endif
+
 void fw_main(uint32_t boot_magic)
 {
     idt_init();
@@ -150,6 +189,8 @@ void fw_main(uint32_t boot_magic)
     fw_idle();
 #elif defined(TESTFW_END_HEARTBEAT)
     fw_heartbeat();
+#elif defined(TESTFW_END_POWEROFF)
+    fw_poweroff();
 #else
     fw_reset();
 #endif

@@ -105,4 +105,31 @@ void fw_reset(void) __attribute__((noreturn));
 /* testfw-heartbeat.elf's ending (heartbeat.c). */
 void fw_heartbeat(void) __attribute__((noreturn));
 
+/* ---- interrupts beyond the exceptions (entry.S, fw.c) ---- */
+
+#define FW_VECTOR_MSIX 0x40
+#define FW_VECTOR_MSI 0x41
+#define FW_VECTOR_SPURIOUS 0xff
+#define FW_IRQ_STUBS 3
+/* Stub i counts into fw_irq_counts[i]; stubs 0 and 1 then EOI the local APIC, 2 (spurious)
+ * does not (Intel SDM vol. 3 §10.9). */
+extern const uint32_t fw_irq_stubs[FW_IRQ_STUBS];
+extern volatile uint32_t fw_irq_counts[FW_IRQ_STUBS];
+void idt_set_gate(unsigned vector, uint32_t handler);
+
+/* ---- PCI configuration mechanism #1 and the PCI checks (pci.c) ---- */
+
+#define PCI_DEVFN(slot, fn) ((((slot) & 0x1fu) << 3) | ((fn) & 0x7u))
+#define PCI_SLOT(devfn) (((devfn) >> 3) & 0x1fu)
+#define PCI_FUNC(devfn) ((devfn) & 0x7u)
+
+uint32_t pci_read32(unsigned devfn, unsigned reg);
+uint16_t pci_read16(unsigned devfn, unsigned reg);
+uint8_t pci_read8(unsigned devfn, unsigned reg);
+void pci_write32(unsigned devfn, unsigned reg, uint32_t v);
+void pci_write16(unsigned devfn, unsigned reg, uint16_t v);
+void pci_write8(unsigned devfn, unsigned reg, uint8_t v);
+/* The groups "pci", "platform", "msix" and "msi"; each skips when its device is absent. */
+void pci_checks_run(void);
+
 #endif

@@ -4,10 +4,14 @@
 # become this test's TAP, plus one point for the summary line. The firmware ends by pulsing
 # the i8042 reset line, which makes QEMU exit under -no-reboot.
 #
-# usage: test-testfw-qemu.sh PATH/testfw.elf
+# With END = poweroff (for testfw-poweroff.elf) one more point checks that the firmware's ACPI
+# S5 request through the PIIX4 PM ended the run, not the reset fallback after it.
+#
+# usage: test-testfw-qemu.sh PATH/testfw.elf [poweroff]
 # env:   QEMU (default qemu-system-i386), TESTFW_TIMEOUT (seconds, default 60)
 
-elf=${1:?usage: $0 PATH/testfw.elf}
+elf=${1:?usage: $0 PATH/testfw.elf [poweroff]}
+end=${2:-reset}
 qemu=${QEMU:-qemu-system-i386}
 limit=${TESTFW_TIMEOUT:-60}
 
@@ -50,6 +54,16 @@ else
     *" fail=0 skip=0") echo "ok $n - firmware summary: $summary" ;;
     *) echo "not ok $n - firmware summary: $summary"; failed=$((failed + 1)) ;;
     esac
+fi
+if [ "$end" = poweroff ]; then
+    n=$((n + 1))
+    if grep -q '^# poweroff: ACPI S5' "$log" && ! grep -q '^# poweroff ignored' "$log" &&
+       [ "$status" -eq 0 ]; then
+        echo "ok $n - ACPI S5 through the PIIX4 PM powered QEMU off"
+    else
+        echo "not ok $n - ACPI S5 through the PIIX4 PM did not power off (QEMU status $status)"
+        failed=$((failed + 1))
+    fi
 fi
 grep -E '^(Bail out!|# )' "$log" | sed 's/^Bail out!/# firmware bailed out:/'
 echo "1..$n"

@@ -1,0 +1,29 @@
+/*
+ * ACPI events the rest of xendm can raise in the guest (the PIIX4 PM function,
+ * hw/acpi/piix4-pm.c).
+ */
+#ifndef XENDM_ACPI_H
+#define XENDM_ACPI_H
+
+#include <stdbool.h>
+
+struct machine;
+
+/*
+ * Presses the power button: sets PM1a_STS.PWRBTN_STS (ACPI 2.0 §4.7.3.1.1), which raises
+ * the SCI (ISA IRQ 9) while PWRBTN_EN is set. QMP `system_powerdown`. Returns false when
+ * the machine has no ACPI PM device (-no-acpi).
+ *
+ * Under Xen, once hvmloader selects ACPI v1 the guest reads PM1a_STS from Xen's own
+ * emulation (reference §7), not from here; Xen's `xl trigger power` is the path it sees.
+ */
+bool acpi_press_power_button(struct machine *m);
+
+/*
+ * Sets bit `gpe` (0..15) of GPE0_STS, raising the SCI while the bit is enabled in GPE0_EN
+ * (hotplug notifications: the guest's _Lxx method runs and clears it). False when the
+ * machine has no ACPI PM device or gpe is out of range.
+ */
+bool acpi_raise_gpe(struct machine *m, unsigned gpe);
+
+#endif
