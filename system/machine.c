@@ -34,6 +34,13 @@ struct irq_line {
     bool level;
 };
 
+/* A section of core-kept state (machine_add_state). */
+struct state_section {
+    const struct vmstate_desc *desc;
+    uint32_t instance_id;
+    void *obj;
+};
+
 struct machine *machine_new(void)
 {
     struct machine *m = g_new0(struct machine, 1);
@@ -41,6 +48,7 @@ struct machine *machine_new(void)
     m->io = address_space_new(ADDRESS_SPACE_IO, "io");
     m->mmio = address_space_new(ADDRESS_SPACE_MMIO, "mmio");
     m->devices = g_ptr_array_new();
+    m->core_state = g_ptr_array_new_with_free_func(g_free);
     m->chardevs = g_ptr_array_new();
     m->unplug_handlers = g_ptr_array_new_with_free_func(g_free);
     return m;
@@ -64,7 +72,8 @@ void machine_free(struct machine *m)
         device_instance_destroy(g_ptr_array_index(m->devices, i - 1));
     }
     g_ptr_array_free(m->devices, TRUE);
-    /* After the devices: a device's destroy may unregister its unplug handler. */
+    /* After the devices: their destroy removes their core state and unplug handlers. */
+    g_ptr_array_free(m->core_state, TRUE);
     g_ptr_array_free(m->unplug_handlers, TRUE);
     /* The free function, when chardevs exist, was installed by machine_add_chardev(). */
     g_ptr_array_free(m->chardevs, TRUE);
@@ -419,64 +428,101 @@ static uint32_t device_instance_id(struct machine *m, guint index)
     return ordinal;
 }
 
+void machine_add_state(struct machine *m, const struct vmstate_desc *desc, uint32_t instance_id,
+                       void *obj)
+{
+    struct state_section *sec = g_new(struct state_section, 1);
+
+    sec->desc = desc;
+    sec->instance_id = instance_id;
+    sec->obj = obj;
+    g_ptr_array_add(m->core_state, sec);
+}
+
+void machine_remove_state(struct machine *m, void *obj)
+{
+    for (guint i = 0; i < m->core_state->len; i++) {
+        struct state_section *sec = g_ptr_array_index(m->core_state, i);
+        if (sec->obj == obj) {
+            g_ptr_array_remove_index(m->core_state, i);
+            return;
+        }
+    }
+}
+
+/* Every section this machine saves, in order: core state first, then the devices'. */
+static GArray *state_sections(struct machine *m)
+{
+    GArray *all = g_array_new(FALSE, FALSE, sizeof(struct state_section));
+
+    for (guint i = 0; i < m->core_state->len; i++) {
+        g_array_append_vals(all, g_ptr_array_index(m->core_state, i), 1);
+    }
+    for (guint i = 0; i < m->devices->len; i++) {
+        struct device_instance *inst = g_ptr_array_index(m->devices, i);
+        struct state_section sec = {inst->type->vmstate, 0, inst->dev};
+        if (sec.desc != NULL) {
+            sec.instance_id = device_instance_id(m, i);
+            g_array_append_val(all, sec);
+        }
+    }
+    return all;
+}
+
 GBytes *machine_save_state(struct machine *m)
 {
     struct vmstate_writer *w;
+    GArray *all;
 
     if (m == NULL) {
         return NULL;
     }
     w = vmstate_writer_new();
-    for (guint i = 0; i < m->devices->len; i++) {
-        struct device_instance *inst = g_ptr_array_index(m->devices, i);
-        const struct vmstate_desc *desc = inst->type->vmstate;
-        if (desc == NULL) {
-            continue;
+    all = state_sections(m);
+    for (guint i = 0; i < all->len; i++) {
+        const struct state_section *sec = &g_array_index(all, struct state_section, i);
+        if (sec->desc->pre_save != NULL) {
+            sec->desc->pre_save(sec->obj);
         }
-        if (desc->pre_save != NULL) {
-            desc->pre_save(inst->dev);
-        }
-        vmstate_write_section(w, desc, device_instance_id(m, i), inst->dev);
+        vmstate_write_section(w, sec->desc, sec->instance_id, sec->obj);
     }
+    g_array_unref(all);
     return vmstate_writer_finish(w);
 }
 
 /*
- * Two passes: every device's section is decoded and checked first; only when all of them
- * (and nothing else) are there and valid is any device touched.
+ * Two passes: every section is decoded and checked first; only when all of them (and nothing
+ * else) are there and valid is any device touched.
  */
 bool machine_load_state(struct machine *m, const uint8_t *data, size_t len, GError **err)
 {
     struct vmstate_stream *stream = vmstate_stream_parse(data, len, err);
     GPtrArray *pending;
+    GArray *all;
     bool ok = true;
 
     if (stream == NULL) {
         return false;
     }
-    pending = g_ptr_array_new_full(m->devices->len, (GDestroyNotify)vmstate_pending_free);
-    for (guint i = 0; i < m->devices->len && ok; i++) {
-        struct device_instance *inst = g_ptr_array_index(m->devices, i);
-        struct vmstate_pending *p = NULL;
-        if (inst->type->vmstate != NULL) {
-            p = vmstate_pending_new(stream, inst->type->vmstate, device_instance_id(m, i), err);
-            ok = p != NULL;
-        }
+    all = state_sections(m);
+    pending = g_ptr_array_new_full(all->len, (GDestroyNotify)vmstate_pending_free);
+    for (guint i = 0; i < all->len && ok; i++) {
+        const struct state_section *sec = &g_array_index(all, struct state_section, i);
+        struct vmstate_pending *p = vmstate_pending_new(stream, sec->desc, sec->instance_id, err);
+        ok = p != NULL;
         g_ptr_array_add(pending, p);
     }
     ok = ok && vmstate_stream_check_all_claimed(stream, err);
     for (guint i = 0; i < pending->len && ok; i++) {
-        struct device_instance *inst = g_ptr_array_index(m->devices, i);
         struct vmstate_pending *p = g_ptr_array_index(pending, i);
-        if (p != NULL) {
-            g_ptr_array_index(pending, i) = NULL; /* apply frees it */
-            vmstate_pending_apply(p, inst->dev);
-        }
+        g_ptr_array_index(pending, i) = NULL; /* apply frees it */
+        vmstate_pending_apply(p, g_array_index(all, struct state_section, i).obj);
     }
     if (ok) {
         log_info("device state loaded: %u sections", vmstate_stream_section_count(stream));
     }
     g_ptr_array_unref(pending);
+    g_array_unref(all);
     vmstate_stream_free(stream);
     return ok;
 }

@@ -27,6 +27,7 @@
 #include "xendm/pc-chipset.h"
 #include "xendm/pci.h"
 #include "xendm/trace.h"
+#include "xendm/vmstate.h"
 
 #define PIIX3_PIRQRC 0x60
 #define PIIX3_PIRQ_LINKS 4
@@ -240,6 +241,34 @@ static void *piix3_create(struct machine *m, struct kv_list *props, GError **err
     return p;
 }
 
+/*
+ * Saved: the reset control register and the routes Xen was last given. Xen restores the
+ * routes themselves (its PCI_LINK record); keeping ours in step means the next guest write
+ * of the same route is, as before, not sent again.
+ */
+static void piix3_post_load(void *dev)
+{
+    struct piix3 *p = dev;
+
+    p->rcr &= RCR_SRST;
+    for (unsigned link = 0; link < PIIX3_PIRQ_LINKS; link++) {
+        p->link_route[link] &= 0x0f;
+    }
+}
+
+static const struct vmstate_field piix3_fields[] = {
+    VMSTATE_U8(struct piix3, rcr),
+    VMSTATE_U8_ARRAY(struct piix3, link_route, PIIX3_PIRQ_LINKS),
+    VMSTATE_END,
+};
+
+static const struct vmstate_desc piix3_vmstate = {
+    .name = "piix3",
+    .version = 1,
+    .fields = piix3_fields,
+    .post_load = piix3_post_load,
+};
+
 static const struct device_type piix3_type = {
     .name = PIIX3_TYPE_NAME,
     .description = "PIIX3 PCI-to-ISA bridge (00:01.0): PIRQ routing, reset control 0xCF9",
@@ -247,5 +276,6 @@ static const struct device_type piix3_type = {
     .create = piix3_create,
     /* Reset comes through the bus: the host bridge resets every function. */
     .destroy = piix3_destroy,
+    .vmstate = &piix3_vmstate,
 };
 DEVICE_TYPE_REGISTER(piix3_type);

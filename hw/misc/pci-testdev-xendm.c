@@ -36,6 +36,7 @@
 #include "xendm/memory.h"
 #include "xendm/pci.h"
 #include "xendm/trace.h"
+#include "xendm/vmstate.h"
 
 #define TESTDEV_VENDOR_ID 0x1234
 #define TESTDEV_DEVICE_ID 0x7e57
@@ -395,6 +396,22 @@ fail:
     return NULL;
 }
 
+/* Saved: the registers and the I/O BAR's bytes (the memory BAR's RAM is a test fixture and
+ * starts over as zeros). The INTx level is the PCI core's. */
+static const struct vmstate_field pci_testdev_fields[] = {
+    VMSTATE_U32(struct pci_testdev, scratch),
+    VMSTATE_U32(struct pci_testdev, doorbell_count),
+    VMSTATE_BOOL(struct pci_testdev, intx_level),
+    VMSTATE_U8_ARRAY(struct pci_testdev, io_ram, TESTDEV_IO_SIZE),
+    VMSTATE_END,
+};
+
+static const struct vmstate_desc pci_testdev_vmstate = {
+    .name = "xendm-testdev",
+    .version = 1,
+    .fields = pci_testdev_fields,
+};
+
 static const struct device_type pci_testdev_type = {
     .name = "xendm-testdev",
     .description = "PCI test function: register, I/O and 64-bit BARs, INTx, MSI, MSI-X",
@@ -402,5 +419,6 @@ static const struct device_type pci_testdev_type = {
     .create = pci_testdev_create,
     .reset = pci_testdev_reset,
     .destroy = pci_testdev_destroy,
+    .vmstate = &pci_testdev_vmstate,
 };
 DEVICE_TYPE_REGISTER(pci_testdev_type);

@@ -210,6 +210,22 @@ void pci_msi_config_written(struct pci_device *d, uint32_t offset, unsigned size
     msi_deliver_unmasked(d);
 }
 
+void pci_msi_state_loaded(struct pci_device *d, const uint8_t *saved_config)
+{
+    uint32_t reg;
+    uint32_t vectors_mask;
+
+    if (d->msi.cap < 0 || !d->msi.per_vector_mask) {
+        return;
+    }
+    reg = (uint32_t)d->msi.cap + msi_pending_reg(&d->msi);
+    vectors_mask = d->msi.nr_vectors >= 32 ? UINT32_MAX : (1u << d->msi.nr_vectors) - 1u;
+    pci_set_long(d, reg,
+                 ((uint32_t)saved_config[reg] | (uint32_t)saved_config[reg + 1] << 8 |
+                  (uint32_t)saved_config[reg + 2] << 16 | (uint32_t)saved_config[reg + 3] << 24) &
+                     vectors_mask);
+}
+
 void pci_msi_reset(struct pci_device *d)
 {
     uint32_t cap = (uint32_t)d->msi.cap;

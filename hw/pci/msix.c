@@ -17,6 +17,7 @@
 #include "xendm/log.h"
 #include "xendm/machine.h"
 #include "xendm/trace.h"
+#include "xendm/vmstate.h"
 
 #define MSIX_CTRL 2u
 #define MSIX_TABLE 4u
@@ -259,6 +260,51 @@ static void msix_reset_entries(struct pci_device *d)
     memset(d->msix.pending, 0, msix_pba_len(&d->msix));
 }
 
+/*
+ * The table and the PBA live in one block that also carries their "pci-msix" state section
+ * (instance id = devfn): the section's fields point straight at the live bytes.
+ */
+struct pci_msix_saved {
+    struct pci_device *d;
+    struct vmstate_desc desc;
+    struct vmstate_field fields[3];
+    uint64_t data[]; /* the table (16 bytes per vector), then the PBA */
+};
+
+/* A loaded table may carry reserved bits or pending bits past the last vector: drop them. */
+static void msix_state_loaded(void *obj)
+{
+    struct pci_msix_saved *saved = obj;
+    struct pci_device *d = saved->d;
+    unsigned tail = d->msix.nr_vectors % 64u;
+
+    for (unsigned v = 0; v < d->msix.nr_vectors; v++) {
+        entry_set(d, v, MSIX_ENTRY_CTRL, entry_get(d, v, MSIX_ENTRY_CTRL));
+    }
+    if (tail != 0) {
+        d->msix.pending[d->msix.nr_vectors / 64u] &= (UINT64_C(1) << tail) - 1u;
+    }
+}
+
+static void msix_storage_new(struct pci_device *d, uint32_t table_len, uint32_t pba_len)
+{
+    struct pci_msix_saved *saved = g_malloc0(sizeof(*saved) + table_len + pba_len);
+    size_t data = offsetof(struct pci_msix_saved, data);
+
+    saved->d = d;
+    saved->fields[0] = (struct vmstate_field){
+        .name = "table", .type = VMSTATE_TYPE_U8, .offset = data, .count = table_len};
+    saved->fields[1] = (struct vmstate_field){
+        .name = "pba", .type = VMSTATE_TYPE_U8, .offset = data + table_len, .count = pba_len};
+    saved->desc = (struct vmstate_desc){
+        .name = "pci-msix", .version = 1, .fields = saved->fields,
+        .post_load = msix_state_loaded};
+    d->msix.saved = saved;
+    d->msix.table = (uint8_t *)saved->data;
+    d->msix.pending = saved->data + table_len / sizeof(uint64_t);
+    machine_add_state(pci_device_machine(d), &saved->desc, pci_device_devfn(d), saved);
+}
+
 int pci_msix_init(struct pci_device *d, unsigned nr_vectors, unsigned table_bar,
                   uint32_t table_offset, unsigned pba_bar, uint32_t pba_offset)
 {
@@ -286,8 +332,7 @@ int pci_msix_init(struct pci_device *d, unsigned nr_vectors, unsigned table_bar,
     x->table_offset = table_offset;
     x->pba_bar = pba_bar;
     x->pba_offset = pba_offset;
-    x->table = g_malloc0(table_len);
-    x->pending = g_malloc0(pba_len);
+    msix_storage_new(d, table_len, pba_len);
     msix_reset_entries(d);
     pci_set_word(d, (uint32_t)cap + MSIX_CTRL, (uint16_t)(nr_vectors - 1u));
     pci_set_wmask(d, (uint32_t)cap + MSIX_CTRL, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL, 2);
@@ -333,8 +378,11 @@ void pci_msix_reset(struct pci_device *d)
 
 void pci_msix_free(struct pci_device *d)
 {
-    g_free(d->msix.table);
-    g_free(d->msix.pending);
+    if (d->msix.saved != NULL) {
+        machine_remove_state(pci_device_machine(d), d->msix.saved);
+        g_free(d->msix.saved);
+    }
+    d->msix.saved = NULL;
     d->msix.table = NULL;
     d->msix.pending = NULL;
 }

@@ -40,6 +40,7 @@ struct pci_msix_state {
     uint32_t pba_offset;
     uint8_t *table;   /* 16 bytes per entry, little-endian, as the guest sees it */
     uint64_t *pending; /* one bit per vector, in PBA layout */
+    struct pci_msix_saved *saved; /* the block holding table and PBA, and their state section */
 };
 
 struct pci_device {
@@ -66,10 +67,14 @@ struct pci_device {
     unsigned intx_pin; /* 0 = INTA: the pin the line was raised on */
     struct pci_msi_state msi;
     struct pci_msix_state msix;
+    /* The configuration space as saved or loaded (pci-state.c merges it into config). */
+    uint8_t state_config[PCI_CONFIG_SPACE_SIZE];
 };
 
 /* pci.c */
 void pci_intx_update(struct pci_device *d);
+/* Maps or unmaps every BAR and the ROM as the command register and addresses now say. */
+void pci_update_mappings(struct pci_device *d);
 bool pci_range_overlaps(uint32_t a, unsigned a_len, uint32_t b, unsigned b_len);
 /* Registers the BAR's region again (its access widths change when MSI-X moves in). */
 void pci_bar_remap(struct pci_device *d, unsigned bar);
@@ -77,6 +82,12 @@ void pci_bar_remap(struct pci_device *d, unsigned bar);
 /* msi.c: MSI capability side effects after the core stored a guest write. */
 void pci_msi_config_written(struct pci_device *d, uint32_t offset, unsigned size);
 void pci_msi_reset(struct pci_device *d);
+/* After a load: the pending bits (read-only to the guest) come from the saved config. */
+void pci_msi_state_loaded(struct pci_device *d, const uint8_t *saved_config);
+
+/* pci-state.c: the function's section of the saved device state. */
+void pci_state_register(struct pci_device *d);
+void pci_state_unregister(struct pci_device *d);
 
 /* msix.c */
 void pci_msix_config_written(struct pci_device *d, uint32_t offset, unsigned size);

@@ -55,8 +55,6 @@ struct pci_bus {
     struct pci_device *devs[PCI_DEVFN_MAX];
 };
 
-static void pci_update_mappings(struct pci_device *d);
-
 /* ---- the bus ---- */
 
 static uint64_t bus_sbdf_read(void *opaque, uint32_t sbdf, uint32_t reg, unsigned size)
@@ -319,6 +317,7 @@ struct pci_device *pci_device_add(struct pci_bus *bus, int devfn, const char *na
     bus->devs[devfn] = d;
     /* For segment 0, bus 0 the SBDF is the devfn. */
     machine_claim_pcidev(bus->m, d->devfn, true);
+    pci_state_register(d);
     return d;
 }
 
@@ -342,6 +341,7 @@ void pci_device_remove(struct pci_device *d)
     d->intx_level = false;
     pci_intx_update(d);
     machine_claim_pcidev(m, d->devfn, false);
+    pci_state_unregister(d);
     d->bus->devs[d->devfn] = NULL;
     pci_msix_free(d);
     g_free(d->rom);
@@ -856,7 +856,7 @@ int pci_register_rom(struct pci_device *d, const void *data, size_t len)
     return 0;
 }
 
-static void pci_update_mappings(struct pci_device *d)
+void pci_update_mappings(struct pci_device *d)
 {
     for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
         bar_update(&d->bars[i]);

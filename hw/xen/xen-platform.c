@@ -30,6 +30,7 @@
 #include "xendm/memory.h"
 #include "xendm/pci.h"
 #include "xendm/trace.h"
+#include "xendm/vmstate.h"
 
 #define XEN_PLATFORM_TYPE_NAME "xen-platform"
 
@@ -343,6 +344,33 @@ fail:
     return NULL;
 }
 
+/*
+ * Saved: the flags (ROM lock) and what the PV drivers told us. The ROM area's memory type is
+ * set again on load, as the restored guest expects its ROM locked if it locked it. Which
+ * emulated devices were unplugged needs no record: on the new side libxl starts the device
+ * model with the same devices, and the guest's PV drivers run on without asking again.
+ */
+static void xen_platform_post_load(void *dev)
+{
+    struct xen_platform *p = dev;
+
+    platform_set_flags(p, p->flags);
+}
+
+static const struct vmstate_field xen_platform_fields[] = {
+    VMSTATE_U8(struct xen_platform, flags),
+    VMSTATE_U16(struct xen_platform, product),
+    VMSTATE_U32(struct xen_platform, build),
+    VMSTATE_END,
+};
+
+static const struct vmstate_desc xen_platform_vmstate = {
+    .name = "xen-platform",
+    .version = 1,
+    .fields = xen_platform_fields,
+    .post_load = xen_platform_post_load,
+};
+
 static const struct device_type xen_platform_type = {
     .name = XEN_PLATFORM_TYPE_NAME,
     .description = "Xen platform PCI device (5853:0001): PV driver unplug, grant table BAR",
@@ -350,5 +378,6 @@ static const struct device_type xen_platform_type = {
     .create = xen_platform_create,
     /* Reset comes through the bus: the host bridge resets every function. */
     .destroy = xen_platform_destroy,
+    .vmstate = &xen_platform_vmstate,
 };
 DEVICE_TYPE_REGISTER(xen_platform_type);

@@ -63,6 +63,9 @@ struct machine {
     struct pci_bus *pci_bus; /* created by the host bridge (include/xendm/pci.h) */
     GPtrArray *unplug_handlers; /* struct unplug_handler *, owned (machine_register_unplug) */
     GPtrArray *devices;  /* struct device_instance * */
+    /* State the core keeps for devices (a PCI function's config space): struct state_section *,
+     * owned; saved and loaded before the devices' own (machine_add_state). */
+    GPtrArray *core_state;
     GPtrArray *chardevs; /* struct chardev *, owned */
     uint64_t ram_size;
     /* Sum of the guest's RTC changes reported by Xen (TIMEOFFSET), in seconds. */
@@ -208,6 +211,15 @@ void machine_set_running(struct machine *m, bool running);
 GBytes *machine_save_state(struct machine *m);
 /* Checks all of data against the machine's devices, then applies it; nothing on failure. */
 bool machine_load_state(struct machine *m, const uint8_t *data, size_t len, GError **err);
+/*
+ * A section of state the core keeps on a device's behalf (the PCI core: one per function,
+ * instance id = devfn). It is saved before every device's own section and applied before
+ * them on load, so a device's post_load sees its configuration space restored. The caller
+ * keeps desc and obj alive until machine_remove_state(m, obj).
+ */
+void machine_add_state(struct machine *m, const struct vmstate_desc *desc, uint32_t instance_id,
+                       void *obj);
+void machine_remove_state(struct machine *m, void *obj);
 
 /* ---- timers (on the event loop; microsecond resolution) ---- */
 struct timer;

@@ -8,6 +8,7 @@
  * device model exit with a clear error before it starts a half-restored machine.
  */
 #include "libqtest.h"
+#include "qtest-pci.h"
 
 #include <string.h>
 
@@ -122,6 +123,92 @@ static void test_roundtrip(void)
     CMD(qt, "dm_save %s", file);
     CMD(qt, "dm_restore %s", file);
     g_assert_cmphex(qtest_inb(qt, COM1 + 7), ==, 0x5a);
+    g_assert_cmpint(qtest_quit(qt), ==, 0);
+}
+
+/*
+ * PCI state across a save and restore: BAR addresses and the command register (the restored
+ * device model must claim the BARs' ranges again), PIIX3's PIRQ routes, PIIX4 PM's PMBA and
+ * PM1a_CNT.SCI_EN (set through the APM port as hvmloader does), and for xendm an MSI-X table
+ * entry and a pending bit of xendm-testdev. qemu-xen runs the same steps but for the device
+ * it lacks.
+ */
+#define PLATFORM QPCI_DEVFN(2, 0)
+#define PIIX3 QPCI_DEVFN(1, 0)
+#define PIIX4_PM QPCI_DEVFN(1, 3)
+#define TESTDEV QPCI_DEVFN(3, 0)
+#define PLATFORM_IO 0xc000
+#define PLATFORM_MMIO UINT32_C(0xf0000000)
+#define TESTDEV_REGS UINT32_C(0xf1000000)
+#define TESTDEV_MSIX UINT32_C(0xf1001000)
+#define PM_BASE 0xb000
+
+static void make_pci_state(struct qtest *qt)
+{
+    qpci_write(qt, PLATFORM, 0x10, PLATFORM_IO | 1, 4);
+    qpci_write(qt, PLATFORM, 0x14, PLATFORM_MMIO, 4);
+    qpci_write(qt, PLATFORM, 0x04, 0x0003, 2);
+    qpci_write(qt, PIIX3, 0x60, 0x0a, 1);
+    qpci_write(qt, PIIX3, 0x63, 0x05, 1);
+    qpci_write(qt, PIIX4_PM, 0x40, PM_BASE | 1, 4);
+    qpci_write(qt, PIIX4_PM, 0x80, 0x01, 1);
+    qtest_outb(qt, 0xb2, 0xf1); /* ACPI_ENABLE: SCI_EN */
+    g_assert_cmphex(qtest_inw(qt, PM_BASE + 4) & 1, ==, 1);
+    if (!qtest_dm_is_xendm()) {
+        return;
+    }
+    qpci_write(qt, TESTDEV, 0x10, TESTDEV_REGS, 4);
+    qpci_write(qt, TESTDEV, 0x20, TESTDEV_MSIX, 4);
+    qpci_write(qt, TESTDEV, 0x04, 0x0006, 2);
+    int cap = qpci_find_cap(qt, TESTDEV, 0x11);
+    g_assert_cmpint(cap, >, 0);
+    qmem_write(qt, TESTDEV_MSIX + 0, 0xfee01000, 4);
+    qmem_write(qt, TESTDEV_MSIX + 8, 0x4031, 4);
+    qmem_write(qt, TESTDEV_MSIX + 12, 1, 4);   /* entry 0 stays masked */
+    qpci_write(qt, TESTDEV, (unsigned)cap + 2, 0x8000, 2);
+    qmem_write(qt, TESTDEV_REGS + 0x10, 0, 4); /* doorbell: entry 0 becomes pending */
+    g_assert_cmphex(qmem_read(qt, TESTDEV_MSIX + 0x40, 4) & 1, ==, 1);
+    g_strfreev(qirq_events(qt));
+}
+
+static void check_pci_state(struct qtest *qt)
+{
+    g_assert_cmphex(qpci_read(qt, PLATFORM, 0x10, 4), ==, PLATFORM_IO | 1);
+    g_assert_cmphex(qpci_read(qt, PLATFORM, 0x14, 4), ==, PLATFORM_MMIO | 8);
+    g_assert_cmphex(qpci_read(qt, PLATFORM, 0x04, 2) & 3, ==, 3);
+    /* The BAR decodes at its restored address: the platform flags byte answers. */
+    g_assert_cmphex(qtest_inb(qt, PLATFORM_IO), ==, 0);
+    g_assert_cmphex(qpci_read(qt, PIIX3, 0x60, 1), ==, 0x0a);
+    g_assert_cmphex(qpci_read(qt, PIIX3, 0x63, 1), ==, 0x05);
+    g_assert_cmphex(qpci_read(qt, PIIX4_PM, 0x40, 4), ==, PM_BASE | 1);
+    g_assert_cmphex(qtest_inw(qt, PM_BASE + 4) & 1, ==, 1);
+    if (!qtest_dm_is_xendm()) {
+        return;
+    }
+    g_assert_cmphex(qmem_read(qt, TESTDEV_REGS, 4), ==, 0x544d4458);
+    g_assert_cmphex(qmem_read(qt, TESTDEV_MSIX + 0, 4), ==, 0xfee01000);
+    g_assert_cmphex(qmem_read(qt, TESTDEV_MSIX + 8, 4), ==, 0x4031);
+    g_assert_cmphex(qmem_read(qt, TESTDEV_MSIX + 0x40, 4) & 1, ==, 1);
+    /* Unmasking delivers the message that was pending when the state was saved, once. */
+    g_strfreev(qirq_events(qt));
+    qmem_write(qt, TESTDEV_MSIX + 12, 0, 4);
+    qirq_expect(qt, "msi ", (const char *const[]){"msi 0xfee01000 0x4031", NULL});
+    g_assert_cmphex(qmem_read(qt, TESTDEV_MSIX + 0x40, 4) & 1, ==, 0);
+}
+
+static void test_pci(void)
+{
+    g_autofree char *file = qtest_tmp_path("state");
+    struct qtest *qt = qtest_start("--serial null",
+                                   qtest_dm_is_xendm() ? "-device xendm-testdev,addr=3" : "");
+    g_autofree char *status = NULL;
+
+    make_pci_state(qt);
+    CMD(qt, "dm_save %s", file);
+    CMD(qt, "dm_restore %s", file);
+    status = qtest_dm_status(qt);
+    g_assert_cmpstr(status, ==, "running");
+    check_pci_state(qt);
     g_assert_cmpint(qtest_quit(qt), ==, 0);
 }
 
@@ -248,6 +335,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/save-restore/roundtrip", test_roundtrip);
+    g_test_add_func("/save-restore/pci", test_pci);
     g_test_add_func("/save-restore/corrupt", test_corrupt);
     g_test_add_func("/save-restore/truncated", test_truncated);
     g_test_add_func("/save-restore/version-skew", test_version_skew);

@@ -8,6 +8,7 @@
 #
 #   guest_config <<EOF ... EOF     the xl config: common lines + yours (stdin)
 #   firmware_config <<EOF ... EOF  a guest that runs the in-tree test firmware (testfw.elf)
+#   expected_skips                 how many firmware checks skip with this device model
 #   heartbeat_config <<EOF ... EOF a guest beating over device state (last_tick reads it)
 #   create [xl create options]     xl create; records DOMID and DM_PID
 #   expect_serial REGEX SECS       the guest's serial output matches within SECS
@@ -62,13 +63,17 @@ EOF
     } >"$CFG"
 }
 
-# The test firmware in place of hvmloader, with QEMU's pc-testdev for its checks. It ends by
-# resetting the guest through the device model's i8042: on_reboot decides what happens then.
+# The test firmware in place of hvmloader, with QEMU's pc-testdev for its checks, and for xendm
+# also xendm-testdev (MSI and MSI-X; qemu-xen has no such device, so those 3 groups skip there).
+# It ends by resetting the guest through the device model's i8042: on_reboot decides what
+# happens then.
 firmware_config() {
+    local testdevs='"-device", "pc-testdev"'
+    [ "$RIG_DM" = xendm ] && testdevs="$testdevs, \"-device\", \"xendm-testdev\""
     {
         cat <<EOF
 firmware_override = "$FIRMWARE"
-device_model_args = [ "-device", "pc-testdev" ]
+device_model_args = [ $testdevs ]
 EOF
         cat
     } | guest_config
@@ -85,6 +90,7 @@ heartbeat_config() {
         { echo "firmware_override = \"$FIRMWARE\""; cat; } | guest_config
     fi
 }
+expected_skips() { if [ "$RIG_DM" = xendm ]; then echo 0; else echo 3; fi; }
 last_tick() { sed -n 's/^tick \([0-9]*\) .*/\1/p' "$SERIAL" | tail -1; }
 
 create() {
