@@ -7,10 +7,16 @@
  */
 #include "qmp-internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
 #include <unistd.h>
 #include "xendm/common.h"
 #include "xendm/options.h"
+
+/* A parameter entry of this name lets any other member through, for the handler to check. */
+#define QMP_PARAM_ANY_OTHER "*"
 
 /* ---- helpers ---- */
 
@@ -168,6 +174,19 @@ static struct json_value *qmp_query_vnc(struct qmp_request *req, GError **err)
     return info;
 }
 
+/* ---- vCPUs: query-cpus-fast, query-hotpluggable-cpus, device_add of a CPU ---- */
+
+/* The CPU type of qemu-xen's xenfv machine (QEMU 7.2, i386 target), which libxl device_adds. */
+#define VCPU_TYPE "qemu32-i386-cpu"
+/*
+ * qemu-xen's QOM paths: /machine/unattached/device[0] is its xen-bridge, [1] its xen-sysdev,
+ * then the -smp vCPUs in order. device_add puts a vCPU at /machine/peripheral/ID, or without
+ * an id at /machine/peripheral-anon/device[N].
+ */
+#define VCPU_FIRST_UNATTACHED 2
+#define VCPU_PERIPHERAL "/machine/peripheral/"
+#define VCPU_PERIPHERAL_ANON "/machine/peripheral-anon/"
+
 /* QEMU's x86 CPU topology for vCPU n of a xenfv guest: one core, one thread per socket. */
 static struct json_value *vcpu_props(unsigned n)
 {
@@ -179,28 +198,48 @@ static struct json_value *vcpu_props(unsigned n)
     return props;
 }
 
-static struct json_value *vcpu_qom_path(unsigned n)
+/*
+ * Whether vCPU n is present; *qom_path (caller frees) is its QOM path then. Without
+ * vcpu_present the first `online` (the -smp count) are.
+ */
+static bool vcpu_lookup(struct monitor *mon, unsigned n, unsigned online, char **qom_path)
 {
-    g_autofree char *path = g_strdup_printf("/machine/unattached/device[%u]", n);
+    const char *plugged_path = NULL;
+    bool present = n < online;
 
-    return json_string_new(path);
+    *qom_path = NULL;
+    if (mon->vmc->vcpu_present)
+        present = mon->vmc->vcpu_present(mon->opaque, n, &plugged_path);
+    if (!present)
+        return false;
+    if (plugged_path)
+        *qom_path = g_strdup(plugged_path);
+    else
+        *qom_path = g_strdup_printf("/machine/unattached/device[%u]", n + VCPU_FIRST_UNATTACHED);
+    return true;
 }
 
 /*
- * libxl reads "cpu-index" of each entry to learn which vCPUs are online (xl save and
- * libxl_retrieve_domain_configuration). On Xen the vCPUs run in the hypervisor; the device
- * model's view is the -smp count. thread-id names the device model's own thread, as qemu-xen's
- * vCPU threads do nothing either.
+ * libxl reads "cpu-index" of each entry to learn which vCPUs are online (xl vcpu-set, xl save
+ * and libxl_retrieve_domain_configuration). On Xen the vCPUs run in the hypervisor; the device
+ * model's view is the -smp count plus what device_add added. thread-id names the device
+ * model's own thread, as qemu-xen's vCPU threads do nothing either. Listed by index (qemu-xen
+ * lists them in the order they were created; libxl makes a bitmap of them).
  */
 static struct json_value *qmp_query_cpus_fast(struct qmp_request *req, GError **err)
 {
     struct json_value *list = json_array_new();
     unsigned max, online = monitor_vcpus(req->mon, &max);
 
-    for (unsigned n = 0; n < online; n++) {
-        struct json_value *cpu = json_object_new();
+    for (unsigned n = 0; n < max; n++) {
+        struct json_value *cpu;
+        char *path;
+
+        if (!vcpu_lookup(req->mon, n, online, &path))
+            continue;
+        cpu = json_object_new();
         json_object_set(cpu, "cpu-index", json_int_new((int64_t)n));
-        json_object_set(cpu, "qom-path", vcpu_qom_path(n));
+        json_object_set(cpu, "qom-path", json_string_take(path));
         json_object_set(cpu, "thread-id", json_int_new((int64_t)getpid()));
         json_object_set(cpu, "props", vcpu_props(n));
         json_object_set(cpu, "target", json_string_new("i386"));
@@ -209,7 +248,10 @@ static struct json_value *qmp_query_cpus_fast(struct qmp_request *req, GError **
     return list;
 }
 
-/* Every possible vCPU; the online ones carry their qom-path (QEMU lists the highest first). */
+/*
+ * Every possible vCPU, highest first as QEMU lists them; the present ones carry their
+ * qom-path. libxl 4.17 takes "type" of the first entry as the driver for device_add.
+ */
 static struct json_value *qmp_query_hotpluggable_cpus(struct qmp_request *req, GError **err)
 {
     struct json_value *list = json_array_new();
@@ -217,14 +259,208 @@ static struct json_value *qmp_query_hotpluggable_cpus(struct qmp_request *req, G
 
     for (unsigned n = max; n-- > 0;) {
         struct json_value *slot = json_object_new();
-        json_object_set(slot, "type", json_string_new("qemu32-i386-cpu"));
+        char *path;
+
+        json_object_set(slot, "type", json_string_new(VCPU_TYPE));
         json_object_set(slot, "vcpus-count", json_int_new(1));
         json_object_set(slot, "props", vcpu_props(n));
-        if (n < online)
-            json_object_set(slot, "qom-path", vcpu_qom_path(n));
+        if (vcpu_lookup(req->mon, n, online, &path))
+            json_object_set(slot, "qom-path", json_string_take(path));
         json_array_append(list, slot);
     }
     return list;
+}
+
+/* The topology properties of a vCPU device_add takes; -1 means "not set", as in QEMU. */
+struct vcpu_topology {
+    int64_t socket, die, core, thread;
+};
+
+/* QEMU's ids (qemu_opts_id_wellformed): a letter, then letters, digits, '-', '.', '_'. */
+static bool qmp_id_wellformed(const char *id)
+{
+    if (!g_ascii_isalpha(id[0]))
+        return false;
+    for (const char *p = id + 1; *p; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '.' && *p != '_')
+            return false;
+    }
+    return true;
+}
+
+/* A property value as QEMU's input visitor takes it: an integer, or a string holding one. */
+static bool vcpu_prop_int32(const char *name, const struct json_value *v, int64_t *out,
+                            GError **err)
+{
+    const char *text;
+    char *end = NULL;
+    int64_t value;
+    double d;
+
+    switch (json_type_of(v)) {
+    case JSON_INT:
+        value = json_get_int(v);
+        break;
+    case JSON_DOUBLE:
+        d = json_get_double(v);
+        if (d != (double)(int64_t)d || d < (double)INT32_MIN || d > (double)INT32_MAX)
+            goto not_integer;
+        value = (int64_t)d;
+        break;
+    case JSON_STRING:
+        text = json_get_string(v);
+        errno = 0;
+        value = (int64_t)g_ascii_strtoll(text, &end, 0);
+        if (*text == '\0' || *end != '\0' || errno != 0)
+            goto not_integer;
+        break;
+    default:
+        goto not_integer;
+    }
+    if (value < INT32_MIN || value > INT32_MAX) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter '%s' expects int32_t", name);
+        return false;
+    }
+    *out = value;
+    return true;
+
+not_integer:
+    g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter '%s' expects integer", name);
+    return false;
+}
+
+/* The properties after driver and id; anything but the topology is not a CPU property. */
+static bool vcpu_parse_topology(const struct json_value *args, struct vcpu_topology *t,
+                                GError **err)
+{
+    *t = (struct vcpu_topology){-1, -1, -1, -1};
+    for (size_t i = 0; i < json_object_size(args); i++) {
+        const char *key = json_object_key_at(args, i);
+        const struct json_value *v = json_object_value_at(args, i);
+        int64_t *slot = NULL, ignored;
+
+        if (strcmp(key, "driver") == 0 || strcmp(key, "id") == 0)
+            continue;
+        if (strcmp(key, "socket-id") == 0)
+            slot = &t->socket;
+        else if (strcmp(key, "die-id") == 0)
+            slot = &t->die;
+        else if (strcmp(key, "core-id") == 0)
+            slot = &t->core;
+        else if (strcmp(key, "thread-id") == 0)
+            slot = &t->thread;
+        else if (strcmp(key, "node-id") == 0)
+            slot = &ignored; /* NUMA: Xen's business; checked for its type only */
+        if (!slot) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Property '" VCPU_TYPE
+                        ".%.100s' not found", key);
+            return false;
+        }
+        if (!vcpu_prop_int32(key, v, slot, err))
+            return false;
+    }
+    return true;
+}
+
+/* One topology level: set, and within 0..limit-1 (sockets = maxcpus; 1 die, core, thread). */
+static bool vcpu_check_level(const char *name, int64_t value, unsigned limit, GError **err)
+{
+    if (value < 0) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "CPU %s is not set", name);
+        return false;
+    }
+    if (value >= (int64_t)limit) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Invalid CPU %s: %" PRId64 " must be in range 0:%u", name, value, limit - 1);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * QEMU's pc_cpu_pre_plug() checks, in its order: the socket is within maxcpus (the vCPU's
+ * APIC ID is its socket), die, core and thread are 0 (an unset die-id means 0), the vCPU is
+ * not present yet.
+ */
+static bool vcpu_check_slot(struct monitor *mon, struct vcpu_topology *t, unsigned online,
+                            unsigned max, GError **err)
+{
+    char *path;
+
+    if (t->die < 0)
+        t->die = 0;
+    if (!vcpu_check_level("socket-id", t->socket, max, err) ||
+        !vcpu_check_level("die-id", t->die, 1, err) ||
+        !vcpu_check_level("core-id", t->core, 1, err) ||
+        !vcpu_check_level("thread-id", t->thread, 1, err))
+        return false;
+    if (vcpu_lookup(mon, (unsigned)t->socket, online, &path)) {
+        g_free(path);
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "CPU[%" PRId64 "] with APIC ID %" PRId64
+                    " exists", t->socket, t->socket);
+        return false;
+    }
+    return true;
+}
+
+/* The QOM path a new vCPU gets; NULL with *err set when its id is taken. */
+static char *vcpu_new_qom_path(struct monitor *mon, const char *id, unsigned online,
+                               unsigned max, GError **err)
+{
+    char *wanted = id ? g_strconcat(VCPU_PERIPHERAL, id, NULL) : NULL;
+    unsigned anonymous = 0;
+
+    for (unsigned n = 0; n < max; n++) {
+        char *path;
+
+        if (!vcpu_lookup(mon, n, online, &path))
+            continue;
+        if (wanted && strcmp(path, wanted) == 0) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Duplicate device ID '%s'", id);
+            g_free(path);
+            g_free(wanted);
+            return NULL;
+        }
+        anonymous += g_str_has_prefix(path, VCPU_PERIPHERAL_ANON);
+        g_free(path);
+    }
+    return wanted ? wanted : g_strdup_printf(VCPU_PERIPHERAL_ANON "device[%u]", anonymous);
+}
+
+/*
+ * libxl 4.17's xl vcpu-set (libxl_set_vcpuonline) for each vCPU N it brings online:
+ * {"driver": <type of query-hotpluggable-cpus' first entry>, "id": "cpu-N", "socket-id": N,
+ * "core-id": 0, "thread-id": 0}. Errors are qemu-xen's, in its order. Only the CPU type can
+ * be added (no PCI hotplug yet).
+ */
+static struct json_value *qmp_device_add(struct qmp_request *req, GError **err)
+{
+    const char *driver = json_get_string(json_object_get(req->args, "driver"));
+    const char *id = json_get_string(json_object_get(req->args, "id"));
+    struct monitor *mon = req->mon;
+    unsigned max, online = monitor_vcpus(mon, &max);
+    struct vcpu_topology topo;
+    char *path;
+    bool ok;
+
+    if (strcmp(driver, VCPU_TYPE) != 0) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "'%.100s' is not a valid device model name", driver);
+        return NULL;
+    }
+    if (id && !qmp_id_wellformed(id)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'id' expects an identifier");
+        return NULL;
+    }
+    path = vcpu_new_qom_path(mon, id, online, max, err);
+    if (!path)
+        return NULL;
+    ok = vcpu_parse_topology(req->args, &topo, err) &&
+         vcpu_check_slot(mon, &topo, online, max, err) &&
+         !callback_missing((const void *)mon->vmc->vcpu_plug, "device_add of a vCPU", err) &&
+         mon->vmc->vcpu_plug(mon->opaque, (unsigned)topo.socket, path, err);
+    g_free(path);
+    return ok ? json_object_new() : NULL;
 }
 
 static struct json_value *qmp_query_pci(struct qmp_request *req, GError **err)
@@ -565,7 +801,18 @@ static const struct qmp_param dirty_log_params[] = {
     {.name = NULL},
 };
 
-/* Later: device_add (CommandNotFound until PCI hotplug exists). */
+/* device_add: the device's own properties come as further members ("*"), checked by it. */
+static const struct qmp_param device_add_params[] = {
+    {"driver", QMP_PARAM_STRING, false},
+    {"id", QMP_PARAM_STRING, true},
+    {QMP_PARAM_ANY_OTHER, QMP_PARAM_ANY, true},
+    {.name = NULL},
+};
+
+/*
+ * Not here, as in qemu-xen 7.2: cpu-add (removed in QEMU 6.0; libxl 4.17 falls back to it
+ * only when query-hotpluggable-cpus is CommandNotFound).
+ */
 static const struct qmp_command qmp_commands[] = {
     {.name = "qmp_capabilities", .handler = qmp_capabilities, .params = capabilities_params,
      .before_negotiation = true},
@@ -578,6 +825,7 @@ static const struct qmp_command qmp_commands[] = {
     {.name = "query-pci", .handler = qmp_query_pci},
     {.name = "query-cpus-fast", .handler = qmp_query_cpus_fast},
     {.name = "query-hotpluggable-cpus", .handler = qmp_query_hotpluggable_cpus},
+    {.name = "device_add", .handler = qmp_device_add, .params = device_add_params},
     {.name = "stop", .handler = qmp_stop},
     {.name = "cont", .handler = qmp_cont},
     {.name = "system_reset", .handler = qmp_system_reset},
@@ -644,11 +892,15 @@ static bool qmp_param_type_matches(enum qmp_param_type type, const struct json_v
 
 static const struct qmp_param *qmp_param_find(const struct qmp_command *cmd, const char *name)
 {
+    const struct qmp_param *any_other = NULL;
+
     for (const struct qmp_param *p = cmd->params; p && p->name; p++) {
         if (strcmp(p->name, name) == 0)
             return p;
+        if (strcmp(p->name, QMP_PARAM_ANY_OTHER) == 0)
+            any_other = p;
     }
-    return NULL;
+    return any_other;
 }
 
 bool qmp_check_arguments(const struct qmp_command *cmd, const struct json_value *args,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "accel/xen/xen-accel.h"
+#include "xendm/acpi.h"
 #include "xendm/log.h"
 #include "xendm/machine.h"
 #include "xendm/mapcache.h"
@@ -32,6 +33,7 @@ struct xendm_run {
     struct restrict_plan *restrict_plan; /* -xen-domid-restrict, -chroot, -runas, -sandbox */
     enum vm_run_state run_state;
     bool shutdown_from_qmp; /* set around a QMP system_reset */
+    GPtrArray *plugged_vcpus; /* char *: index n holds the QOM path of vCPU n if device_added */
     int exit_status;
     bool started; /* bring-up was attempted: the log ends with the exit status */
 };
@@ -160,6 +162,50 @@ static unsigned vmc_vcpus(void *opaque, unsigned *max)
     return cfg->smp_cpus > 0 ? cfg->smp_cpus : 1;
 }
 
+static bool vmc_vcpu_present(void *opaque, unsigned index, const char **qom_path)
+{
+    struct xendm_run *run = opaque;
+    unsigned max, boot = vmc_vcpus(opaque, &max);
+    GPtrArray *plugged = run->plugged_vcpus;
+
+    *qom_path = plugged != NULL && index < plugged->len ? g_ptr_array_index(plugged, index) : NULL;
+    return index < boot || *qom_path != NULL;
+}
+
+/* QMP device_add of a vCPU, which the monitor checked: the guest learns of it through ACPI. */
+static bool vmc_vcpu_plug(void *opaque, unsigned index, const char *qom_path, GError **err)
+{
+    struct xendm_run *run = opaque;
+
+    if (run->plugged_vcpus == NULL) {
+        run->plugged_vcpus = g_ptr_array_new_with_free_func(g_free);
+    }
+    if (run->plugged_vcpus->len <= index) {
+        g_ptr_array_set_size(run->plugged_vcpus, (gint)index + 1);
+    }
+    g_free(g_ptr_array_index(run->plugged_vcpus, index));
+    g_ptr_array_index(run->plugged_vcpus, index) = g_strdup(qom_path);
+    /* With -no-acpi the guest is not told; qemu-xen adds the vCPU all the same. */
+    if (acpi_cpu_plug(run->m, index)) {
+        log_info("vCPU %u added (%s): the guest is notified through ACPI", index, qom_path);
+    } else {
+        log_info("vCPU %u added (%s) without ACPI: the guest is not notified", index, qom_path);
+    }
+    return true;
+}
+
+/* As qemu-xen: POWERDOWN, then the ACPI power button; with -no-acpi nothing listens. */
+static bool vmc_system_powerdown(void *opaque, GError **err)
+{
+    struct xendm_run *run = opaque;
+
+    monitor_set_emit(run->monitors, "POWERDOWN", NULL);
+    if (!acpi_press_power_button(run->m)) {
+        log_info("system_powerdown: no ACPI power button (-no-acpi)");
+    }
+    return true;
+}
+
 /* The guest set its RTC (Xen's TIMEOFFSET): QEMU's RTC_CHANGE, offset from host time. */
 static void on_rtc_change(void *opaque, int64_t offset_seconds)
 {
@@ -187,12 +233,12 @@ static void on_shutdown_request(void *opaque, enum shutdown_reason reason)
     }
 }
 
-/* system_powerdown stays NULL (an error) until the PIIX4 PM power button exists. */
 static const struct vm_control xendm_vm_control = {
     .run_state = vmc_run_state,
     .stop = vmc_stop,
     .cont = vmc_cont,
     .system_reset = vmc_system_reset,
+    .system_powerdown = vmc_system_powerdown,
     .quit = vmc_quit,
     .chardevs = vmc_chardevs,
     .name = vmc_name,
@@ -200,6 +246,8 @@ static const struct vm_control xendm_vm_control = {
     .load_devices_state = vmc_load_devices_state,
     .set_global_dirty_log = vmc_set_global_dirty_log,
     .vcpus = vmc_vcpus,
+    .vcpu_present = vmc_vcpu_present,
+    .vcpu_plug = vmc_vcpu_plug,
 };
 
 /* Help, version and listings: done before anything is created. Returns true when handled. */
@@ -320,6 +368,9 @@ static void teardown(struct xendm_run *run)
     }
     xen_accel_free(run->xa); /* after the mapcache: it maps through these handles */
     restrict_plan_free(run->restrict_plan);
+    if (run->plugged_vcpus != NULL) {
+        g_ptr_array_free(run->plugged_vcpus, TRUE);
+    }
     if (run->loop != NULL) {
         g_main_loop_unref(run->loop);
     }

@@ -257,6 +257,13 @@ static bool opt_smp(struct xendm_config *cfg, const char *opt, const char *arg, 
         g_set_error(err, OPTIONS_ERROR, 0, "-smp: cpus=%u exceeds maxcpus=%u", cpus, maxcpus);
         goto out;
     }
+    /*
+     * maxcpus bounds CPU hotplug (QMP device_add of vCPU n < maxcpus). As QEMU 7.2's
+     * machine_parse_smp_config(): with maxcpus alone, all of them are present from the start.
+     */
+    if (cpus == 0) {
+        cpus = maxcpus;
+    }
     cfg->smp_cpus = cpus;
     cfg->smp_maxcpus = maxcpus;
     ok = true;

@@ -18,7 +18,13 @@
  *   0xAFE0 GPE0_STS (2 bytes, W1C), GPE0_EN (2 bytes)
  *   0xAE00 PCI hotplug: slots inserted (4 bytes), removed (4 bytes); read 0: no hotplug yet
  *   0xAE08 PCI eject (4 bytes): logged and ignored
- *   0xAF00 CPU presence bitmap (32 bytes): bit n set for vCPU n < the "cpus" property
+ *   0xAF00 CPU presence bitmap (32 bytes): bit n set for vCPU n < the "cpus" property, and
+ *          for each vCPU plugged later (acpi_cpu_plug, raising GPE0 bit 2)
+ *
+ * APM control (0xB2 APMC, 0xB3 APMS; PIIX4 datasheet §7.1.4): hvmloader's FADT names 0xB2
+ * as SMI_CMD with ACPI_ENABLE 0xF1 and ACPI_DISABLE 0xF0. Real firmware's SMI handler sets
+ * or clears PM1a_CNT.SCI_EN; there is no SMM here, so the write does it directly (hvmloader
+ * checks SCI_EN after writing 0xF1 and stops if it is clear). APMS is a scratch byte.
  *
  * The SCI is ISA IRQ 9: (PM1_STS & PM1_EN & (PWRBTN | TMR | GBL)) || (GPE0_STS & GPE0_EN).
  */
@@ -34,6 +40,7 @@
 #include "xendm/pc-chipset.h"
 #include "xendm/pci.h"
 #include "xendm/trace.h"
+#include "xendm/vmstate.h"
 
 /* ---- configuration space ---- */
 #define PIIX4_PMBA 0x40
@@ -42,6 +49,15 @@
 #define PMBA_BASE_MASK 0xffc0u
 #define PIIX4_PMREGMISC 0x80
 #define PMREGMISC_PMIOSE 0x01
+#define PIIX4_DEVACTB_HI 0x5b
+#define DEVACTB_APMC_EN_HI 0x02 /* bit 25 of DEVACTB */
+#define PIIX4_DEVRESD_HI 0x5f
+#define DEVRESD_HI_RESET 0x10
+#define PIIX4_DEVRESE_HI 0x63
+#define DEVRESE_HI_RESET 0x60
+#define PIIX4_DEVRESF_HI 0x67
+#define DEVRESF_COM1 0x08
+#define DEVRESF_COM2 0x90
 #define PIIX4_SMBBA 0x90
 #define SMBBA_WMASK 0x0000fff0u
 #define PIIX4_SMBHSTCFG 0xd2
@@ -87,6 +103,12 @@
 #define PCIHP_PORT 0xae00
 #define PCIHP_LEN 12
 #define PCIHP_EJECT 8
+#define APM_PORT 0xb2
+#define APM_LEN 2
+#define APM_CNT 0
+#define APM_STS 1
+#define APM_ACPI_ENABLE 0xf1 /* hvmloader's FADT: ACPI_ENABLE */
+#define APM_ACPI_DISABLE 0xf0
 #define CPU_STATUS_PORT 0xaf00
 #define CPU_STATUS_LEN 32
 #define PIIX4_PM_MAX_CPUS (CPU_STATUS_LEN * 8)
@@ -101,13 +123,17 @@ struct piix4_pm {
     struct region *gpe0;
     struct region *pcihp;
     struct region *cpu_status;
+    struct region *apm;
     struct timer *tmr_timer; /* armed for the next TMR_STS while TMR_EN */
-    unsigned cpus;
+    uint8_t cpu_present[CPU_STATUS_LEN]; /* bit n of byte n / 8: vCPU n is present */
     uint16_t pm1_sts;
     uint16_t pm1_en;
     uint16_t pm1_cnt;
     uint16_t gpe0_sts;
     uint16_t gpe0_en;
+    uint8_t apm_cnt;
+    uint8_t apm_sts;
+    unsigned serial_ports; /* how many COM ports the machine has (DEVRESF) */
     int64_t tmr_start_ns;
     uint64_t tmr_msb_periods; /* half-periods of the 24-bit counter accounted in TMR_STS */
 };
@@ -347,17 +373,9 @@ static const struct region_ops pcihp_ops = {
 
 /* ---- CPU presence bitmap (0xAF00) ---- */
 
-static uint8_t cpu_status_byte(const struct piix4_pm *pm, unsigned index)
+static void cpu_mark_present(struct piix4_pm *pm, unsigned cpu)
 {
-    unsigned first = index * 8;
-
-    if (pm->cpus <= first) {
-        return 0;
-    }
-    if (pm->cpus - first >= 8) {
-        return 0xff;
-    }
-    return (uint8_t)((1u << (pm->cpus - first)) - 1);
+    pm->cpu_present[cpu / 8] |= (uint8_t)(1u << (cpu % 8));
 }
 
 static uint64_t cpu_status_read(void *opaque, uint64_t offset, unsigned size)
@@ -366,7 +384,7 @@ static uint64_t cpu_status_read(void *opaque, uint64_t offset, unsigned size)
     uint64_t value = 0;
 
     for (unsigned i = 0; i < size && offset + i < CPU_STATUS_LEN; i++) {
-        value |= (uint64_t)cpu_status_byte(pm, (unsigned)offset + i) << (8 * i);
+        value |= (uint64_t)pm->cpu_present[offset + i] << (8 * i);
     }
     return value;
 }
@@ -392,6 +410,39 @@ static void pm_io_unmap(struct piix4_pm *pm)
         pm->pm_io = NULL;
     }
 }
+
+/* ---- APM control (0xB2, 0xB3) ---- */
+
+static uint64_t apm_read(void *opaque, uint64_t offset, unsigned size)
+{
+    struct piix4_pm *pm = opaque;
+
+    return offset == APM_CNT ? pm->apm_cnt : pm->apm_sts;
+}
+
+static void apm_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
+{
+    struct piix4_pm *pm = opaque;
+
+    if (offset == APM_STS) {
+        pm->apm_sts = (uint8_t)value;
+        return;
+    }
+    pm->apm_cnt = (uint8_t)value;
+    if (pm->apm_cnt == APM_ACPI_ENABLE) {
+        pm->pm1_cnt |= PM1_CNT_SCI_EN;
+    } else if (pm->apm_cnt == APM_ACPI_DISABLE) {
+        pm->pm1_cnt &= (uint16_t)~PM1_CNT_SCI_EN;
+    }
+    TRACE(piix4_pm_apm, "APMC=0x%02x SCI_EN=%u", pm->apm_cnt, pm->pm1_cnt & PM1_CNT_SCI_EN);
+}
+
+static const struct region_ops apm_ops = {
+    .read = apm_read,
+    .write = apm_write,
+    .min_access = 1,
+    .max_access = 1,
+};
 
 /* Maps the PM block where PMBA says while PMREGMISC.PMIOSE is set. */
 static void pm_io_update(struct piix4_pm *pm)
@@ -435,9 +486,20 @@ static void piix4_pm_config_write(struct pci_device *d, void *opaque, uint32_t o
     }
 }
 
-static void piix4_pm_config_init(struct pci_device *d)
+static void piix4_pm_config_init(struct piix4_pm *pm, struct pci_device *d)
 {
     pci_set_word(d, PCI_STATUS, PIIX4_PM_STATUS_RESET);
+    /*
+     * Read-only values qemu-xen's PIIX4 PM reports (test-pci-compare): DEVACTB.APMC_EN, so
+     * that an APMC write counts as the SMI trigger it is on hardware (the ACPI enable and
+     * disable codes act directly here), and the device resource registers DEVRESD-DEVRESF,
+     * whose 0x67 byte shows which COM ports decode (bit 3 COM1, bits 7 and 4 COM2).
+     */
+    pci_set_byte(d, PIIX4_DEVACTB_HI, DEVACTB_APMC_EN_HI);
+    pci_set_byte(d, PIIX4_DEVRESD_HI, DEVRESD_HI_RESET);
+    pci_set_byte(d, PIIX4_DEVRESE_HI, DEVRESE_HI_RESET);
+    pci_set_byte(d, PIIX4_DEVRESF_HI, (pm->serial_ports > 0 ? DEVRESF_COM1 : 0) |
+                                          (pm->serial_ports > 1 ? DEVRESF_COM2 : 0));
     pci_set_long(d, PIIX4_PMBA, PMBA_IO_SPACE);
     pci_set_wmask(d, PIIX4_PMBA, PMBA_WMASK, 4);
     pci_set_byte(d, PIIX4_PMREGMISC, 0);
@@ -452,13 +514,15 @@ static void piix4_pm_function_reset(struct pci_device *d, void *opaque)
 {
     struct piix4_pm *pm = opaque;
 
-    piix4_pm_config_init(d);
+    piix4_pm_config_init(pm, d);
     pm_io_unmap(pm);
     pm->pm1_sts = 0;
     pm->pm1_en = 0;
     pm->pm1_cnt = 0;
     pm->gpe0_sts = 0;
     pm->gpe0_en = 0;
+    pm->apm_cnt = 0;
+    pm->apm_sts = 0;
     pm->tmr_msb_periods = pm_timer_ticks(pm) >> PM_TIMER_MSB_SHIFT;
     piix4_pm_update_sci(pm);
 }
@@ -492,6 +556,12 @@ bool acpi_press_power_button(struct machine *m)
 
 #define GPE0_BITS 16
 
+static void piix4_pm_raise_gpe(struct piix4_pm *pm, unsigned gpe)
+{
+    pm->gpe0_sts |= (uint16_t)(1u << gpe);
+    piix4_pm_update_sci(pm);
+}
+
 bool acpi_raise_gpe(struct machine *m, unsigned gpe)
 {
     struct piix4_pm *pm = machine_find_device(m, PIIX4_PM_TYPE_NAME);
@@ -499,8 +569,27 @@ bool acpi_raise_gpe(struct machine *m, unsigned gpe)
     if (pm == NULL || gpe >= GPE0_BITS) {
         return false;
     }
-    pm->gpe0_sts |= (uint16_t)(1u << gpe);
-    piix4_pm_update_sci(pm);
+    piix4_pm_raise_gpe(pm, gpe);
+    return true;
+}
+
+/* ---- CPU hotplug ---- */
+
+/*
+ * The bit stays set across a reset: on Xen a reboot rebuilds the domain with a new device
+ * model, and the vCPU, once added, exists as on qemu-xen (whose legacy CPU hotplug cannot
+ * remove one either). The GPE is raised even for a bit already set: a rescan changes nothing.
+ */
+bool acpi_cpu_plug(struct machine *m, unsigned cpu)
+{
+    struct piix4_pm *pm = machine_find_device(m, PIIX4_PM_TYPE_NAME);
+
+    if (pm == NULL || cpu >= PIIX4_PM_MAX_CPUS) {
+        return false;
+    }
+    cpu_mark_present(pm, cpu);
+    TRACE(piix4_pm_cpu_plug, "vCPU %u present: GPE0 bit %u", cpu, ACPI_GPE_CPU_HOTPLUG);
+    piix4_pm_raise_gpe(pm, ACPI_GPE_CPU_HOTPLUG);
     return true;
 }
 
@@ -509,7 +598,7 @@ bool acpi_raise_gpe(struct machine *m, unsigned gpe)
 static void piix4_pm_destroy(void *dev)
 {
     struct piix4_pm *pm = dev;
-    struct region *fixed[3];
+    struct region *fixed[4];
 
     if (pm == NULL) {
         return;
@@ -518,6 +607,7 @@ static void piix4_pm_destroy(void *dev)
     fixed[0] = pm->gpe0;
     fixed[1] = pm->pcihp;
     fixed[2] = pm->cpu_status;
+    fixed[3] = pm->apm;
     for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
         if (fixed[i] != NULL) {
             region_del(fixed[i]);
@@ -546,17 +636,21 @@ static bool piix4_pm_add_fixed(struct piix4_pm *pm, struct region **out, const c
 
 static bool piix4_pm_take_props(struct piix4_pm *pm, struct kv_list *props, GError **err)
 {
-    uint64_t cpus;
+    uint64_t cpus, serial_ports;
 
-    if (!kv_get_u64(props, "cpus", 1, false, &cpus, err)) {
+    if (!kv_get_u64(props, "cpus", 1, false, &cpus, err) ||
+        !kv_get_u64(props, "serial-ports", 0, false, &serial_ports, err)) {
         return false;
     }
+    pm->serial_ports = serial_ports > 4 ? 4 : (unsigned)serial_ports;
     if (cpus < 1 || cpus > PIIX4_PM_MAX_CPUS) {
         g_set_error(err, piix4_pm_error_quark(), 0, "piix4-pm: cpus=%" PRIu64
                     " is not in 1..%u", cpus, PIIX4_PM_MAX_CPUS);
         return false;
     }
-    pm->cpus = (unsigned)cpus;
+    for (unsigned cpu = 0; cpu < cpus; cpu++) {
+        cpu_mark_present(pm, cpu);
+    }
     return true;
 }
 
@@ -579,7 +673,8 @@ static void *piix4_pm_create(struct machine *m, struct kv_list *props, GError **
         !piix4_pm_add_fixed(pm, &pm->pcihp, "acpi-pci-hotplug", PCIHP_PORT, PCIHP_LEN,
                             &pcihp_ops, err) ||
         !piix4_pm_add_fixed(pm, &pm->cpu_status, "acpi-cpu-status", CPU_STATUS_PORT,
-                            CPU_STATUS_LEN, &cpu_status_ops, err)) {
+                            CPU_STATUS_LEN, &cpu_status_ops, err) ||
+        !piix4_pm_add_fixed(pm, &pm->apm, "apm", APM_PORT, APM_LEN, &apm_ops, err)) {
         goto fail;
     }
     pm->dev = pci_device_add(bus, PIIX4_PM_DEVFN, PIIX4_PM_TYPE_NAME, &piix4_pm_id,
@@ -587,13 +682,47 @@ static void *piix4_pm_create(struct machine *m, struct kv_list *props, GError **
     if (pm->dev == NULL) {
         goto fail;
     }
-    piix4_pm_config_init(pm->dev);
+    piix4_pm_config_init(pm, pm->dev);
     return pm;
 
 fail:
     piix4_pm_destroy(pm);
     return NULL;
 }
+
+/* ---- saved state ---- */
+
+/* The configuration space (PMBA, PMREGMISC) is the PCI core's and is loaded first. */
+static void piix4_pm_post_load(void *dev)
+{
+    struct piix4_pm *pm = dev;
+
+    pm->tmr_msb_periods = pm_timer_ticks(pm) >> PM_TIMER_MSB_SHIFT;
+    pm->pm1_sts &= PM1_STS_W1C;
+    pm->pm1_en &= PM1_EN_MASK;
+    pm->pm1_cnt &= PM1_CNT_STORED;
+    pm_io_update(pm);
+    piix4_pm_update_sci(pm);
+}
+
+static const struct vmstate_field piix4_pm_fields[] = {
+    VMSTATE_U16(struct piix4_pm, pm1_sts),
+    VMSTATE_U16(struct piix4_pm, pm1_en),
+    VMSTATE_U16(struct piix4_pm, pm1_cnt),
+    VMSTATE_U16(struct piix4_pm, gpe0_sts),
+    VMSTATE_U16(struct piix4_pm, gpe0_en),
+    VMSTATE_U8(struct piix4_pm, apm_cnt),
+    VMSTATE_U8(struct piix4_pm, apm_sts),
+    VMSTATE_U8_ARRAY(struct piix4_pm, cpu_present, CPU_STATUS_LEN),
+    VMSTATE_END,
+};
+
+static const struct vmstate_desc piix4_pm_vmstate = {
+    .name = "piix4-pm",
+    .version = 1,
+    .fields = piix4_pm_fields,
+    .post_load = piix4_pm_post_load,
+};
 
 static const struct device_type piix4_pm_type = {
     .name = PIIX4_PM_TYPE_NAME,
@@ -602,5 +731,6 @@ static const struct device_type piix4_pm_type = {
     .create = piix4_pm_create,
     /* Reset comes through the bus: the host bridge resets every function. */
     .destroy = piix4_pm_destroy,
+    .vmstate = &piix4_pm_vmstate,
 };
 DEVICE_TYPE_REGISTER(piix4_pm_type);

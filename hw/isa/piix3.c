@@ -70,7 +70,8 @@ static const struct piix3_reg piix3_regs[] = {
     {0xae, 1, 0x00, 0xff},             /* CTHTMR: clock-scale STPCLK high timer */
 };
 
-#define PIIX3_COMMAND_RESET 0x0007 /* I/O, memory and bus master always on */
+/* The datasheet's PCICMD reset value is 0x0007; qemu-xen's PIIX3 reads 0 (test-pci-compare). */
+#define PIIX3_COMMAND_RESET 0x0000
 #define PIIX3_STATUS_RESET 0x0200  /* medium DEVSEL timing */
 
 struct piix3 {

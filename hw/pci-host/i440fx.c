@@ -50,7 +50,18 @@
 #define SMRAM_G_SMRAME 0x08
 #define SMRAM_C_BASE_SEG 0x02 /* bits 2:0 hardwired 010: SMRAM at 0xA0000 */
 #define SMRAM_WMASK (SMRAM_D_OPEN | SMRAM_D_CLS | SMRAM_D_LCK | SMRAM_G_SMRAME)
-#define I440FX_STATUS_RESET 0x0280 /* fast back-to-back capable, medium DEVSEL timing */
+/*
+ * The datasheet's PCISTS reset value is 0x0280, but qemu-xen's i440FX reads 0 and guests
+ * installed under it saw 0 (tests/qtest/test-pci-compare.c holds the two side by side).
+ */
+#define I440FX_STATUS_RESET 0x0000
+/*
+ * 0x57: guest RAM in 8 MiB units, at most 255. Not an 82441FX register (DRAMC's place):
+ * QEMU's i440FX reports it for coreboot, and qemu-xen's guests see it. Read-only.
+ */
+#define I440FX_RAM_SIZE_8M 0x57
+#define RAM_SIZE_UNIT_SHIFT 23
+#define RAM_SIZE_UNITS_MAX 255u
 
 struct i440fx {
     struct machine *machine;
@@ -163,7 +174,11 @@ static const struct region_ops conf_data_ops = {
 
 static void i440fx_config_init(struct pci_device *d)
 {
+    uint64_t ram_units = pci_device_machine(d)->ram_size >> RAM_SIZE_UNIT_SHIFT;
+
     pci_set_word(d, PCI_STATUS, I440FX_STATUS_RESET);
+    pci_set_byte(d, I440FX_RAM_SIZE_8M,
+                 (uint8_t)(ram_units > RAM_SIZE_UNITS_MAX ? RAM_SIZE_UNITS_MAX : ram_units));
     pci_set_byte(d, I440FX_PAM0, 0);
     pci_set_wmask(d, I440FX_PAM0, I440FX_PAM0_WMASK, 1);
     for (uint32_t reg = I440FX_PAM0 + 1; reg <= I440FX_PAM_LAST; reg++) {

@@ -250,8 +250,13 @@ static void init_header(struct pci_device *d)
     pci_set_byte(d, PCI_CLASS_PROG, (uint8_t)id->class_code);
     pci_set_word(d, PCI_CLASS_DEVICE, (uint16_t)(id->class_code >> 8));
     pci_set_byte(d, PCI_HEADER_TYPE, id->multifunction ? 0x80 : 0x00);
-    pci_set_word(d, PCI_SUBSYSTEM_VENDOR_ID, id->subsystem_vendor_id);
-    pci_set_word(d, PCI_SUBSYSTEM_ID, id->subsystem_id);
+    if (id->subsystem_vendor_id == 0 && id->subsystem_id == 0) {
+        pci_set_word(d, PCI_SUBSYSTEM_VENDOR_ID, PCI_SUBSYSTEM_VENDOR_ID_QEMU);
+        pci_set_word(d, PCI_SUBSYSTEM_ID, PCI_SUBSYSTEM_ID_QEMU);
+    } else {
+        pci_set_word(d, PCI_SUBSYSTEM_VENDOR_ID, id->subsystem_vendor_id);
+        pci_set_word(d, PCI_SUBSYSTEM_ID, id->subsystem_id);
+    }
     pci_set_byte(d, PCI_INTERRUPT_PIN, id->interrupt_pin);
 
     pci_set_wmask(d, PCI_COMMAND, PCI_COMMAND_WRITABLE, 2);

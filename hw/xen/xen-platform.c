@@ -254,7 +254,6 @@ static void platform_function_reset(struct pci_device *d, void *opaque)
 {
     struct xen_platform *p = opaque;
 
-    pci_set_word(d, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
     if (p->flags & PLATFORM_FLAG_ROM_LOCK) {
         platform_set_flags(p, 0);
     }
@@ -302,8 +301,11 @@ static bool platform_add_function(struct xen_platform *p, struct pci_bus *bus, i
     if (p->dev == NULL) {
         return false;
     }
-    /* Preset, so that drivers work before any firmware enabled the function (reference §6). */
-    pci_set_word(p->dev, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    /*
+     * No command preset: qemu-xen presets I/O + memory when it creates the function
+     * (reference §6), but its machine reset at start clears them, so guests find 0 and
+     * hvmloader enables the function after placing its BARs (tests/qtest/test-pci-compare.c).
+     */
     if (pci_register_bar(p->dev, 0, PCI_BAR_IO, BAR0_SIZE, &bar0_ops, p) < 0 ||
         pci_register_bar(p->dev, 1, PCI_BAR_MEM32 | PCI_BAR_PREFETCH, BAR1_SIZE, &bar1_ops,
                          p) < 0) {

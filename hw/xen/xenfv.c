@@ -118,7 +118,7 @@ static bool create_user_device(struct machine *m, struct kv_list *props, GError 
 static bool create_acpi(struct machine *m, const struct xendm_config *cfg, GError **err)
 {
     struct kv_list *props;
-    char cpus[16];
+    char cpus[16], serial_ports[16];
     void *dev;
 
     /*
@@ -132,6 +132,8 @@ static bool create_acpi(struct machine *m, const struct xendm_config *cfg, GErro
     props = kv_new();
     snprintf(cpus, sizeof(cpus), "%u", cfg->smp_cpus > 0 ? cfg->smp_cpus : 1);
     kv_set(props, "cpus", cpus);
+    snprintf(serial_ports, sizeof(serial_ports), "%u", cfg->serials->len);
+    kv_set(props, "serial-ports", serial_ports);
     dev = machine_create_device(m, PIIX4_PM_TYPE_NAME, props, err);
     kv_free(props);
     return dev != NULL;

@@ -26,4 +26,17 @@ bool acpi_press_power_button(struct machine *m);
  */
 bool acpi_raise_gpe(struct machine *m, unsigned gpe);
 
+/* The GPE0 bit hvmloader's DSDT gives CPU hotplug: its \_GPE._E02 runs \_SB.PRSC. */
+#define ACPI_GPE_CPU_HOTPLUG 2
+
+/*
+ * vCPU `cpu` became present (QMP device_add of a CPU): sets its bit in the CPU presence
+ * bitmap at 0xAF00 and raises GPE0 bit 2, so that the guest's PRSC method rescans the
+ * bitmap and notifies OSPM (Device Check) of each processor whose bit changed (Xen
+ * tools/libacpi/mk_dsdt.c). The caller checked cpu against the -smp maxcpus bound. False
+ * when the machine has no ACPI PM device (-no-acpi: the guest is not told, as with qemu-xen)
+ * or cpu is beyond the bitmap (256 vCPUs).
+ */
+bool acpi_cpu_plug(struct machine *m, unsigned cpu);
+
 #endif

@@ -69,8 +69,16 @@ struct vm_control {
     bool (*load_devices_state)(void *opaque, int fd, GError **err);
     /* xen-set-global-dirty-log. */
     bool (*set_global_dirty_log)(void *opaque, bool enable, GError **err);
-    /* vCPUs online now and at most (query-cpus-fast, query-hotpluggable-cpus); NULL: 1 of 1. */
+    /* vCPUs present at start (-smp) and at most (maxcpus); NULL: 1 of 1. */
     unsigned (*vcpus)(void *opaque, unsigned *max);
+    /*
+     * CPU hotplug. vcpu_present: whether vCPU index (< vcpus()' max) is present, and the QOM
+     * path device_add gave it (*qom_path NULL for the -smp ones); NULL: the first vcpus()
+     * are. vcpu_plug: QMP device_add of a vCPU the monitor checked (index below the max, not
+     * present, qom_path unique): main records it and tells the guest (ACPI). NULL: refused.
+     */
+    bool (*vcpu_present)(void *opaque, unsigned index, const char **qom_path);
+    bool (*vcpu_plug)(void *opaque, unsigned index, const char *qom_path, GError **err);
 };
 
 struct monitor;

@@ -82,11 +82,20 @@ struct pci_device;
 #define PCI_NUM_BARS 6u
 #define PCI_BAR_UNMAPPED UINT64_MAX
 
+#define PCI_SUBSYSTEM_VENDOR_ID_QEMU 0x1af4
+#define PCI_SUBSYSTEM_ID_QEMU 0x1100
+
 struct pci_device_id {
     uint16_t vendor_id;
     uint16_t device_id;
     uint8_t revision;
     uint32_t class_code; /* base << 16 | sub-class << 8 | programming interface */
+    /*
+     * 0, 0: the IDs qemu-xen gives every device that sets none, 1af4:1100 ("QEMU virtual
+     * machine"). Guests depend on them: SeaBIOS recognises the i440FX as QEMU's by them, and
+     * Windows binds drivers by SUBSYS_11001AF4, so a guest installed under qemu-xen finds the
+     * same devices under xendm.
+     */
     uint16_t subsystem_vendor_id;
     uint16_t subsystem_id;
     uint8_t interrupt_pin; /* 0: none, 1..4: INTA..INTD */

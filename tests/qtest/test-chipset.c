@@ -92,6 +92,10 @@ static void test_chipset_ids(void)
     g_assert_cmphex(qpci_read(qt, PIIX3, REG_HEADER_TYPE, 1) & 0x80, ==, 0x80);
     g_assert_cmphex(qpci_read(qt, PIIX4_PM, REG_VENDOR, 4), ==, 0x71138086);
     g_assert_cmphex(qpci_read(qt, PIIX4_PM, REG_CLASS, 4) >> 8, ==, 0x068000);
+    /* qemu-xen's default subsystem IDs, 1af4:1100: SeaBIOS and Windows key on them. */
+    g_assert_cmphex(qpci_read(qt, HOST_BRIDGE, 0x2c, 4), ==, 0x11001af4);
+    g_assert_cmphex(qpci_read(qt, PIIX3, 0x2c, 4), ==, 0x11001af4);
+    g_assert_cmphex(qpci_read(qt, PIIX4_PM, 0x2c, 4), ==, 0x11001af4);
     /* Identification is read-only. */
     qpci_write(qt, HOST_BRIDGE, REG_VENDOR, 0, 4);
     qpci_write(qt, PIIX3, REG_VENDOR, 0, 4);

@@ -2,9 +2,11 @@
 """A QMP conversation with the device model as libxl holds it, through xensim: the greeting,
 capabilities negotiation, every query libxl sends, stop/cont with their events, add-fd with a
 descriptor passed by SCM_RIGHTS, xen-save-devices-state into /dev/fdset/N, remove-fd, dirty-log,
-human-monitor-command, and the error replies (before negotiation, unknown command, bad
-arguments, a malformed line). The same conversation runs against Debian's qemu-xen: where both
-must answer alike the test says so, and the two columns are compared. TAP on stdout.
+human-monitor-command, xl vcpu-set's vCPU hotplug (query-cpus-fast, query-hotpluggable-cpus,
+device_add) and system_powerdown, and the error replies (before negotiation, unknown command,
+bad arguments, a malformed line, a vCPU that exists or is beyond maxcpus). The same conversation
+runs against Debian's qemu-xen: where both must answer alike the test says so, and the two
+columns are compared. TAP on stdout.
 
     test-qmp-conversation.py XENSIM XENSIM_LIBDIR DM [DM...]
 """
@@ -17,6 +19,9 @@ import tempfile
 import time
 
 DOMID = 1
+# The domain: one vCPU online of two (libxl passes -smp 1,maxcpus=2), no display.
+DOMAIN_CONFIG = 'vcpus = 1\nmaxvcpus = 2\nvga = "none"\nvnc = 0\n'
+CPU_DRIVER = "qemu32-i386-cpu"  # qemu-xen's, for the xenfv machine
 
 
 class Session:
@@ -72,8 +77,12 @@ class Harness:
         self.is_xendm = os.path.basename(dm).startswith("xendm")
         parent, child = socket.socketpair()
         self.qtest = parent
+        config = os.path.join(tmp, "domain.cfg")
+        with open(config, "w") as f:
+            f.write(DOMAIN_CONFIG)
         argv = [xensim, "--qtest-fd=3", f"--dm={dm}", f"--libdir={libdir}",
-                f"--run-dir={tmp}", "--serial", "null", "--name", "conversation"]
+                f"--run-dir={tmp}", f"--config={config}", "--serial", "null",
+                "--name", "conversation"]
         self.proc = subprocess.Popen(argv, pass_fds=[3], stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(tmp, "xensim.log"), "w"),
                                      preexec_fn=lambda: os.dup2(child.fileno(), 3))
@@ -107,6 +116,57 @@ class Harness:
 
 def error_class(reply):
     return reply.get("error", {}).get("class")
+
+
+def error_desc(reply):
+    return reply.get("error", {}).get("desc")
+
+
+def device_add_vcpu(s, n, cpu_id=None):
+    """libxl 4.17's device_add for vCPU n (libxl_set_vcpuonline)."""
+    return s.cmd("device_add", {"id": cpu_id or f"cpu-{n}", "driver": CPU_DRIVER,
+                                "socket-id": n, "core-id": 0, "thread-id": 0})
+
+
+def vcpu_hotplug(s, check):
+    """xl vcpu-set DOM 2 as libxl 4.17 sends it, then what it must refuse."""
+    r = s.cmd("query-hotpluggable-cpus")
+    slots = r.get("return", [])
+    shape = [(c.get("type"), c.get("props", {}).get("socket-id"), "qom-path" in c)
+             for c in slots]
+    check("query-hotpluggable-cpus: every vCPU to maxcpus, highest first, the present one"
+          " with its qom-path (libxl takes the first entry's type as the driver)",
+          shape == [(CPU_DRIVER, 1, False), (CPU_DRIVER, 0, True)], json.dumps(r), shape)
+    r = device_add_vcpu(s, 1)
+    check("device_add of vCPU 1 as xl vcpu-set sends it", r.get("return") == {},
+          json.dumps(r), "return")
+    r = s.cmd("query-cpus-fast")
+    cpus = sorted((c.get("cpu-index"), c.get("qom-path")) for c in r.get("return", []))
+    check("query-cpus-fast after it: vCPUs 0 and 1 (libxl reads cpu-index)",
+          [i for i, _ in cpus] == [0, 1] and cpus[1][1] == "/machine/peripheral/cpu-1",
+          json.dumps(r), cpus[1:])
+    r = s.cmd("query-hotpluggable-cpus")
+    paths = [c.get("qom-path") for c in r.get("return", [])]
+    check("query-hotpluggable-cpus after it: both present",
+          len(paths) == 2 and paths[0] == "/machine/peripheral/cpu-1", json.dumps(r), paths[:1])
+    r = device_add_vcpu(s, 1, "cpu-again")
+    check("device_add of a present vCPU: GenericError", error_class(r) == "GenericError",
+          json.dumps(r), error_desc(r))
+    r = device_add_vcpu(s, 2)
+    check("device_add beyond maxcpus: GenericError", error_class(r) == "GenericError",
+          json.dumps(r), error_desc(r))
+    r = device_add_vcpu(s, 0, "cpu-1")
+    check("device_add with an id in use: GenericError", error_class(r) == "GenericError",
+          json.dumps(r), error_desc(r))
+    r = s.cmd("cpu-add", {"id": 1})
+    check("cpu-add (gone since QEMU 6.0; libxl's fallback only): CommandNotFound",
+          error_class(r) == "CommandNotFound", json.dumps(r), error_class(r))
+    s.events.clear()
+    r = s.cmd("system_powerdown")
+    s.cmd("query-status")  # the event, if sent after the reply, has arrived by now
+    check("system_powerdown: {} with a POWERDOWN event",
+          r.get("return") == {} and any(e["event"] == "POWERDOWN" for e in s.events),
+          json.dumps(r), "return")
 
 
 def conversation(h):
@@ -150,6 +210,7 @@ def conversation(h):
     r = s.cmd("query-hotpluggable-cpus")
     check("query-hotpluggable-cpus answers a list", isinstance(r.get("return"), list),
           json.dumps(r)[:200], "return")
+    vcpu_hotplug(s, check)
 
     r = s.cmd("stop")
     st = s.cmd("query-status")
