@@ -607,7 +607,7 @@ static const struct option_def option_table[] = {
     {"sandbox", true, opt_sandbox, "-sandbox on[,...] a seccomp allow-list after start-up"},
     {"incoming", true, opt_incoming, "-incoming fd:K    restore device state from fd K"},
     {"net", true, opt_none_only, "-net none"},
-    {"boot", true, opt_boot, "-boot ...         accepted (the firmware decides)"},
+    {"boot", true, opt_boot, "-boot [order=]DEVS  boot order for the firmware (CMOS): c disk, d CD, n net"},
     {"k", true, opt_keymap, "-k KEYMAP         recorded"},
     {"trace", true, opt_trace, "-trace [enable=]PATTERN | help"},
     {"h", false, opt_action, "-h, --help        this help"},

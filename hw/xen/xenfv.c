@@ -139,10 +139,53 @@ static bool create_acpi(struct machine *m, const struct xendm_config *cfg, GErro
     return dev != NULL;
 }
 
+/*
+ * The boot order in QEMU's -boot syntax: "cd", or "order=cd[,once=d][,menu=on]..." (libxl
+ * passes "order=..."). "once" wins for this boot: on Xen a reboot starts a new device model.
+ * Returns NULL when no order is given.
+ */
+static char *boot_order(const char *boot)
+{
+    g_auto(GStrv) parts = g_strsplit(boot != NULL ? boot : "", ",", -1);
+    const char *order = NULL, *once = NULL;
+
+    for (guint i = 0; parts[i] != NULL; i++) {
+        if (g_str_has_prefix(parts[i], "order=")) {
+            order = parts[i] + strlen("order=");
+        } else if (g_str_has_prefix(parts[i], "once=")) {
+            once = parts[i] + strlen("once=");
+        } else if (i == 0 && parts[i][0] != '\0' && strchr(parts[i], '=') == NULL) {
+            order = parts[i];
+        }
+    }
+    return once != NULL ? g_strdup(once) : g_strdup(order);
+}
+
+static bool create_cmos(struct machine *m, const struct xendm_config *cfg, GError **err)
+{
+    struct kv_list *props = kv_new();
+    g_autofree char *order = boot_order(cfg->boot);
+    char cpus[16];
+    void *dev;
+
+    snprintf(cpus, sizeof(cpus), "%u", cfg->smp_cpus > 0 ? cfg->smp_cpus : 1);
+    kv_set(props, "cpus", cpus);
+    if (order != NULL) {
+        kv_set(props, "boot-order", order);
+    }
+    dev = machine_create_device(m, "cmos-nvram", props, err);
+    kv_free(props);
+    if (dev == NULL) {
+        g_prefix_error(err, "-boot %s: ", cfg->boot != NULL ? cfg->boot : "");
+    }
+    return dev != NULL;
+}
+
 static bool create_chipset(struct machine *m, const struct xendm_config *cfg, GError **err)
 {
     return create_fixed_device(m, I440FX_TYPE_NAME, err) &&
-           create_fixed_device(m, PIIX3_TYPE_NAME, err) && create_acpi(m, cfg, err);
+           create_fixed_device(m, PIIX3_TYPE_NAME, err) && create_acpi(m, cfg, err) &&
+           create_cmos(m, cfg, err);
 }
 
 /*

@@ -1,6 +1,8 @@
 /*
  * What Xen emulates itself for an HVM guest, before any ioreq routing
- * (reference §7): the RTC/CMOS at 0x70/0x71, the ACPI PM1a event block at
+ * (reference §7): the RTC at 0x70/0x71 -- only its 14 clock registers, as Xen's vRTC
+ * (RTC_CMOS_SIZE): an index write of 0x0E or more, and any access while such an index is
+ * selected, go to the device model, which keeps the NVRAM (memory sizes, boot order, century), the ACPI PM1a event block at
  * 0xB000 and PM timer at 0xB008 (the addresses once hvmloader selects ACPI
  * version 1), and Xen's debug console at 0xE9. PM1a control (0xB004) is the
  * device model's and is not handled here.
@@ -21,7 +23,7 @@
 /* MC146818 register indices and bits (datasheet: registers A-D). */
 enum { RTC_SECONDS = 0, RTC_MINUTES = 2, RTC_HOURS = 4, RTC_DAY_OF_WEEK = 6,
        RTC_DAY_OF_MONTH = 7, RTC_MONTH = 8, RTC_YEAR = 9, RTC_REG_A = 0xa, RTC_REG_B = 0xb,
-       RTC_REG_C = 0xc, RTC_REG_D = 0xd, RTC_CENTURY = 0x32 };
+       RTC_REG_C = 0xc, RTC_REG_D = 0xd, RTC_CMOS_SIZE = 0xe };
 #define RTC_B_24H 0x02
 #define RTC_B_BINARY 0x04
 #define RTC_D_VRT 0x80
@@ -85,7 +87,7 @@ static bool is_time_register(unsigned index)
 {
     return index == RTC_SECONDS || index == RTC_MINUTES || index == RTC_HOURS ||
            index == RTC_DAY_OF_WEEK || index == RTC_DAY_OF_MONTH || index == RTC_MONTH ||
-           index == RTC_YEAR || index == RTC_CENTURY;
+           index == RTC_YEAR;
 }
 
 /*
@@ -157,32 +159,6 @@ static void cmos_write(struct xsim *xs, uint8_t val)
     }
 }
 
-static void cmos_set16(struct xsim_platform *p, unsigned index, unsigned v)
-{
-    p->cmos[index] = (uint8_t)v;
-    p->cmos[index + 1] = (uint8_t)(v >> 8);
-}
-
-/* The memory-size registers the firmware reads (as hvmloader/Xen fill them). */
-static void cmos_init_memory(struct xsim *xs)
-{
-    struct xsim_platform *p = &xs->platform;
-    uint64_t low_bytes = xs->mem.lowmem_end_gfn << XENABI_PAGE_SHIFT;
-    uint64_t high_bytes = xs->mem.highmem_end_gfn
-                              ? (xs->mem.highmem_end_gfn - (1ull << 20)) << XENABI_PAGE_SHIFT
-                              : 0;
-    cmos_set16(p, 0x15, 640);
-    uint64_t ext_kb = low_bytes > (1u << 20) ? (low_bytes - (1u << 20)) / 1024 : 0;
-    cmos_set16(p, 0x17, (unsigned)MIN(ext_kb, 0xffffu));
-    cmos_set16(p, 0x30, (unsigned)MIN(ext_kb, 0xffffu));
-    uint64_t above16 = low_bytes > (16u << 20) ? (low_bytes - (16u << 20)) >> 16 : 0;
-    cmos_set16(p, 0x34, (unsigned)MIN(above16, 0xffffu));
-    uint64_t above4g = high_bytes >> 16;
-    p->cmos[0x5b] = (uint8_t)above4g;
-    p->cmos[0x5c] = (uint8_t)(above4g >> 8);
-    p->cmos[0x5d] = (uint8_t)(above4g >> 16);
-}
-
 static bool rtc_pio(struct xsim *xs, uint16_t port, uint32_t size, bool read, uint64_t *data)
 {
     struct xsim_platform *p = &xs->platform;
@@ -192,11 +168,14 @@ static bool rtc_pio(struct xsim *xs, uint16_t port, uint32_t size, bool read, ui
             *data = ~0ull;
         return true;
     }
+    if (port == RTC_INDEX_PORT && !read) {
+        p->cmos_index = (uint8_t)(*data & 0x7f); /* bit 7 is the NMI mask */
+        return p->cmos_index < RTC_CMOS_SIZE;     /* the device model sees the rest */
+    }
+    if (p->cmos_index >= RTC_CMOS_SIZE)
+        return false;
     if (port == RTC_INDEX_PORT) {
-        if (read)
-            *data = 0xff;
-        else
-            p->cmos_index = (uint8_t)(*data & 0x7f); /* bit 7 is the NMI mask */
+        *data = 0xff;
         return true;
     }
     if (read)
@@ -279,7 +258,6 @@ void xsim_platform_init(struct xsim *xs)
     p->rtc_offset = 0;
     p->pmtmr_base_ns = (uint64_t)g_get_monotonic_time() * 1000;
     p->debug_line = g_string_new(NULL);
-    cmos_init_memory(xs);
 }
 
 void xsim_platform_fini(struct xsim *xs)

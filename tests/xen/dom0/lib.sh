@@ -69,7 +69,9 @@ EOF
 # happens then.
 firmware_config() {
     local testdevs='"-device", "pc-testdev"'
-    [ "$RIG_DM" = xendm ] && testdevs="$testdevs, \"-device\", \"xendm-testdev\""
+    if [ "$RIG_DM" = xendm ]; then
+        testdevs="$testdevs, \"-device\", \"xendm-testdev\""
+    fi
     {
         cat <<EOF
 firmware_override = "$FIRMWARE"
