@@ -5,7 +5,9 @@
  * Configuration space (82371AB datasheet, function 3):
  *   0x40 PMBA      I/O base of the 64-byte PM block: bit 0 reads 1, bits 15:6 writable
  *   0x80 PMREGMISC bit 0 PMIOSE: the PM block decodes only while it is set
- *   0x90 SMBBA     SMBus base (bits 15:4); 0xD2 SMBHSTCFG: the SMBus stays disabled
+ *   0x90 SMBBA     SMBus base (bits 15:4), 0xD2 SMBHSTCFG (bit 0 host enable, bits 3:1
+ *                  interrupt select): qemu-xen's 0xB101 and 0x09, the SMBus host registers
+ *                  decoded at 0xB100 (hw/i2c/piix4-smbus.c)
  * hvmloader writes PMBA = 0xB001, PMREGMISC = 1 and interrupt line 9.
  *
  * The PM block at PMBA (ACPI 2.0 §4.7.3 fixed hardware registers):
@@ -39,6 +41,7 @@
 #include "xendm/memory.h"
 #include "xendm/pc-chipset.h"
 #include "xendm/pci.h"
+#include "xendm/smbus.h"
 #include "xendm/trace.h"
 #include "xendm/vmstate.h"
 
@@ -60,8 +63,10 @@
 #define DEVRESF_COM2 0x90
 #define PIIX4_SMBBA 0x90
 #define SMBBA_WMASK 0x0000fff0u
+#define SMBBA_RESET 0x0000b101u /* qemu-xen: I/O base 0xB100 */
 #define PIIX4_SMBHSTCFG 0xd2
-#define SMBHSTCFG_WMASK 0x0e /* bit 0, the host enable, stays 0: no SMBus here */
+#define SMBHSTCFG_WMASK 0x0f /* host enable and interrupt select; bits 7:4 reserved */
+#define SMBHSTCFG_RESET 0x09 /* qemu-xen: enabled, interrupt select 100b (IRQ 9) */
 #define PIIX4_PM_STATUS_RESET 0x0280 /* fast back-to-back capable, medium DEVSEL timing */
 
 /* ---- the PM block ---- */
@@ -124,6 +129,7 @@ struct piix4_pm {
     struct region *pcihp;
     struct region *cpu_status;
     struct region *apm;
+    struct piix4_smbus *smbus;
     struct timer *tmr_timer; /* armed for the next TMR_STS while TMR_EN */
     uint8_t cpu_present[CPU_STATUS_LEN]; /* bit n of byte n / 8: vCPU n is present */
     uint16_t pm1_sts;
@@ -474,6 +480,13 @@ static void pm_io_update(struct piix4_pm *pm)
                     base);
 }
 
+/* SMBBA and SMBHSTCFG place the SMBus host registers and route their interrupt. */
+static void smbus_update(struct piix4_pm *pm)
+{
+    piix4_smbus_configure(pm->smbus, (uint16_t)pci_get_long(pm->dev, PIIX4_SMBBA),
+                          pci_get_byte(pm->dev, PIIX4_SMBHSTCFG));
+}
+
 static void piix4_pm_config_write(struct pci_device *d, void *opaque, uint32_t offset,
                                   uint32_t value, unsigned size)
 {
@@ -483,6 +496,10 @@ static void piix4_pm_config_write(struct pci_device *d, void *opaque, uint32_t o
     if ((offset < PIIX4_PMBA + 4 && end > PIIX4_PMBA) ||
         (offset <= PIIX4_PMREGMISC && end > PIIX4_PMREGMISC)) {
         pm_io_update(pm);
+    }
+    if ((offset < PIIX4_SMBBA + 4 && end > PIIX4_SMBBA) ||
+        (offset <= PIIX4_SMBHSTCFG && end > PIIX4_SMBHSTCFG)) {
+        smbus_update(pm);
     }
 }
 
@@ -504,9 +521,9 @@ static void piix4_pm_config_init(struct piix4_pm *pm, struct pci_device *d)
     pci_set_wmask(d, PIIX4_PMBA, PMBA_WMASK, 4);
     pci_set_byte(d, PIIX4_PMREGMISC, 0);
     pci_set_wmask(d, PIIX4_PMREGMISC, PMREGMISC_PMIOSE, 1);
-    pci_set_long(d, PIIX4_SMBBA, PMBA_IO_SPACE);
+    pci_set_long(d, PIIX4_SMBBA, SMBBA_RESET);
     pci_set_wmask(d, PIIX4_SMBBA, SMBBA_WMASK, 4);
-    pci_set_byte(d, PIIX4_SMBHSTCFG, 0);
+    pci_set_byte(d, PIIX4_SMBHSTCFG, SMBHSTCFG_RESET);
     pci_set_wmask(d, PIIX4_SMBHSTCFG, SMBHSTCFG_WMASK, 1);
 }
 
@@ -525,6 +542,8 @@ static void piix4_pm_function_reset(struct pci_device *d, void *opaque)
     pm->apm_sts = 0;
     pm->tmr_msb_periods = pm_timer_ticks(pm) >> PM_TIMER_MSB_SHIFT;
     piix4_pm_update_sci(pm);
+    piix4_smbus_reset(pm->smbus);
+    smbus_update(pm);
 }
 
 static const struct pci_device_ops piix4_pm_pci_ops = {
@@ -604,6 +623,7 @@ static void piix4_pm_destroy(void *dev)
         return;
     }
     pm_io_unmap(pm);
+    piix4_smbus_free(pm->smbus);
     fixed[0] = pm->gpe0;
     fixed[1] = pm->pcihp;
     fixed[2] = pm->cpu_status;
@@ -668,6 +688,7 @@ static void *piix4_pm_create(struct machine *m, struct kv_list *props, GError **
     pm->sci = machine_isa_irq(m, SCI_IRQ);
     pm->tmr_timer = timer_new(pm_timer_expired, pm);
     pm->tmr_start_ns = clock_now_ns();
+    pm->smbus = piix4_smbus_new(m, SCI_IRQ);
     if (!piix4_pm_take_props(pm, props, err) ||
         !piix4_pm_add_fixed(pm, &pm->gpe0, "acpi-gpe0", GPE0_PORT, GPE0_LEN, &gpe0_ops, err) ||
         !piix4_pm_add_fixed(pm, &pm->pcihp, "acpi-pci-hotplug", PCIHP_PORT, PCIHP_LEN,
@@ -683,6 +704,7 @@ static void *piix4_pm_create(struct machine *m, struct kv_list *props, GError **
         goto fail;
     }
     piix4_pm_config_init(pm, pm->dev);
+    smbus_update(pm);
     return pm;
 
 fail:
@@ -702,6 +724,7 @@ static void piix4_pm_post_load(void *dev)
     pm->pm1_en &= PM1_EN_MASK;
     pm->pm1_cnt &= PM1_CNT_STORED;
     pm_io_update(pm);
+    smbus_update(pm);
     piix4_pm_update_sci(pm);
 }
 

@@ -349,9 +349,140 @@ static void test_pmba_mapping(struct fixture *f, gconstpointer data)
     g_assert_cmphex(in(f, 0xc004, 2), ==, 0x0000);
     cfg_write(f, DEVFN_PM, 0x80, 0x00, 1);
     g_assert_cmphex(in(f, 0xc004, 2), ==, 0xffff);
-    /* The SMBus stays off. */
+}
+
+/* ---- PIIX4 SMBus (hw/i2c/piix4-smbus.c) ---- */
+
+#define SMBBA 0xb100
+#define SMB_STS (SMBBA + 0)
+#define SMB_CNT (SMBBA + 2)
+#define SMB_CMD (SMBBA + 3)
+#define SMB_ADD (SMBBA + 4)
+#define SMB_DAT0 (SMBBA + 5)
+#define SMB_DAT1 (SMBBA + 6)
+#define SMB_BLKDAT (SMBBA + 7)
+#define SMB_STS_INTER 0x02
+#define SMB_STS_DEV_ERR 0x04
+#define SMB_BYTE_DATA 0x08
+#define SMB_START 0x40
+#define SMB_INTEREN 0x01
+
+/* A byte-data transaction; returns SMBHSTSTS after it, cleared again. */
+static uint8_t smbus_byte_data(struct fixture *f, uint8_t addr_rw, uint8_t cmd, uint8_t data,
+                               uint8_t control)
+{
+    uint8_t status;
+
+    out(f, SMB_ADD, addr_rw, 1);
+    out(f, SMB_CMD, cmd, 1);
+    out(f, SMB_DAT0, data, 1);
+    out(f, SMB_CNT, SMB_START | SMB_BYTE_DATA | control, 1);
+    status = (uint8_t)in(f, SMB_STS, 1);
+    out(f, SMB_STS, 0xff, 1);
+    return status;
+}
+
+/* SMBBA 0xB101 and SMBHSTCFG 0x09 as qemu-xen sets them; their masks; the block follows. */
+static void test_smbus_placement(struct fixture *f, gconstpointer data)
+{
+    g_assert_cmphex(cfg_read(f, DEVFN_PM, 0x90, 4), ==, SMBBA | 1);
+    g_assert_cmphex(cfg_read(f, DEVFN_PM, 0xd2, 1), ==, 0x09);
+    g_assert_cmphex(in(f, SMB_STS, 1), ==, 0x00); /* decoded from the start */
+    cfg_write(f, DEVFN_PM, 0x90, 0xffffffff, 4);
+    g_assert_cmphex(cfg_read(f, DEVFN_PM, 0x90, 4), ==, 0x0000fff1);
+    cfg_write(f, DEVFN_PM, 0xd2, 0xff, 1);
+    g_assert_cmphex(cfg_read(f, DEVFN_PM, 0xd2, 1), ==, 0x0f);
+    /* Moved to 0xC010 (bits 15:4); the old place reads all-ones. */
+    cfg_write(f, DEVFN_PM, 0x90, 0xc011, 4);
+    g_assert_cmphex(in(f, SMB_STS, 1), ==, 0xff);
+    out(f, 0xc010 + 3, 0x5a, 1);
+    g_assert_cmphex(in(f, 0xc010 + 3, 1), ==, 0x5a);
+    /* Host enable clear: not decoded. */
+    cfg_write(f, DEVFN_PM, 0xd2, 0x08, 1);
+    g_assert_cmphex(in(f, 0xc010 + 3, 1), ==, 0xff);
+    /* On the configuration ports: refused, and they keep working. */
     cfg_write(f, DEVFN_PM, 0xd2, 0x09, 1);
-    g_assert_cmphex(cfg_read(f, DEVFN_PM, 0xd2, 1), ==, 0x08);
+    cfg_write(f, DEVFN_PM, 0x90, 0x0cf1, 4);
+    g_assert_cmphex(cfg_read(f, DEVFN_PM, 0x90, 4), ==, 0x0cf1);
+    cfg_write(f, DEVFN_PM, 0x90, SMBBA | 1, 4);
+    g_assert_cmphex(in(f, SMB_CMD, 1), ==, 0x5a);
+    /* Base 0 counts as unprogrammed. */
+    cfg_write(f, DEVFN_PM, 0x90, 0x0001, 4);
+    g_assert_cmphex(in(f, 0x03, 1), !=, 0x5a);
+}
+
+static void test_smbus_eeprom(struct fixture *f, gconstpointer data)
+{
+    /* SPD byte 0 of the EEPROM at 0x50 is 0; nothing answers at 0x20. */
+    g_assert_cmphex(smbus_byte_data(f, 0x50 << 1 | 1, 0, 0xee, 0), ==, SMB_STS_INTER);
+    g_assert_cmphex(in(f, SMB_DAT0, 1), ==, 0x00);
+    g_assert_cmphex(smbus_byte_data(f, 0x20 << 1 | 1, 0, 0, 0), ==, SMB_STS_DEV_ERR);
+    /* Written bytes stay, per EEPROM. */
+    g_assert_cmphex(smbus_byte_data(f, 0x57 << 1, 0xff, 0xa5, 0), ==, SMB_STS_INTER);
+    g_assert_cmphex(smbus_byte_data(f, 0x57 << 1 | 1, 0xff, 0, 0), ==, SMB_STS_INTER);
+    g_assert_cmphex(in(f, SMB_DAT0, 1), ==, 0xa5);
+    g_assert_cmphex(smbus_byte_data(f, 0x56 << 1 | 1, 0xff, 0, 0), ==, SMB_STS_INTER);
+    g_assert_cmphex(in(f, SMB_DAT0, 1), ==, 0x00);
+    /* Word read across the end of the array wraps to byte 0. */
+    out(f, SMB_ADD, 0x57 << 1 | 1, 1);
+    out(f, SMB_CMD, 0xff, 1);
+    out(f, SMB_CNT, SMB_START | 0x0c, 1);
+    g_assert_cmphex(in(f, SMB_STS, 1), ==, SMB_STS_INTER);
+    g_assert_cmphex(in(f, SMB_DAT0, 1), ==, 0xa5);
+    g_assert_cmphex(in(f, SMB_DAT1, 1), ==, 0x00);
+}
+
+/* INTEREN with SMB_INTRSEL = IRQ 9: the line follows the status bits. */
+static void test_smbus_interrupt(struct fixture *f, gconstpointer data)
+{
+    g_assert_false(f->rec.isa_level[SCI]);
+    out(f, SMB_ADD, 0x50 << 1 | 1, 1);
+    out(f, SMB_CNT, SMB_START | SMB_BYTE_DATA | SMB_INTEREN, 1);
+    g_assert_true(f->rec.isa_level[SCI]);
+    out(f, SMB_STS, SMB_STS_INTER, 1);
+    g_assert_false(f->rec.isa_level[SCI]);
+    /* An error interrupts too; SMB_INTRSEL = SMI (000b) keeps the line low. */
+    out(f, SMB_ADD, 0x21 << 1 | 1, 1);
+    out(f, SMB_CNT, SMB_START | SMB_BYTE_DATA | SMB_INTEREN, 1);
+    g_assert_true(f->rec.isa_level[SCI]);
+    cfg_write(f, DEVFN_PM, 0xd2, 0x01, 1);
+    g_assert_false(f->rec.isa_level[SCI]);
+    cfg_write(f, DEVFN_PM, 0xd2, 0x09, 1);
+    g_assert_true(f->rec.isa_level[SCI]);
+    /* START is ignored until the status is clear (82371AB §11.5.4.1). */
+    out(f, SMB_ADD, 0x50 << 1 | 1, 1);
+    out(f, SMB_CNT, SMB_START | SMB_BYTE_DATA | SMB_INTEREN, 1);
+    g_assert_cmphex(in(f, SMB_STS, 1), ==, SMB_STS_DEV_ERR);
+    out(f, SMB_CNT, 0, 1);
+    g_assert_false(f->rec.isa_level[SCI]);
+}
+
+/* The EEPROMs and host registers go through the "piix4-smbus" section; reset zeroes them. */
+static void test_smbus_state(struct fixture *f, gconstpointer data)
+{
+    GError *err = NULL;
+    GBytes *saved;
+
+    g_assert_cmphex(smbus_byte_data(f, 0x53 << 1, 0x10, 0x77, 0), ==, SMB_STS_INTER);
+    in(f, SMB_CNT, 1); /* index 0 */
+    out(f, SMB_BLKDAT, 0x11, 1);
+    out(f, SMB_CMD, 0x42, 1);
+    saved = machine_save_state(f->m);
+    g_assert_cmphex(smbus_byte_data(f, 0x53 << 1, 0x10, 0x00, 0), ==, SMB_STS_INTER);
+    out(f, SMB_CMD, 0x00, 1);
+    g_assert_true(machine_load_state(f->m, g_bytes_get_data(saved, NULL),
+                                     g_bytes_get_size(saved), &err));
+    g_assert_no_error(err);
+    g_assert_cmphex(in(f, SMB_CMD, 1), ==, 0x42);
+    in(f, SMB_CNT, 1);
+    g_assert_cmphex(in(f, SMB_BLKDAT, 1), ==, 0x11);
+    g_assert_cmphex(smbus_byte_data(f, 0x53 << 1 | 1, 0x10, 0, 0), ==, SMB_STS_INTER);
+    g_assert_cmphex(in(f, SMB_DAT0, 1), ==, 0x77);
+    g_bytes_unref(saved);
+    machine_reset(f->m);
+    g_assert_cmphex(in(f, SMB_CMD, 1), ==, 0x00);
+    g_assert_cmphex(smbus_byte_data(f, 0x53 << 1 | 1, 0x10, 0, 0), ==, SMB_STS_INTER);
+    g_assert_cmphex(in(f, SMB_DAT0, 1), ==, 0x00);
 }
 
 /* A guest that points PMBA at the configuration ports gets no PM block, and keeps them. */
@@ -644,6 +775,10 @@ int main(int argc, char **argv)
     add("/chipset/piix4-pm/cpu-bitmap-1", &xenfv_1cpu, test_cpu_bitmap_one);
     add("/chipset/piix4-pm/cpu-bitmap-9", &xenfv_9cpus, test_cpu_bitmap_nine);
     add("/chipset/piix4-pm/timer-hotplug", &xenfv_1cpu, test_pm_timer_and_hotplug);
+    add("/chipset/piix4-smbus/placement", &xenfv_1cpu, test_smbus_placement);
+    add("/chipset/piix4-smbus/eeprom", &xenfv_1cpu, test_smbus_eeprom);
+    add("/chipset/piix4-smbus/interrupt", &xenfv_1cpu, test_smbus_interrupt);
+    add("/chipset/piix4-smbus/state", &xenfv_1cpu, test_smbus_state);
     add("/chipset/xen-platform/fixed-ports", &xenfv_1cpu, test_platform_fixed_ports);
     add("/chipset/xen-platform/rom-lock", &xenfv_1cpu, test_platform_rom_lock);
     add("/chipset/xen-platform/log", &xenfv_1cpu, test_platform_log);
