@@ -243,9 +243,10 @@ static void *piix3_create(struct machine *m, struct kv_list *props, GError **err
 }
 
 /*
- * Saved: the reset control register and the routes Xen was last given. Xen restores the
- * routes themselves (its PCI_LINK record); keeping ours in step means the next guest write
- * of the same route is, as before, not sent again.
+ * Saved: the reset control register. The routes are not: Xen restores them itself (its
+ * PCI_LINK record) from the PIRQRC values the guest last wrote, each of which went to Xen,
+ * and those are in the configuration space the PCI core loads first. So the record of what
+ * Xen holds is rebuilt from them, and a stream cannot make it disagree.
  */
 static void piix3_post_load(void *dev)
 {
@@ -253,13 +254,12 @@ static void piix3_post_load(void *dev)
 
     p->rcr &= RCR_SRST;
     for (unsigned link = 0; link < PIIX3_PIRQ_LINKS; link++) {
-        p->link_route[link] &= 0x0f;
+        p->link_route[link] = pirqrc_to_route(pci_get_byte(p->dev, PIIX3_PIRQRC + link));
     }
 }
 
 static const struct vmstate_field piix3_fields[] = {
     VMSTATE_U8(struct piix3, rcr),
-    VMSTATE_U8_ARRAY(struct piix3, link_route, PIIX3_PIRQ_LINKS),
     VMSTATE_END,
 };
 

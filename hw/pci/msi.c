@@ -118,7 +118,7 @@ static void msi_send(struct pci_device *d, unsigned vector)
 
     data = (data & ~(count - 1u)) | vector;
     TRACE(pci_msi, "%s vector=%u addr=0x%" PRIx64 " data=0x%x", d->name, vector, addr, data);
-    machine_inject_msi(pci_device_machine(d), addr, data);
+    pci_msi_deliver(d, addr, data);
 }
 
 int pci_msi_init(struct pci_device *d, unsigned nr_vectors, bool addr64, bool per_vector_mask)

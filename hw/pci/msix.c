@@ -114,7 +114,7 @@ static void msix_send(struct pci_device *d, unsigned vector)
     uint32_t data = entry_get(d, vector, MSIX_ENTRY_DATA);
 
     TRACE(pci_msix, "%s vector=%u addr=0x%" PRIx64 " data=0x%x", d->name, vector, addr, data);
-    machine_inject_msi(pci_device_machine(d), addr, data);
+    pci_msi_deliver(d, addr, data);
 }
 
 void pci_msix_notify(struct pci_device *d, unsigned vector)

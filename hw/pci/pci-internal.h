@@ -73,6 +73,14 @@ struct pci_device {
 
 /* pci.c */
 void pci_intx_update(struct pci_device *d);
+/*
+ * Sends one MSI or MSI-X message as the function's memory write (PCI 3.0 §6.8): nothing while
+ * bus mastering is off; an interrupt through Xen for an address in the local APIC window;
+ * else a plain write of the data to guest memory, as the bus would do.
+ */
+void pci_msi_deliver(struct pci_device *d, uint64_t addr, uint32_t data);
+/* After a load: how many functions drive each slot's INTx wires, from their saved lines. */
+void pci_bus_recount_intx(struct pci_bus *bus);
 /* Maps or unmaps every BAR and the ROM as the command register and addresses now say. */
 void pci_update_mappings(struct pci_device *d);
 bool pci_range_overlaps(uint32_t a, unsigned a_len, uint32_t b, unsigned b_len);

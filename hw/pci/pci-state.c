@@ -13,7 +13,8 @@
  *
  * Xen keeps the INTx line levels and the PCI-ISA link routes in its own saved state (its
  * PCI_IRQ and PCI_LINK records), so a restore tells Xen nothing: the levels it already has
- * are recorded as the ones last sent.
+ * are recorded as the ones last sent, and the count of functions driving each slot's wires
+ * is rebuilt from them.
  */
 #include <string.h>
 
@@ -42,6 +43,7 @@ static void pci_function_post_load(void *obj)
                                               : pci_get_word(d, PCI_STATUS) &
                                                     ~PCI_STATUS_INTERRUPT);
     pci_msi_state_loaded(d, d->state_config);
+    pci_bus_recount_intx(d->bus);
     pci_update_mappings(d);
 }
 

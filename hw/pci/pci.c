@@ -18,6 +18,7 @@
  */
 #include <glib.h>
 #include <inttypes.h>
+#include <string.h>
 
 #include "hw/pci/pci-internal.h"
 #include "xendm/keyval.h"
@@ -50,9 +51,16 @@
 /* Status error bits, write-1-to-clear (§6.2.3): 15:11 and 8 (master data parity error). */
 #define PCI_STATUS_W1C 0xf900u
 
+#define PCI_INTX_PINS 4u
+
 struct pci_bus {
     struct machine *m;
     struct pci_device *devs[PCI_DEVFN_MAX];
+    /*
+     * The functions of a slot share its four INTx wires (wired-OR), and Xen keeps one level per
+     * slot and pin: how many functions drive each, so that only 0 <-> 1 reaches Xen.
+     */
+    uint8_t intx_drivers[PCI_SLOT_MAX][PCI_INTX_PINS];
 };
 
 /* ---- the bus ---- */
@@ -957,6 +965,8 @@ void pci_intx_update(struct pci_device *d)
                 !(pci_get_word(d, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE) &&
                 !pci_msi_enabled(d) && !pci_msix_enabled(d);
 
+    uint8_t *drivers;
+
     if (line == d->intx_line) {
         return;
     }
@@ -965,8 +975,23 @@ void pci_intx_update(struct pci_device *d)
         d->intx_pin = pin - 1u;
     }
     /* Lowering uses the pin that raised, should the device have changed its pin since. */
-    trace_intx(d, d->intx_pin, line);
-    machine_set_pci_intx(d->bus->m, PCI_SLOT(d->devfn), d->intx_pin, line);
+    drivers = &d->bus->intx_drivers[PCI_SLOT(d->devfn)][d->intx_pin];
+    *drivers = line ? *drivers + 1 : (*drivers > 0 ? *drivers - 1 : 0);
+    if (*drivers == (line ? 1 : 0)) {
+        trace_intx(d, d->intx_pin, line);
+        machine_set_pci_intx(d->bus->m, PCI_SLOT(d->devfn), d->intx_pin, line);
+    }
+}
+
+void pci_bus_recount_intx(struct pci_bus *bus)
+{
+    memset(bus->intx_drivers, 0, sizeof(bus->intx_drivers));
+    for (unsigned devfn = 0; devfn < PCI_DEVFN_MAX; devfn++) {
+        const struct pci_device *d = bus->devs[devfn];
+        if (d != NULL && d->intx_line) {
+            bus->intx_drivers[PCI_SLOT(devfn)][d->intx_pin]++;
+        }
+    }
 }
 
 void pci_set_irq(struct pci_device *d, bool level)
@@ -980,6 +1005,37 @@ void pci_set_irq(struct pci_device *d, bool level)
     status = level ? (status | PCI_STATUS_INTERRUPT) : (status & ~PCI_STATUS_INTERRUPT);
     pci_set_word(d, PCI_STATUS, status);
     pci_intx_update(d);
+}
+
+/* ---- MSI and MSI-X messages ---- */
+
+/*
+ * The local APIC window is decided by the low 32 bits alone: Xen reads the upper ones as the
+ * high bits of a pirq when the vector is 0 (hvm_inject_msi), which is how Linux PV-on-HVM
+ * guests program emulated devices' MSI, so a nonzero upper half is still an interrupt.
+ */
+#define MSI_ADDR_APIC_MASK 0xfff00000u
+#define MSI_ADDR_APIC_BASE 0xfee00000u
+
+void pci_msi_deliver(struct pci_device *d, uint64_t addr, uint32_t data)
+{
+    uint8_t bytes[4] = {(uint8_t)data, (uint8_t)(data >> 8), (uint8_t)(data >> 16),
+                        (uint8_t)(data >> 24)};
+
+    if (!(pci_get_word(d, PCI_COMMAND) & PCI_COMMAND_MASTER)) {
+        log_guest_error("pci: %s: MSI with bus mastering off: not sent", d->name);
+        return;
+    }
+    if (((uint32_t)addr & MSI_ADDR_APIC_MASK) == MSI_ADDR_APIC_BASE) {
+        machine_inject_msi(d->bus->m, addr, data);
+        return;
+    }
+    /* Not an interrupt: the message is a DWORD write to wherever the guest pointed it. */
+    log_guest_error("pci: %s: MSI address 0x%" PRIx64 " is outside the local APIC window: "
+                    "written to memory", d->name, addr);
+    if (guest_write(d->bus->m, addr, bytes, sizeof(bytes)) != 0) {
+        log_guest_error("pci: %s: MSI write to 0x%" PRIx64 " hit no RAM", d->name, addr);
+    }
 }
 
 /* ---- reset ---- */

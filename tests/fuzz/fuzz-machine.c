@@ -20,6 +20,9 @@
  *   RAM         gpa u32 | len u8 | len bytes   (written straight into RAM, holes skipped)
  *   HOST_INPUT  serial u8 | len u8 | len bytes: typed into chardev "serialN" (N = serial % 4),
  *               delivered as the chardev does, no more than the UART says it has room for
+ *   BAR         mode | devfn u8 | bar u8 | offset u32 | value u64 | count u16: a port (I/O BAR)
+ *               or MMIO request at the BAR's current address + offset (bar % 6); nothing when
+ *               the BAR does not decode, so that the fuzzer need not guess where firmware put it
  *   INVALIDATE, SAVE_LOAD, RESET, TIMERS: no operands
  *
  * Every synchronous request goes through ioreq_service_slot() on a slot of our own, and the
@@ -35,6 +38,7 @@
 #include <string.h>
 
 #include "chardev/chardev-internal.h"
+#include "hw/pci/pci-internal.h"
 #include "xendm/log.h"
 #include "xendm/mapcache.h"
 #include "xendm/options.h"
@@ -52,6 +56,7 @@ const struct fuzz_machine_config fuzz_machine_full_config = {
     .serials = 4,
     .debugcon = true,
     .testdev = true,
+    .pci_testdevs = true,
 };
 
 void fuzz_fail(const char *fmt, ...)
@@ -145,6 +150,59 @@ static void fake_unmap(void *opaque, void *addr, size_t nr)
     }
 }
 
+/* ---- named checks a run may tolerate (FUZZ_TOLERATE) ---- */
+
+/* The harness's own state: the parsed FUZZ_TOLERATE list and what it let through. */
+static gchar **tolerated_names;
+static bool tolerated_parsed;
+static uint64_t tolerated_failures;
+static GHashTable *tolerated_seen; /* name -> (void *)1 once reported */
+
+static bool check_is_tolerated(const char *name)
+{
+    if (!tolerated_parsed) {
+        const char *env = g_getenv("FUZZ_TOLERATE");
+        tolerated_names = env != NULL ? g_strsplit(env, ",", -1) : NULL;
+        tolerated_seen = g_hash_table_new(g_str_hash, g_str_equal);
+        tolerated_parsed = true;
+    }
+    for (gchar **n = tolerated_names; n != NULL && *n != NULL; n++) {
+        if (strcmp(*n, name) == 0 || strcmp(*n, "all") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void fuzz_fail_named(const char *name, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!check_is_tolerated(name)) {
+        fprintf(stderr, "fuzz check failed: [%s] ", name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        abort();
+    }
+    tolerated_failures++;
+    if (!g_hash_table_contains(tolerated_seen, name)) {
+        /* Once per name and process: the run goes on, the finding is not forgotten. */
+        g_hash_table_add(tolerated_seen, (gpointer)name);
+        fprintf(stderr, "fuzz check tolerated (FUZZ_TOLERATE): [%s] ", name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+    }
+}
+
+uint64_t fuzz_tolerated_count(void)
+{
+    return tolerated_failures;
+}
+
 /* ---- the accelerator: records, and checks every argument a device could get wrong ---- */
 
 static void fake_set_isa_irq(void *opaque, unsigned irq, bool level)
@@ -158,33 +216,155 @@ static void fake_set_isa_irq(void *opaque, unsigned irq, bool level)
     fm->accel.isa_level[irq] = level;
 }
 
+/*
+ * Xen keeps one bit per (slot, pin) and its assert/deassert are not counted (reference §3):
+ * a second assert is lost and one deassert drops the line for every source. So the machine
+ * must send level changes of the slot's wired-OR only.
+ */
 static void fake_set_pci_intx(void *opaque, unsigned slot, unsigned pin, bool level)
 {
     struct fuzz_machine *fm = opaque;
 
     fm->accel.calls++;
-    FUZZ_CHECK(slot < 32 && pin < 4, "INTx slot %u pin %u", slot, pin);
+    FUZZ_CHECK(slot < FUZZ_PCI_SLOTS && pin < FUZZ_PCI_PINS, "INTx slot %u pin %u", slot, pin);
+    FUZZ_CHECK_NAMED("intx-level-change", fm->accel.intx_level[slot][pin] != level,
+                     "set_pci_intx_level(slot %u, INT%c, %d) while Xen's line is already %d",
+                     slot, 'A' + pin, level, level);
+    fm->accel.intx_level[slot][pin] = level;
+    fm->accel.intx_changes++;
 }
 
+/* PIIX3 forwards PIRQRC writes as bit 7 ? 0 : value & 0xF (reference §3), changes only. */
 static void fake_set_pci_link_route(void *opaque, unsigned link, unsigned isa_irq)
 {
     struct fuzz_machine *fm = opaque;
 
     fm->accel.calls++;
-    FUZZ_CHECK(link < 4 && isa_irq < MACHINE_ISA_IRQS, "link %u -> irq %u", link, isa_irq);
+    FUZZ_CHECK(link < FUZZ_PCI_LINKS && isa_irq < MACHINE_ISA_IRQS, "link %u -> irq %u", link,
+               isa_irq);
+    FUZZ_CHECK(fm->accel.link_route[link] != isa_irq, "link %u routed to irq %u twice", link,
+               isa_irq);
+    fm->accel.link_route[link] = (uint8_t)isa_irq;
+    fm->accel.link_route_changes++;
+}
+
+/* ---- MSI: which function could have sent this message? (PCI 3.0 §6.8) ---- */
+
+#define MSI_CTRL_ENABLE 0x0001u
+#define MSI_CTRL_MME_SHIFT 4
+#define MSI_CTRL_MME_MASK 0x0070u
+#define MSIX_CTRL_MASKALL 0x4000u
+#define MSIX_CTRL_ENABLE 0x8000u
+#define MSIX_ENTRY_SIZE 16u
+/* Interrupt messages are writes into the local APIC window (Intel SDM vol. 3 §10.11.1). */
+#define MSI_ADDR_WINDOW_MASK 0xfff00000u
+#define MSI_ADDR_WINDOW 0xfee00000u
+
+/* Xen maps vector-0 messages onto pirqs, masked through event channels (reference §3). */
+static bool msi_data_is_pirq(uint32_t data)
+{
+    return (data & 0xffu) == 0;
+}
+
+static bool msi_source_matches(struct pci_device *d, uint64_t addr, uint32_t data)
+{
+    uint32_t cap = (uint32_t)d->msi.cap;
+    uint16_t control;
+    uint32_t data_reg = d->msi.addr64 ? 0xc : 0x8, count, vector, stored;
+    uint64_t programmed;
+
+    if (d->msi.cap < 0) {
+        return false;
+    }
+    control = pci_get_word(d, cap + 2);
+    programmed = pci_get_long(d, cap + 4);
+    if (d->msi.addr64) {
+        programmed |= (uint64_t)pci_get_long(d, cap + 8) << 32;
+    }
+    count = 1u << ((control & MSI_CTRL_MME_MASK) >> MSI_CTRL_MME_SHIFT);
+    stored = pci_get_word(d, cap + data_reg);
+    vector = data & (count - 1);
+    if (!(control & MSI_CTRL_ENABLE) || programmed != addr ||
+        (data & ~(count - 1)) != (stored & ~(count - 1)) || vector >= d->msi.nr_vectors) {
+        return false;
+    }
+    if (d->msi.per_vector_mask && !msi_data_is_pirq(stored) &&
+        ((pci_get_long(d, cap + data_reg + 4) >> vector) & 1)) {
+        return false; /* masked: it should have been left pending */
+    }
+    return true;
+}
+
+static uint32_t msix_entry_word(const struct pci_device *d, unsigned vector, unsigned reg)
+{
+    const uint8_t *p = d->msix.table + vector * MSIX_ENTRY_SIZE + reg;
+
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static bool msix_source_matches(struct pci_device *d, uint64_t addr, uint32_t data)
+{
+    uint16_t control;
+
+    if (d->msix.cap < 0) {
+        return false;
+    }
+    control = pci_get_word(d, (uint32_t)d->msix.cap + 2);
+    if (!(control & MSIX_CTRL_ENABLE)) {
+        return false;
+    }
+    for (unsigned v = 0; v < d->msix.nr_vectors; v++) {
+        uint32_t lo = msix_entry_word(d, v, 0), hi = msix_entry_word(d, v, 4);
+        uint32_t entry_data = msix_entry_word(d, v, 8), ctrl = msix_entry_word(d, v, 12);
+        bool pirq = msi_data_is_pirq(entry_data) && lo != 0;
+        bool masked = !pirq && ((control & MSIX_CTRL_MASKALL) || (ctrl & 1));
+
+        if (((uint64_t)hi << 32 | lo) == addr && entry_data == data && !masked) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static void fake_inject_msi(void *opaque, uint64_t addr, uint32_t data)
 {
     struct fuzz_machine *fm = opaque;
+    struct pci_bus *bus = machine_pci_bus(fm->m);
+    struct pci_device *source = NULL;
 
     fm->accel.calls++;
     fm->accel.msis++;
+    for (unsigned devfn = 0; bus != NULL && devfn < FUZZ_SBDFS && source == NULL; devfn++) {
+        struct pci_device *d = pci_bus_find(bus, devfn);
+        if (d != NULL &&
+            (msi_source_matches(d, addr, data) || msix_source_matches(d, addr, data))) {
+            source = d;
+        }
+    }
+    FUZZ_CHECK(source != NULL,
+               "inject_msi(0x%" G_GINT64_MODIFIER "x, 0x%x): no enabled, unmasked MSI or MSI-X "
+               "vector of any function holds that message", addr, data);
+    /* The full address goes to Xen (pirq bits above 32); the low half must hit the APIC. */
+    FUZZ_CHECK_NAMED("msi-address", ((uint32_t)addr & MSI_ADDR_WINDOW_MASK) == MSI_ADDR_WINDOW,
+                     "%s sent an MSI to 0x%" G_GINT64_MODIFIER "x (data 0x%x), outside "
+                     "0xfee00000-0xfeefffff: hardware would write memory there, not interrupt",
+                     pci_device_name(source), addr, data);
+    /* An MSI is a memory write: no bus mastering, no message (PCI 3.0 §6.2.2, bit 2). */
+    FUZZ_CHECK_NAMED("msi-bus-master", pci_get_word(source, PCI_COMMAND) & PCI_COMMAND_MASTER,
+                     "%s sent an MSI (0x%" G_GINT64_MODIFIER "x, 0x%x) with bus mastering off",
+                     pci_device_name(source), addr, data);
 }
 
+/* Xen refuses a second claim of an SBDF (EEXIST) and a release of one not claimed (ENOENT). */
 static void fake_claim_pcidev(void *opaque, uint32_t sbdf, bool add)
 {
-    ((struct fuzz_machine *)opaque)->accel.calls++;
+    struct fuzz_machine *fm = opaque;
+
+    fm->accel.calls++;
+    FUZZ_CHECK(sbdf < FUZZ_SBDFS, "claim of SBDF 0x%x beyond bus 0", sbdf);
+    FUZZ_CHECK(fm->accel.sbdf_claimed[sbdf] != add, "SBDF 00:%02x.%u %s twice", sbdf >> 3,
+               sbdf & 7, add ? "claimed" : "released");
+    fm->accel.sbdf_claimed[sbdf] = add;
 }
 
 static void fake_request_shutdown(void *opaque, enum shutdown_reason reason)
@@ -194,15 +374,24 @@ static void fake_request_shutdown(void *opaque, enum shutdown_reason reason)
     fm->accel.calls++;
     fm->accel.shutdowns++;
     FUZZ_CHECK((unsigned)reason <= SHUTDOWN_CRASH, "shutdown reason %d", (int)reason);
+    fm->accel.shutdown_reasons[reason]++;
+    FUZZ_CHECK(fm->m->shutdown_requested && fm->m->shutdown_reason == reason,
+               "shutdown %d reached Xen before the machine recorded it", (int)reason);
 }
 
+/* The only pages a device may change the type of: the platform device's ROM area. */
 static bool fake_set_mem_type(void *opaque, uint64_t first_gfn, uint32_t nr, bool read_only)
 {
     struct fuzz_machine *fm = opaque;
 
     fm->accel.calls++;
+    fm->accel.mem_type_calls++;
     FUZZ_CHECK(nr > 0 && first_gfn + nr > first_gfn, "mem type gfn 0x%" G_GINT64_MODIFIER "x nr %u",
                first_gfn, nr);
+    FUZZ_CHECK(first_gfn == FUZZ_ROM_FIRST_GFN && nr == FUZZ_ROM_PAGES,
+               "set_mem_type(gfn 0x%" G_GINT64_MODIFIER "x, %u pages, %s) outside the ROM area",
+               first_gfn, nr, read_only ? "ro" : "rw");
+    fm->accel.rom_locked = read_only;
     return true;
 }
 
@@ -226,7 +415,79 @@ static const struct accel_ops fake_accel_ops = {
     .modified_memory = fake_modified_memory,
 };
 
+/* ---- claimed ranges: the address spaces' listener, as accel/xen installs it ---- */
+
+static const char *const kind_names[] = {"port", "MMIO"};
+
+/* Xen refuses a range overlapping one the server has (EEXIST, reference §2 step 7). */
+static void fake_range_added(void *opaque, enum address_space_kind kind, uint64_t start,
+                             uint64_t last)
+{
+    struct fuzz_machine *fm = opaque;
+    GArray *ranges = fm->accel.claimed[kind];
+    struct fuzz_range r = {start, last};
+
+    FUZZ_CHECK(start <= last, "%s range 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER
+               "x is empty", kind_names[kind], start, last);
+    FUZZ_CHECK(kind == ADDRESS_SPACE_MMIO || last <= 0xffff, "port range ends at 0x%"
+               G_GINT64_MODIFIER "x", last);
+    for (guint i = 0; i < ranges->len; i++) {
+        const struct fuzz_range *o = &g_array_index(ranges, struct fuzz_range, i);
+        FUZZ_CHECK(last < o->start || start > o->last,
+                   "%s range 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER "x claimed over "
+                   "0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER "x", kind_names[kind], start,
+                   last, o->start, o->last);
+    }
+    g_array_append_val(ranges, r);
+    fm->accel.range_claims++;
+}
+
+/* A release must name a range exactly as claimed: what the machine added, it removes. */
+static void fake_range_removed(void *opaque, enum address_space_kind kind, uint64_t start,
+                               uint64_t last)
+{
+    struct fuzz_machine *fm = opaque;
+    GArray *ranges = fm->accel.claimed[kind];
+
+    for (guint i = 0; i < ranges->len; i++) {
+        const struct fuzz_range *o = &g_array_index(ranges, struct fuzz_range, i);
+        if (o->start == start && o->last == last) {
+            g_array_remove_index_fast(ranges, i);
+            return;
+        }
+    }
+    fuzz_fail("%s range 0x%" G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER "x released, never "
+              "claimed", kind_names[kind], start, last);
+}
+
+static const struct address_space_listener fake_listener_template = {
+    .region_added = fake_range_added,
+    .region_removed = fake_range_removed,
+};
+
+static void install_listeners(struct fuzz_machine *fm)
+{
+    struct address_space_listener listener = fake_listener_template;
+
+    fm->accel.claimed[ADDRESS_SPACE_IO] = g_array_new(FALSE, FALSE, sizeof(struct fuzz_range));
+    fm->accel.claimed[ADDRESS_SPACE_MMIO] = g_array_new(FALSE, FALSE, sizeof(struct fuzz_range));
+    listener.opaque = fm;
+    address_space_set_listener(fm->m->io, &listener);
+    address_space_set_listener(fm->m->mmio, &listener);
+}
+
 /* ---- assembly: the command line main would get ---- */
+
+/*
+ * The xendm-testdev functions (fuzz-machine.h): the default one, one with the largest MSI
+ * and an MSI-X table whose PBA spans two qwords, and an INTx-only function 1 beside it whose
+ * INTA shares slot 4's line with function 0.
+ */
+static const char *const pci_testdev_args[] = {
+    "xendm-testdev,addr=3",
+    "xendm-testdev,addr=4.0,msi-vectors=32,msix-vectors=65",
+    "xendm-testdev,addr=4.1,msi-vectors=0,msix-vectors=0",
+};
 
 static GPtrArray *machine_argv(const struct fuzz_machine_config *cfg)
 {
@@ -248,6 +509,12 @@ static GPtrArray *machine_argv(const struct fuzz_machine_config *cfg)
     if (cfg->testdev) {
         g_ptr_array_add(argv, "-device");
         g_ptr_array_add(argv, "pc-testdev");
+    }
+    if (cfg->pci_testdevs) {
+        for (size_t i = 0; i < G_N_ELEMENTS(pci_testdev_args); i++) {
+            g_ptr_array_add(argv, "-device");
+            g_ptr_array_add(argv, (gpointer)pci_testdev_args[i]);
+        }
     }
     return argv;
 }
@@ -285,11 +552,38 @@ struct fuzz_machine *fuzz_machine_new(const struct fuzz_machine_config *cfg)
     fm->m->ram_size = FUZZ_RAM_SIZE;
     fm->m->accel = &fake_accel_ops;
     fm->m->accel_opaque = fm;
+    install_listeners(fm);
     assemble(fm, cfg);
     machine_reset(fm->m);
     /* As during live migration: every device write to RAM is reported (machine_mark_dirty). */
     fm->m->dirty_log = true;
     return fm;
+}
+
+/* Once every device is gone, Xen must hold nothing of ours: no claim, no raised INTx. */
+static void check_accel_released(struct fuzz_machine *fm)
+{
+    for (unsigned kind = 0; kind < 2; kind++) {
+        GArray *ranges = fm->accel.claimed[kind];
+        if (ranges->len > 0) {
+            const struct fuzz_range *r = &g_array_index(ranges, struct fuzz_range, 0);
+            fuzz_fail("%u %s ranges still claimed after every device left, e.g. 0x%"
+                      G_GINT64_MODIFIER "x-0x%" G_GINT64_MODIFIER "x", ranges->len,
+                      kind_names[kind], r->start, r->last);
+        }
+        g_array_free(ranges, TRUE);
+    }
+    for (unsigned sbdf = 0; sbdf < FUZZ_SBDFS; sbdf++) {
+        FUZZ_CHECK(!fm->accel.sbdf_claimed[sbdf], "SBDF 00:%02x.%u still claimed at the end",
+                   sbdf >> 3, sbdf & 7);
+    }
+    for (unsigned slot = 0; slot < FUZZ_PCI_SLOTS; slot++) {
+        for (unsigned pin = 0; pin < FUZZ_PCI_PINS; pin++) {
+            FUZZ_CHECK_NAMED("intx-wired-or", !fm->accel.intx_level[slot][pin],
+                             "INTx of slot %u INT%c still raised after every device left", slot,
+                             'A' + pin);
+        }
+    }
 }
 
 void fuzz_machine_free(struct fuzz_machine *fm)
@@ -299,6 +593,7 @@ void fuzz_machine_free(struct fuzz_machine *fm)
         FUZZ_CHECK(!fm->accel.isa_level[irq], "ISA irq %u still raised after every device left",
                    irq);
     }
+    check_accel_released(fm);
     mapcache_free(fm->mc);
     FUZZ_CHECK(g_hash_table_size(fm->live_maps) == 0, "%u guest mappings leaked",
                g_hash_table_size(fm->live_maps));
@@ -310,14 +605,90 @@ void fuzz_machine_free(struct fuzz_machine *fm)
 
 /* ---- invariants ---- */
 
+/*
+ * Each slot's pins are wired-OR (PCI 3.0 §2.2.6): Xen's bit for a pin must be the OR of the
+ * lines the slot's functions drive on it (each function's line already folds in INTx
+ * disable and MSI/MSI-X enable).
+ */
+static void check_intx(struct fuzz_machine *fm, struct pci_bus *bus)
+{
+    for (unsigned slot = 0; slot < FUZZ_PCI_SLOTS; slot++) {
+        bool want[FUZZ_PCI_PINS] = {false};
+        for (unsigned fn = 0; fn < PCI_FUNC_MAX; fn++) {
+            const struct pci_device *d = pci_bus_find(bus, PCI_DEVFN(slot, fn));
+            if (d != NULL && d->intx_line && d->intx_pin < FUZZ_PCI_PINS) {
+                want[d->intx_pin] = true;
+            }
+        }
+        for (unsigned pin = 0; pin < FUZZ_PCI_PINS; pin++) {
+            FUZZ_CHECK_NAMED("intx-wired-or", fm->accel.intx_level[slot][pin] == want[pin],
+                             "INTx slot %u INT%c: Xen has %d, the slot's functions drive %d",
+                             slot, 'A' + pin, fm->accel.intx_level[slot][pin], want[pin]);
+        }
+    }
+}
+
+#define PIIX3_FUNCTION PCI_DEVFN(1, 0)
+#define PIIX3_PIRQRC 0x60
+#define PIRQRC_DISABLE 0x80
+#define PIRQRC_IRQ_MASK 0x0f
+
+/* Xen's route of each link is what PIIX3's PIRQRC register says (reference §3). */
+static void check_link_routes(struct fuzz_machine *fm, struct pci_bus *bus)
+{
+    const struct pci_device *piix3 = pci_bus_find(bus, PIIX3_FUNCTION);
+
+    for (unsigned link = 0; piix3 != NULL && link < FUZZ_PCI_LINKS; link++) {
+        uint8_t reg = pci_get_byte(piix3, PIIX3_PIRQRC + link);
+        uint8_t want = (reg & PIRQRC_DISABLE) ? 0 : (reg & PIRQRC_IRQ_MASK);
+        FUZZ_CHECK_NAMED("link-route-pirqrc", fm->accel.link_route[link] == want,
+                         "link %u: Xen routes it to irq %u, PIRQRC holds 0x%02x", link,
+                         fm->accel.link_route[link], reg);
+    }
+}
+
+void fuzz_machine_adopt_loaded_state(struct fuzz_machine *fm)
+{
+    struct pci_bus *bus = machine_pci_bus(fm->m);
+    const struct pci_device *piix3;
+
+    if (bus == NULL) {
+        return;
+    }
+    memset(fm->accel.intx_level, 0, sizeof(fm->accel.intx_level));
+    for (unsigned devfn = 0; devfn < FUZZ_SBDFS; devfn++) {
+        const struct pci_device *d = pci_bus_find(bus, devfn);
+        if (d != NULL && d->intx_line && d->intx_pin < FUZZ_PCI_PINS) {
+            fm->accel.intx_level[PCI_SLOT(devfn)][d->intx_pin] = true;
+        }
+    }
+    piix3 = pci_bus_find(bus, PIIX3_FUNCTION);
+    for (unsigned link = 0; piix3 != NULL && link < FUZZ_PCI_LINKS; link++) {
+        uint8_t reg = pci_get_byte(piix3, PIIX3_PIRQRC + link);
+        fm->accel.link_route[link] = (reg & PIRQRC_DISABLE) ? 0 : (reg & PIRQRC_IRQ_MASK);
+    }
+}
+
 void fuzz_machine_check_lines(struct fuzz_machine *fm)
 {
+    struct pci_bus *bus = machine_pci_bus(fm->m);
+
     for (unsigned irq = 0; irq < MACHINE_ISA_IRQS; irq++) {
         bool high = fm->m->isa_irq_count[irq] > 0;
         FUZZ_CHECK(fm->accel.isa_level[irq] == high,
                    "ISA irq %u: accelerator has level %d, %u sources drive it", irq,
                    fm->accel.isa_level[irq], fm->m->isa_irq_count[irq]);
     }
+    if (bus != NULL) {
+        check_intx(fm, bus);
+        check_link_routes(fm, bus);
+    }
+    FUZZ_CHECK(address_space_count(fm->m->io) == fm->accel.claimed[ADDRESS_SPACE_IO]->len &&
+               address_space_count(fm->m->mmio) == fm->accel.claimed[ADDRESS_SPACE_MMIO]->len,
+               "claimed ranges (%u port, %u MMIO) differ from the regions (%u, %u)",
+               fm->accel.claimed[ADDRESS_SPACE_IO]->len,
+               fm->accel.claimed[ADDRESS_SPACE_MMIO]->len, address_space_count(fm->m->io),
+               address_space_count(fm->m->mmio));
 }
 
 /* No device holds guest memory between requests yet (no asynchronous DMA exists). */
@@ -576,6 +947,29 @@ static void step_host_input(struct fuzz_machine *fm, struct cursor *c)
     }
 }
 
+/* An access relative to where a BAR decodes now: MMIO or port I/O by the BAR's kind. */
+static void step_bar(struct fuzz_machine *fm, struct cursor *c)
+{
+    uint8_t mode = (uint8_t)take(c, 1);
+    unsigned devfn = (unsigned)take(c, 1), bar = (unsigned)take(c, 1) % PCI_NUM_BARS;
+    uint64_t offset = take(c, 4), value = take(c, 8);
+    uint32_t count = (uint32_t)take(c, 2);
+    struct pci_bus *bus = machine_pci_bus(fm->m);
+    struct pci_device *d = bus != NULL ? pci_bus_find(bus, devfn) : NULL;
+    uint64_t base = d != NULL ? pci_bar_address(d, bar) : PCI_BAR_UNMAPPED;
+    struct xenabi_ioreq req;
+
+    if (base == PCI_BAR_UNMAPPED) {
+        return;
+    }
+    req = make_req((d->bars[bar].kind & PCI_BAR_IO) ? XENABI_IOREQ_TYPE_PIO
+                                                      : XENABI_IOREQ_TYPE_COPY, mode, false);
+    req.addr = base + offset;
+    req.data = value;
+    req.count = count;
+    serve(fm, req, false);
+}
+
 static void step_timers(void)
 {
     for (unsigned i = 0; i < FUZZ_TIMER_ROUNDS; i++) {
@@ -614,6 +1008,7 @@ static void run_step(struct fuzz_machine *fm, enum fuzz_op op, struct cursor *c)
     case FUZZ_OP_RESET: machine_reset(fm->m); break;
     case FUZZ_OP_TIMERS: step_timers(); break;
     case FUZZ_OP_HOST_INPUT: step_host_input(fm, c); break;
+    case FUZZ_OP_BAR: step_bar(fm, c); break;
     case FUZZ_OP_COUNT: break;
     }
 }
@@ -639,6 +1034,10 @@ static const struct probe_range probe_ports[] = {
     {0x3f8, 8}, {0x2f8, 8}, {0x3e8, 8}, {0x2e8, 8}, /* COM1-4 */
     {0x60, 1}, {0x64, 1}, {0x92, 1}, {0x402, 1},    /* i8042, port92, debugcon */
     {0xe0, 12}, {0x2000, 24},                       /* pc-testdev */
+    {0x10, 16},                                     /* xen-platform's fixed ports */
+    {0xcf8, 8},                                     /* CONFADD, 0xCF9, CONFDATA */
+    {0xafe0, 4}, {0xae00, 12}, {0xaf00, 32},        /* GPE0, PCI hotplug, CPU bitmap */
+    {0xb100, 16},                                   /* the SMBus host at its reset SMBBA */
 };
 
 void fuzz_machine_probe(struct fuzz_machine *fm)
@@ -766,6 +1165,18 @@ void fuzz_emit_raw(GByteArray *out, const struct xenabi_ioreq *req)
 {
     put(out, FUZZ_OP_RAW, 1);
     g_byte_array_append(out, (const uint8_t *)req, sizeof(*req));
+}
+
+void fuzz_emit_bar(GByteArray *out, bool read, unsigned size, uint8_t devfn, uint8_t bar,
+                   uint32_t offset, uint64_t value, uint16_t count)
+{
+    put(out, FUZZ_OP_BAR, 1);
+    put(out, encode_mode(read ? FUZZ_F_READ : 0, size), 1);
+    put(out, devfn, 1);
+    put(out, bar, 1);
+    put(out, offset, 4);
+    put(out, value, 8);
+    put(out, count, 2);
 }
 
 void fuzz_emit_host_input(GByteArray *out, uint8_t serial, const void *bytes, uint8_t len)

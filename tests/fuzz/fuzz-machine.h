@@ -4,14 +4,21 @@
  * with a mapper on a buffer whose holes are ASan-poisoned) and a fake accelerator that checks
  * every call the machine makes to it.
  *
+ * The fake accelerator plays Xen's side of every call (reference §2-§4): it keeps Xen's view
+ * (ISA and PCI INTx levels, link routes, claimed port/MMIO ranges and SBDFs, the ROM lock) and
+ * refuses what Xen would refuse or a correct device model would never ask.
+ *
  * It also holds the interpreter of the ioreq "program" that fuzz-ioreq and fuzz-vmstate feed it:
  * a byte string decoded into PIO, REP INS/OUTS, MMIO, REP MOVS/STOS, PCI_CONFIG, buffered ring
- * entries, INVALIDATE, TIMEOFFSET, raw 32-byte ioreqs and save/load round trips, each served
- * through the shared-slot protocol (ioreq_service_slot) as accel/xen does. The format is in
- * fuzz-machine.c; tests/fuzz/gen-seeds.c writes meaningful programs with the encoders below.
+ * entries, INVALIDATE, TIMEOFFSET, raw 32-byte ioreqs, accesses relative to a PCI BAR and
+ * save/load round trips, each served through the shared-slot protocol (ioreq_service_slot) as
+ * accel/xen does. The format is in fuzz-machine.c; tests/fuzz/gen-seeds.c writes meaningful
+ * programs with the encoders below.
  *
  * Every check that fails calls fuzz_fail(), which prints the reason and aborts: libFuzzer then
- * saves the input as a crash.
+ * saves the input as a crash. A check with a name (FUZZ_CHECK_NAMED) can be turned into a
+ * counted warning with FUZZ_TOLERATE=name1,name2 (or "all"), so that a run can go on past a
+ * finding already reported; CI sets nothing, so every check is fatal there.
  */
 #ifndef XENDM_FUZZ_MACHINE_H
 #define XENDM_FUZZ_MACHINE_H
@@ -34,16 +41,45 @@ struct fuzz_machine_config {
     unsigned serials;  /* COM1.. (0..4), each on a null chardev */
     bool debugcon;     /* isa-debugcon at 0x402 on a null chardev */
     bool testdev;      /* pc-testdev (its MMIO window and IRQ ports) */
+    /*
+     * xendm-testdev at 00:03.0 (4 MSI vectors, 4 MSI-X entries), at 00:04.0 (32 MSI vectors,
+     * 65 MSI-X entries: a two-qword PBA) and at 00:04.1 (INTx only, sharing INTA of slot 4).
+     */
+    bool pci_testdevs;
 };
 
 extern const struct fuzz_machine_config fuzz_machine_full_config;
 
+#define FUZZ_PCI_SLOTS 32
+#define FUZZ_PCI_PINS 4
+#define FUZZ_PCI_LINKS 4
+#define FUZZ_SBDFS 256 /* segment 0, bus 0 */
+/* The option ROM area the platform device locks (reference §4, set_mem_type). */
+#define FUZZ_ROM_FIRST_GFN 0xc0u
+#define FUZZ_ROM_PAGES 0x40u
+
+/* One claimed port or MMIO range, inclusive as Xen takes it. */
+struct fuzz_range {
+    uint64_t start, last;
+};
+
 /* What the fake accelerator saw; checked against the machine after every step. */
 struct fuzz_accel_record {
     bool isa_level[MACHINE_ISA_IRQS];
+    /* Xen keeps one bit per slot and pin (hvm_irq->pci_intx), not a count of sources. */
+    bool intx_level[FUZZ_PCI_SLOTS][FUZZ_PCI_PINS];
+    uint8_t link_route[FUZZ_PCI_LINKS]; /* 0: disabled, Xen's state at domain creation */
+    bool rom_locked;
+    bool sbdf_claimed[FUZZ_SBDFS];
+    GArray *claimed[2];    /* struct fuzz_range, by enum address_space_kind */
     uint64_t calls;        /* every accel_ops call */
     uint64_t shutdowns;
+    uint64_t shutdown_reasons[SHUTDOWN_CRASH + 1];
     uint64_t msis;
+    uint64_t intx_changes;
+    uint64_t link_route_changes;
+    uint64_t mem_type_calls;
+    uint64_t range_claims; /* map_io_range calls (the unmaps balance them) */
 };
 
 struct fuzz_machine {
@@ -67,6 +103,17 @@ void fuzz_fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN;
         }                                                                                         \
     } while (0)
 
+/* Fails as FUZZ_CHECK does unless FUZZ_TOLERATE names `name`: then counts it and goes on. */
+void fuzz_fail_named(const char *name, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+#define FUZZ_CHECK_NAMED(name, cond, ...)                                                         \
+    do {                                                                                          \
+        if (!(cond)) {                                                                            \
+            fuzz_fail_named(name, __VA_ARGS__);                                                   \
+        }                                                                                         \
+    } while (0)
+/* How many failures of tolerated checks were counted so far (all names). */
+uint64_t fuzz_tolerated_count(void);
+
 /*
  * Quiets xendm's logging (guest errors are the normal case here) unless FUZZ_VERBOSE is set,
  * and makes GLib warnings and criticals fatal.
@@ -87,10 +134,20 @@ void fuzz_machine_run(struct fuzz_machine *fm, const uint8_t *prog, size_t len);
  */
 void fuzz_machine_check_save_load(struct fuzz_machine *fm);
 
+/*
+ * After a load into a fresh machine: Xen restores its own INTx levels and link routes from the
+ * same image (its PCI_IRQ and PCI_LINK records), so the fake takes them from the machine.
+ */
+void fuzz_machine_adopt_loaded_state(struct fuzz_machine *fm);
+
 /* Reads every register of every device once (1 byte each): state left by a load is used. */
 void fuzz_machine_probe(struct fuzz_machine *fm);
 
-/* Checks that the accelerator's view of each ISA line matches the machine's wired-OR count. */
+/*
+ * Checks that the accelerator's view matches the machine: each ISA line against its wired-OR
+ * count, each PCI INTx bit against the functions of its slot, each link route against PIIX3's
+ * PIRQRC registers, and the claimed ranges against the regions of the address spaces.
+ */
 void fuzz_machine_check_lines(struct fuzz_machine *fm);
 
 /* ---- encoders of program steps (for the seed generator) ---- */
@@ -110,6 +167,7 @@ enum fuzz_op {
     FUZZ_OP_RESET,      /* machine_reset() */
     FUZZ_OP_TIMERS,     /* dispatch timers that are due */
     FUZZ_OP_HOST_INPUT, /* bytes typed into a serial port's chardev (host side, not guest) */
+    FUZZ_OP_BAR,        /* MMIO or port I/O at an offset into a PCI BAR, wherever it is now */
     FUZZ_OP_COUNT
 };
 
@@ -139,5 +197,8 @@ void fuzz_emit_simple(GByteArray *out, enum fuzz_op op); /* INVALIDATE, SAVE_LOA
 void fuzz_emit_ram(GByteArray *out, uint32_t gpa, const void *bytes, uint8_t len);
 void fuzz_emit_raw(GByteArray *out, const struct xenabi_ioreq *req);
 void fuzz_emit_host_input(GByteArray *out, uint8_t serial, const void *bytes, uint8_t len);
+/* An access at `offset` into BAR `bar` of 00:devfn (count > 1: REP STOS, or REP OUTS by value). */
+void fuzz_emit_bar(GByteArray *out, bool read, unsigned size, uint8_t devfn, uint8_t bar,
+                   uint32_t offset, uint64_t value, uint16_t count);
 
 #endif

@@ -5,8 +5,13 @@
  * Input: flags u8 | stream length u32 (LE, clipped to what is there) | stream | program
  *   flags bit 0: pc-testdev; bits 1-2: serial ports (0-3); bit 3: isa-debugcon;
  *   bit 4: the harness rewrites the stream's SHA-256 trailer, so that mutations reach the
- *          parser and the range checks behind the checksum instead of dying at it.
+ *          parser and the range checks behind the checksum instead of dying at it;
+ *   bit 5: the three xendm-testdev functions (fuzz-machine.h), so that the program can drive
+ *          MSI, MSI-X and INTx on whatever the load left (the chipset is always there).
  *   program: an ioreq program (fuzz-machine.c) run on whatever state the load left.
+ *
+ * After an accepted load the fake accelerator takes its INTx levels and link routes from the
+ * machine, as Xen restores its own records from the same image; everything after is checked.
  *
  * Checked: all or nothing. A refused stream leaves every device as it was (the machine saves
  * the same bytes as before) and makes no call to the accelerator; an accepted one saves, loads
@@ -23,6 +28,7 @@
 #define FLAG_SERIAL_SHIFT 1
 #define FLAG_DEBUGCON 0x08u
 #define FLAG_FIX_DIGEST 0x10u
+#define FLAG_PCI_TESTDEVS 0x20u
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -98,6 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.testdev = flags & FLAG_TESTDEV;
     cfg.serials = (flags >> FLAG_SERIAL_SHIFT) & 3u;
     cfg.debugcon = flags & FLAG_DEBUGCON;
+    cfg.pci_testdevs = flags & FLAG_PCI_TESTDEVS;
     fm = fuzz_machine_new(&cfg);
 
     parsed = stream_parses(stream, len);
@@ -105,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     calls_before = fm->accel.calls;
     if (machine_load_state(fm->m, stream, len, &err)) {
         FUZZ_CHECK(parsed, "the machine loaded a stream the parser refuses");
+        fuzz_machine_adopt_loaded_state(fm);
         fuzz_machine_check_lines(fm);
         fuzz_machine_check_save_load(fm);
         fuzz_machine_probe(fm);

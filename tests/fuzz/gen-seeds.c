@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "fuzz-machine.h"
+#include "xendm/pci.h"
 #include "xendm/vmstate.h"
 
 #define COM1 0x3f8
@@ -219,15 +220,519 @@ static GByteArray *prog_bad_requests(void)
     return p;
 }
 
+/* ---- PCI: the xenfv functions and the xendm-testdevs of fuzz_machine_full_config ---- */
+
+#define CONFADD 0xcf8
+#define CONFDATA 0xcfc
+#define CONFADD_ENABLE 0x80000000u
+#define PCI_CMD_IO 0x1u
+#define PCI_CMD_MEMORY 0x2u
+#define PCI_CMD_MASTER 0x4u
+#define REG_COMMAND 0x04
+#define REG_BAR(n) (0x10u + 4u * (n))
+#define REG_INTERRUPT_LINE 0x3c
+
+#define DEVFN_PIIX3 0x08
+#define DEVFN_PM 0x0b
+#define DEVFN_PLATFORM 0x10
+#define DEVFN_TD3 0x18  /* 00:03.0: 4 MSI vectors, 4 MSI-X entries */
+#define DEVFN_TD4 0x20  /* 00:04.0: 32 MSI vectors, 65 MSI-X entries */
+#define DEVFN_TD41 0x21 /* 00:04.1: INTx only, shares INTA of slot 4 */
+
+/* Where our "hvmloader" puts each BAR: memory from 0xF0000000 largest first, ports from
+ * 0xC000, as hvmloader's pci_setup does. */
+struct bar_plan {
+    uint8_t devfn, bar;
+    uint32_t addr;
+    bool mem64;
+};
+
+static const struct bar_plan bar_plan[] = {
+    {DEVFN_PLATFORM, 1, 0xf0000000u, false}, /* 16 MiB, prefetchable */
+    {DEVFN_TD3, 2, 0xf1000000u, true},       /* 1 MiB scratch */
+    {DEVFN_TD4, 2, 0xf1100000u, true},
+    {DEVFN_TD41, 2, 0xf1200000u, true},
+    {DEVFN_TD3, 0, 0xf1300000u, false},      /* 4 KiB registers */
+    {DEVFN_TD3, 4, 0xf1301000u, false},      /* MSI-X table and PBA */
+    {DEVFN_TD4, 0, 0xf1302000u, false},
+    {DEVFN_TD4, 4, 0xf1303000u, false},
+    {DEVFN_TD41, 0, 0xf1304000u, false},
+    {DEVFN_PLATFORM, 0, 0xc000u, false},     /* 256 ports */
+    {DEVFN_TD3, 1, 0xc100u, false},
+    {DEVFN_TD4, 1, 0xc200u, false},
+    {DEVFN_TD41, 1, 0xc300u, false},
+};
+
+#define TD3_REGS 0xf1300000ull
+#define TD3_MSIX 0xf1301000ull
+#define TD4_REGS 0xf1302000ull
+#define TD4_MSIX 0xf1303000ull
+#define TD41_REGS 0xf1304000ull
+#define TD3_RAM 0xf1000000ull
+#define PLATFORM_IO 0xc000u
+#define TD_REG_SCRATCH 0x04
+#define TD_REG_INTX 0x08
+#define TD_REG_MSI_DOORBELL 0x0c
+#define TD_REG_MSIX_DOORBELL 0x10
+
+static void cfg_latch(GByteArray *p, unsigned devfn, unsigned reg)
+{
+    fuzz_emit_pio(p, false, 4, CONFADD, CONFADD_ENABLE | devfn << 8 | (reg & 0xfcu));
+}
+
+/* Mechanism #1 through the ports, as firmware running before any claim would see it. */
+static void cfg_port_read(GByteArray *p, unsigned devfn, unsigned reg, unsigned size)
+{
+    cfg_latch(p, devfn, reg);
+    fuzz_emit_pio(p, true, size, (uint16_t)(CONFDATA + (reg & 3u)), 0);
+}
+
+static void cfg_port_write(GByteArray *p, unsigned devfn, unsigned reg, unsigned size,
+                           uint32_t value)
+{
+    cfg_latch(p, devfn, reg);
+    fuzz_emit_pio(p, false, size, (uint16_t)(CONFDATA + (reg & 3u)), value);
+}
+
+/* PCI_CONFIG ioreqs: what Xen sends for the SBDFs xendm claimed. */
+static void cfg_read(GByteArray *p, unsigned devfn, unsigned reg, unsigned size)
+{
+    fuzz_emit_pci(p, true, size, devfn, (uint16_t)reg, 0);
+}
+
+static void cfg_write(GByteArray *p, unsigned devfn, unsigned reg, unsigned size, uint32_t v)
+{
+    fuzz_emit_pci(p, false, size, devfn, (uint16_t)reg, v);
+}
+
+/*
+ * hvmloader's pci_setup, in short: probe every function of slots 0-5 (vendor, class,
+ * header type), route the PIRQ links over IRQs 5, 10, 11, set up PIIX4 PM (PMBA 0xB000,
+ * PMIOSE, SCI on 9), size every BAR (all-ones, read back, restore), place them, enable
+ * decoding, and give each function with a pin its interrupt line.
+ */
+static void hvmloader_pci_setup(GByteArray *p, uint16_t extra_command)
+{
+    static const uint8_t link_irq[4] = {5, 10, 11, 5};
+    static const uint8_t functions[] = {0x00, DEVFN_PIIX3, DEVFN_PM, DEVFN_PLATFORM, DEVFN_TD3,
+                                        DEVFN_TD4, DEVFN_TD41};
+
+    for (unsigned devfn = 0; devfn < PCI_DEVFN(6, 0); devfn++) {
+        cfg_port_read(p, devfn, 0x00, 2); /* vendor: 0xffff where nothing answers */
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(functions); i++) {
+        cfg_port_read(p, functions[i], 0x0a, 2); /* class */
+        cfg_port_read(p, functions[i], 0x0e, 1); /* header type */
+    }
+    for (unsigned link = 0; link < 4; link++) {
+        cfg_port_write(p, DEVFN_PIIX3, 0x60 + link, 1, link_irq[link]);
+    }
+    cfg_port_write(p, DEVFN_PM, 0x40, 4, 0xb001);       /* PMBA */
+    cfg_port_write(p, DEVFN_PM, 0x80, 1, 0x01);         /* PMREGMISC.PMIOSE */
+    cfg_port_write(p, DEVFN_PM, REG_INTERRUPT_LINE, 1, 9);
+    for (size_t i = 0; i < G_N_ELEMENTS(bar_plan); i++) {
+        const struct bar_plan *b = &bar_plan[i];
+        cfg_write(p, b->devfn, REG_BAR(b->bar), 4, 0xffffffff);
+        cfg_read(p, b->devfn, REG_BAR(b->bar), 4);
+        if (b->mem64) {
+            cfg_write(p, b->devfn, REG_BAR(b->bar + 1), 4, 0xffffffff);
+            cfg_read(p, b->devfn, REG_BAR(b->bar + 1), 4);
+            cfg_write(p, b->devfn, REG_BAR(b->bar + 1), 4, 0);
+        }
+        cfg_write(p, b->devfn, REG_BAR(b->bar), 4, b->addr);
+    }
+    for (size_t i = 3; i < G_N_ELEMENTS(functions); i++) {
+        unsigned devfn = functions[i];
+        cfg_write(p, devfn, REG_COMMAND, 2, PCI_CMD_IO | PCI_CMD_MEMORY | extra_command);
+        cfg_read(p, devfn, 0x3d, 1); /* pin */
+        cfg_write(p, devfn, REG_INTERRUPT_LINE, 1,
+                  link_irq[(PCI_SLOT(devfn) + 0u) & 3u]); /* INTA swizzled by slot */
+    }
+}
+
+static GByteArray *prog_pci_enumeration(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    hvmloader_pci_setup(p, 0);
+    /* A driver's first look: magic, scratch, the I/O and RAM BARs by address and by BAR. */
+    fuzz_emit_mmio(p, true, 4, TD3_REGS, 0, 1);
+    fuzz_emit_mmio(p, false, 4, TD3_REGS + TD_REG_SCRATCH, 0x5ca7c4, 1);
+    fuzz_emit_mmio(p, true, 2, TD3_REGS + TD_REG_SCRATCH + 2, 0, 1); /* widened by the core */
+    fuzz_emit_pio(p, false, 4, 0xc104, 0x01020304);
+    fuzz_emit_pio(p, true, 1, 0xc106, 0);
+    fuzz_emit_mmio(p, false, 8, TD3_RAM + 0xffff8, 0x1122334455667788ull, 1);
+    fuzz_emit_mmio(p, false, 4, TD3_RAM + 0x100, 0xabababab, 64); /* REP STOSD */
+    fuzz_emit_bar(p, true, 8, DEVFN_TD4, 2, 0x100, 0, 1);
+    fuzz_emit_bar(p, false, 2, DEVFN_TD41, 1, 0xfe, 0xbeef, 1);
+    /* Moving a BAR: the old place stops answering. */
+    cfg_write(p, DEVFN_TD3, REG_BAR(0), 4, 0xf1400000);
+    fuzz_emit_mmio(p, true, 4, TD3_REGS, 0, 1);
+    fuzz_emit_bar(p, true, 4, DEVFN_TD3, 0, 0, 0, 1);
+    /* Decoding off, then a reset: every BAR unmapped, every claim released. */
+    cfg_write(p, DEVFN_TD4, REG_COMMAND, 2, 0);
+    fuzz_emit_simple(p, FUZZ_OP_RESET);
+    cfg_read(p, DEVFN_TD3, REG_BAR(0), 4);
+    return p;
+}
+
+/* Capability offsets as the PCI core placed them (MSI first, then MSI-X, from 0x40). */
+static int find_cap(unsigned devfn, uint8_t cap_id)
+{
+    struct fuzz_machine *fm = fuzz_machine_new(&fuzz_machine_full_config);
+    int cap = pci_find_capability(pci_bus_find(machine_pci_bus(fm->m), devfn), cap_id);
+
+    fuzz_machine_free(fm);
+    if (cap < 0) {
+        fprintf(stderr, "gen-seeds: 00:%02x.%u has no capability 0x%02x\n", devfn >> 3,
+                devfn & 7, cap_id);
+        exit(1);
+    }
+    return cap;
+}
+
+static void msix_entry(GByteArray *p, uint64_t table, unsigned entry, uint64_t addr,
+                       uint32_t data, bool masked)
+{
+    uint64_t e = table + 16u * entry;
+
+    fuzz_emit_mmio(p, false, 8, e, addr, 1); /* a qword for the address, as Linux does */
+    fuzz_emit_mmio(p, false, 4, e + 8, data, 1);
+    fuzz_emit_mmio(p, false, 4, e + 12, masked, 1);
+}
+
+/* Linux's MSI-X bring-up: enable with the function masked, program, unmask, ring. */
+static GByteArray *prog_msix(void)
+{
+    GByteArray *p = g_byte_array_new();
+    unsigned cap = (unsigned)find_cap(DEVFN_TD3, 0x11);
+    uint64_t pba = TD3_MSIX + 4 * 16;
+
+    hvmloader_pci_setup(p, PCI_CMD_MASTER);
+    cfg_read(p, DEVFN_TD3, 0x34, 1);
+    cfg_read(p, DEVFN_TD3, cap, 4);
+    cfg_read(p, DEVFN_TD3, cap + 4, 4); /* table BIR/offset */
+    cfg_read(p, DEVFN_TD3, cap + 8, 4); /* PBA BIR/offset */
+    cfg_write(p, DEVFN_TD3, cap + 2, 2, 0xc000); /* enable + function mask */
+    msix_entry(p, TD3_MSIX, 0, 0xfee00000, 0x41, false);
+    msix_entry(p, TD3_MSIX, 1, 0xfee01000, 0x42, true);
+    msix_entry(p, TD3_MSIX, 2, 0x00000100fee02000ull, 0x00, true); /* pirq: never masked */
+    fuzz_emit_mmio(p, false, 4, TD3_REGS + TD_REG_MSIX_DOORBELL, 0, 1); /* pending: fn mask */
+    fuzz_emit_mmio(p, true, 8, pba, 0, 1);
+    cfg_write(p, DEVFN_TD3, cap + 2, 2, 0x8000); /* unmask the function: entry 0 goes out */
+    fuzz_emit_mmio(p, false, 4, TD3_REGS + TD_REG_MSIX_DOORBELL, 1, 1); /* entry masked */
+    fuzz_emit_mmio(p, true, 4, pba, 0, 1);
+    fuzz_emit_mmio(p, false, 4, TD3_MSIX + 16 + 12, 0, 1); /* unmask entry 1: delivered */
+    fuzz_emit_mmio(p, false, 4, TD3_REGS + TD_REG_MSIX_DOORBELL, 2, 1);
+    fuzz_emit_mmio(p, false, 4, TD3_REGS + TD_REG_MSIX_DOORBELL, 4, 1); /* no such entry */
+    fuzz_emit_mmio(p, true, 8, TD3_MSIX + 16, 0, 1);
+    fuzz_emit_mmio(p, true, 2, TD3_MSIX + 2, 0, 1);              /* refused width */
+    fuzz_emit_mmio(p, false, 4, pba, 0xffffffff, 1);             /* read-only */
+    fuzz_emit_bar(p, true, 4, DEVFN_TD4, 4, 65 * 16 + 8, 0, 1);  /* 2nd PBA qword of 00:04.0 */
+    fuzz_emit_mmio(p, true, 4, TD3_REGS + 0x14, 0, 1);           /* doorbell count */
+    fuzz_emit_simple(p, FUZZ_OP_SAVE_LOAD);
+    return p;
+}
+
+/* Multi-message MSI with per-vector masking on 00:04.0, then INTx after MSI is off. */
+static GByteArray *prog_msi(void)
+{
+    GByteArray *p = g_byte_array_new();
+    unsigned cap = (unsigned)find_cap(DEVFN_TD4, 0x05);
+
+    hvmloader_pci_setup(p, PCI_CMD_MASTER);
+    cfg_read(p, DEVFN_TD4, cap + 2, 2);
+    cfg_write(p, DEVFN_TD4, cap + 4, 4, 0xfee00000);
+    cfg_write(p, DEVFN_TD4, cap + 8, 4, 0);
+    cfg_write(p, DEVFN_TD4, cap + 0xc, 2, 0x60);  /* data: vectors 0x60-0x7f */
+    cfg_write(p, DEVFN_TD4, cap + 0x10, 4, 0x8);  /* mask vector 3 */
+    cfg_write(p, DEVFN_TD4, cap + 2, 2, 0x0051);  /* enable, 32 messages */
+    fuzz_emit_mmio(p, false, 4, TD4_REGS + TD_REG_MSI_DOORBELL, 1, 1);
+    fuzz_emit_mmio(p, false, 4, TD4_REGS + TD_REG_MSI_DOORBELL, 3, 1); /* pending */
+    cfg_read(p, DEVFN_TD4, cap + 0x14, 4);
+    cfg_write(p, DEVFN_TD4, cap + 0x10, 4, 0);    /* unmask: vector 3 delivered */
+    fuzz_emit_mmio(p, false, 4, TD4_REGS + TD_REG_MSI_DOORBELL, 31, 1);
+    fuzz_emit_mmio(p, false, 4, TD4_REGS + TD_REG_MSI_DOORBELL, 32, 1); /* beyond */
+    cfg_write(p, DEVFN_TD4, cap + 2, 2, 0x0071);  /* more than capable: clamped */
+    /* INTx while MSI is on is held back; it shows once MSI is off. */
+    fuzz_emit_mmio(p, false, 4, TD4_REGS + TD_REG_INTX, 1, 1);
+    cfg_write(p, DEVFN_TD4, cap + 2, 2, 0);
+    cfg_write(p, DEVFN_TD4, REG_COMMAND, 2, 0x0407); /* INTx disable */
+    cfg_write(p, DEVFN_TD4, REG_COMMAND, 2, 0x0007);
+    cfg_read(p, DEVFN_TD4, 0x06, 2);                 /* status: interrupt bit */
+    fuzz_emit_mmio(p, false, 4, TD4_REGS + TD_REG_INTX, 0, 1);
+    return p;
+}
+
+/* The PIRQ route registers byte by byte and in wider accesses, disabled and reserved bits. */
+static GByteArray *prog_pirq(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    cfg_write(p, DEVFN_PIIX3, 0x60, 1, 0x05);
+    cfg_write(p, DEVFN_PIIX3, 0x61, 1, 0x0a);
+    cfg_write(p, DEVFN_PIIX3, 0x60, 4, 0x800b0a05); /* D disabled */
+    cfg_write(p, DEVFN_PIIX3, 0x62, 2, 0x7f70);     /* reserved bits 6:4 */
+    cfg_port_write(p, DEVFN_PIIX3, 0x63, 1, 0x0f);
+    cfg_port_read(p, DEVFN_PIIX3, 0x60, 4);
+    cfg_write(p, DEVFN_PIIX3, 0x61, 2, 0x0b0b);     /* word at an odd offset: bytewise */
+    cfg_read(p, DEVFN_PIIX3, 0x4c, 4);
+    cfg_write(p, DEVFN_PIIX3, 0x60, 4, 0x80808080);
+    fuzz_emit_simple(p, FUZZ_OP_RESET);
+    cfg_read(p, DEVFN_PIIX3, 0x60, 4);
+    return p;
+}
+
+#define PM_BASE 0xb000
+#define PM1_STS (PM_BASE + 0)
+#define PM1_EN (PM_BASE + 2)
+#define PM1_CNT (PM_BASE + 4)
+#define PM_TMR (PM_BASE + 8)
+#define SLP_EN 0x2000u
+#define SLP_TYP(n) ((n) << 10)
+
+/* ACPI: PM block, SCI from GPE0 and the power button bits, then S3, S5 and 0xCF9 resets. */
+static GByteArray *prog_acpi_sleep(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    cfg_write(p, DEVFN_PM, 0x40, 4, PM_BASE | 1);
+    cfg_write(p, DEVFN_PM, 0x80, 1, 1);
+    fuzz_emit_pio(p, false, 2, PM1_CNT, 1);           /* SCI_EN */
+    fuzz_emit_pio(p, false, 2, PM1_EN, 0x0121);       /* power button, GBL, timer */
+    fuzz_emit_pio(p, true, 4, PM_TMR, 0);
+    fuzz_emit_pio(p, true, 2, PM1_STS, 0);
+    fuzz_emit_pio(p, false, 2, 0xafe2, 0x0004);       /* GPE0_EN bit 2 */
+    fuzz_emit_pio(p, true, 4, 0xafe0, 0);
+    fuzz_emit_pio(p, false, 2, 0xafe0, 0xffff);       /* W1C */
+    fuzz_emit_pio(p, true, 4, 0xaf00, 0);             /* CPU bitmap */
+    fuzz_emit_pio(p, false, 4, 0xae08, 0x10);         /* eject: ignored */
+    fuzz_emit_pio(p, false, 2, PM1_CNT, SLP_TYP(1) | SLP_EN | 1); /* S3 */
+    fuzz_emit_simple(p, FUZZ_OP_RESET);
+    cfg_write(p, DEVFN_PM, 0x40, 4, PM_BASE | 1);
+    cfg_write(p, DEVFN_PM, 0x80, 1, 1);
+    fuzz_emit_pio(p, false, 1, PM1_CNT + 1, (SLP_TYP(5) | SLP_EN) >> 8); /* undefined type */
+    fuzz_emit_pio(p, false, 1, PM1_CNT + 1, (SLP_TYP(0) | SLP_EN) >> 8); /* S5 */
+    fuzz_emit_simple(p, FUZZ_OP_RESET);
+    fuzz_emit_pio(p, true, 1, 0xcf9, 0);
+    fuzz_emit_pio(p, false, 1, 0xcf9, 0x02);          /* SRST alone: no reset */
+    fuzz_emit_pio(p, false, 1, 0xcf9, 0x06);          /* hard reset */
+    fuzz_emit_pio(p, false, 2, 0xcf8, 0x0600);        /* not CONFADD, not the RCR byte */
+    return p;
+}
+
+#define SMB 0xb100 /* SMBBA at reset, as on qemu-xen */
+
+/* One SMBus host transaction (82371AB §7.4): clear status, address, command, start. */
+static void smbus_transaction(GByteArray *p, uint8_t addr7, bool read, uint8_t cmd,
+                              uint8_t protocol, uint8_t data0)
+{
+    fuzz_emit_pio(p, false, 1, SMB + 0x00, 0xff);
+    fuzz_emit_pio(p, false, 1, SMB + 0x04, (uint8_t)(addr7 << 1 | read));
+    fuzz_emit_pio(p, false, 1, SMB + 0x03, cmd);
+    fuzz_emit_pio(p, false, 1, SMB + 0x05, data0);
+    fuzz_emit_pio(p, false, 1, SMB + 0x02, (uint8_t)(0x40 | protocol << 2 | 1)); /* START */
+    fuzz_emit_pio(p, true, 1, SMB + 0x00, 0);
+    fuzz_emit_pio(p, true, 2, SMB + 0x05, 0);
+}
+
+/* i2c-piix4 reading the SPD EEPROMs: byte, word and block reads, a write, errors, KILL. */
+static GByteArray *prog_smbus_spd(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    cfg_read(p, DEVFN_PM, 0x90, 4);
+    cfg_read(p, DEVFN_PM, 0xd2, 1);
+    smbus_transaction(p, 0x50, true, 0x00, 2, 0);   /* byte data */
+    smbus_transaction(p, 0x50, true, 0x02, 3, 0);   /* word data */
+    smbus_transaction(p, 0x51, true, 0x00, 5, 0);   /* block */
+    fuzz_emit_pio(p, true, 1, SMB + 0x02, 0);       /* resets the block index */
+    fuzz_emit_pio_rep(p, FUZZ_F_READ, 1, SMB + 0x07, 33, DMA_BUF);
+    smbus_transaction(p, 0x52, false, 0x10, 2, 0x5a); /* byte write */
+    smbus_transaction(p, 0x30, true, 0x00, 2, 0);   /* nobody there: DEV_ERR, SCI */
+    fuzz_emit_pio(p, false, 1, SMB + 0x02, 0x02);   /* KILL */
+    fuzz_emit_pio(p, true, 4, SMB + 0x08, 0);
+    fuzz_emit_pio(p, false, 1, SMB + 0x00, 0xff);
+    cfg_write(p, DEVFN_PM, 0x90, 4, 0xb201);        /* move the host registers */
+    cfg_write(p, DEVFN_PM, 0xd2, 1, 0x00);          /* and disable them */
+    fuzz_emit_pio(p, true, 1, 0xb200, 0);
+    fuzz_emit_simple(p, FUZZ_OP_SAVE_LOAD);
+    return p;
+}
+
+/* PV drivers' start-up: magic, version, product and build, log, unplug, ROM lock. */
+static GByteArray *prog_platform_unplug(void)
+{
+    GByteArray *p = g_byte_array_new();
+    static const char line[] = "xen pv drivers\n";
+
+    fuzz_emit_pio(p, true, 2, 0x10, 0);      /* magic 0x49d2 */
+    fuzz_emit_pio(p, true, 1, 0x12, 0);      /* protocol version */
+    fuzz_emit_pio(p, false, 2, 0x12, 3);     /* product number */
+    fuzz_emit_pio(p, false, 4, 0x10, 0x1234); /* build */
+    for (size_t i = 0; i < sizeof(line) - 1; i++) {
+        fuzz_emit_pio(p, false, 1, 0x12, (uint8_t)line[i]);
+    }
+    fuzz_emit_pio(p, false, 2, 0x10, 0x0003); /* unplug disks and NICs */
+    fuzz_emit_pio(p, false, 2, 0x10, 0x00f4); /* aux IDE, and unknown bits */
+    fuzz_emit_pio(p, false, 1, 0x10, 0x01);   /* lock the ROM area */
+    fuzz_emit_pio(p, true, 1, 0x10, 0);
+    fuzz_emit_pio(p, false, 1, 0x10, 0x00);   /* unlock */
+    fuzz_emit_pio(p, false, 1, 0x11, 0x01);   /* nothing there */
+    /* The same through BAR0, where hvmloader put it. */
+    cfg_write(p, DEVFN_PLATFORM, REG_BAR(0), 4, PLATFORM_IO);
+    cfg_write(p, DEVFN_PLATFORM, REG_COMMAND, 2, PCI_CMD_IO | PCI_CMD_MEMORY);
+    fuzz_emit_pio(p, false, 1, PLATFORM_IO + 0, 1);
+    fuzz_emit_pio(p, false, 1, PLATFORM_IO + 4, 1);
+    fuzz_emit_pio(p, false, 1, PLATFORM_IO + 8, 2);
+    fuzz_emit_pio(p, false, 4, PLATFORM_IO + 8, 0x0a216968); /* "hi!\n", byte by byte */
+    fuzz_emit_pio(p, true, 4, PLATFORM_IO, 0);
+    fuzz_emit_simple(p, FUZZ_OP_RESET);       /* unlocks the ROM area again */
+    return p;
+}
+
+/*
+ * Two functions of slot 4 assert INTA, then one lets go. The pin is wired-OR across the
+ * slot's functions (PCI 3.0 §2.2.6), and Xen keeps one bit per slot and pin, not a count
+ * (reference §3): the line must stay up until both have let go.
+ */
+static GByteArray *prog_intx_shared_slot(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    hvmloader_pci_setup(p, 0);
+    fuzz_emit_mmio(p, false, 4, TD4_REGS + TD_REG_INTX, 1, 1);
+    fuzz_emit_mmio(p, false, 4, TD41_REGS + TD_REG_INTX, 1, 1);
+    fuzz_emit_mmio(p, false, 4, TD4_REGS + TD_REG_INTX, 0, 1);
+    fuzz_emit_mmio(p, false, 4, TD41_REGS + TD_REG_INTX, 0, 1);
+    return p;
+}
+
+/* MSI-X entry 0 of 00:03.0 programmed with `addr`, unmasked and rung. */
+static GByteArray *msix_one_message(uint16_t extra_command, uint64_t addr)
+{
+    GByteArray *p = g_byte_array_new();
+    unsigned cap = (unsigned)find_cap(DEVFN_TD3, 0x11);
+
+    hvmloader_pci_setup(p, extra_command);
+    cfg_write(p, DEVFN_TD3, cap + 2, 2, 0x8000);
+    msix_entry(p, TD3_MSIX, 0, addr, 0x41, false);
+    fuzz_emit_mmio(p, false, 4, TD3_REGS + TD_REG_MSIX_DOORBELL, 0, 1);
+    return p;
+}
+
+/*
+ * An MSI is a memory write; one whose address is not in the local APIC window
+ * 0xFEE00000-0xFEEFFFFF (Intel SDM vol. 3 §10.11.1) is a DMA write to that address, not an
+ * interrupt. Xen's inject_msi takes whatever it is given and decodes the destination from
+ * bits 19:12, so the guest gets an interrupt real hardware would not give.
+ */
+static GByteArray *prog_msi_outside_apic(void)
+{
+    return msix_one_message(PCI_CMD_MASTER, 0x1000);
+}
+
+/* Bus mastering off: the function cannot write, so it cannot signal MSI (PCI 3.0 §6.2.2). */
+static GByteArray *prog_msi_without_bus_master(void)
+{
+    return msix_one_message(0, 0xfee00000);
+}
+
+/* ---- what each seed must have made the machine do (it would be no seed otherwise) ---- */
+
+static const char *expect_nothing(const struct fuzz_accel_record *a)
+{
+    return NULL;
+}
+
+static const char *expect_enumeration(const struct fuzz_accel_record *a)
+{
+    return a->link_route_changes >= 3 && a->range_claims >= 20 ? NULL
+                                                               : "no BARs or routes set up";
+}
+
+static const char *expect_msis(const struct fuzz_accel_record *a)
+{
+    return a->msis >= 3 ? NULL : "fewer than 3 MSIs reached Xen";
+}
+
+static const char *expect_msi_and_intx(const struct fuzz_accel_record *a)
+{
+    return a->msis >= 3 && a->intx_changes >= 2 ? NULL : "MSIs or the INTx edges missing";
+}
+
+static const char *expect_routes(const struct fuzz_accel_record *a)
+{
+    return a->link_route_changes >= 6 ? NULL : "fewer than 6 link route changes";
+}
+
+static const char *expect_sleeps(const struct fuzz_accel_record *a)
+{
+    return a->shutdown_reasons[SHUTDOWN_SUSPEND] == 1 &&
+                   a->shutdown_reasons[SHUTDOWN_POWEROFF] == 1 &&
+                   a->shutdown_reasons[SHUTDOWN_REBOOT] == 1
+               ? NULL
+               : "not exactly one S3, one S5 and one 0xCF9 reset";
+}
+
+static const char *expect_rom_lock(const struct fuzz_accel_record *a)
+{
+    return a->mem_type_calls >= 4 && !a->rom_locked ? NULL : "ROM lock/unlock missing";
+}
+
+struct ioreq_seed {
+    const char *name;
+    GByteArray *(*build)(void);
+    const char *(*expect)(const struct fuzz_accel_record *a); /* NULL when as expected */
+};
+
+static const struct ioreq_seed ioreq_seeds[] = {
+    {"serial-16550-driver", prog_serial, expect_nothing},
+    {"i8042-ps2-driver", prog_i8042, expect_nothing},
+    {"port92-a20-reset", prog_port92, expect_nothing},
+    {"debugcon-rep-outsb", prog_debugcon, expect_nothing},
+    {"pc-testdev-pio-mmio-dma", prog_testdev, expect_nothing},
+    {"buffered-ring", prog_buffered, expect_nothing},
+    {"bad-requests", prog_bad_requests, expect_nothing},
+    {"pci-hvmloader-enumeration", prog_pci_enumeration, expect_enumeration},
+    {"pci-msix-linux-bringup", prog_msix, expect_msis},
+    {"pci-msi-multi-message", prog_msi, expect_msi_and_intx},
+    {"piix3-pirq-routing", prog_pirq, expect_routes},
+    {"piix4-acpi-s3-s5-cf9", prog_acpi_sleep, expect_sleeps},
+    {"xen-platform-unplug", prog_platform_unplug, expect_rom_lock},
+    {"piix4-smbus-spd", prog_smbus_spd, expect_nothing},
+    /* Regression seeds of the PCI findings fixed in hw/pci (docs/security.md, 2 to 4). */
+    {"intx-shared-slot", prog_intx_shared_slot, expect_nothing},
+    {"msi-outside-apic-window", prog_msi_outside_apic, expect_nothing},
+    {"msi-without-bus-master", prog_msi_without_bus_master, expect_nothing},
+};
+
+/* Runs the seed on fuzz-ioreq's machine (every check armed) and checks its effect. */
+static void check_ioreq_seed(const struct ioreq_seed *seed, GByteArray *prog)
+{
+    struct fuzz_machine *fm = fuzz_machine_new(&fuzz_machine_full_config);
+    const char *problem;
+
+    fuzz_machine_run(fm, prog->data, prog->len);
+    problem = seed->expect(&fm->accel);
+    if (problem != NULL) {
+        fprintf(stderr, "gen-seeds: ioreq seed %s: %s (msis %" G_GUINT64_FORMAT ", INTx edges %"
+                G_GUINT64_FORMAT ", route changes %" G_GUINT64_FORMAT ", mem types %"
+                G_GUINT64_FORMAT ", shutdowns %" G_GUINT64_FORMAT ")\n", seed->name, problem,
+                fm->accel.msis, fm->accel.intx_changes, fm->accel.link_route_changes,
+                fm->accel.mem_type_calls, fm->accel.shutdowns);
+        exit(1);
+    }
+    fuzz_machine_free(fm);
+}
+
 static void write_ioreq_seeds(const char *dir)
 {
-    write_bytes(dir, "serial-16550-driver", prog_serial());
-    write_bytes(dir, "i8042-ps2-driver", prog_i8042());
-    write_bytes(dir, "port92-a20-reset", prog_port92());
-    write_bytes(dir, "debugcon-rep-outsb", prog_debugcon());
-    write_bytes(dir, "pc-testdev-pio-mmio-dma", prog_testdev());
-    write_bytes(dir, "buffered-ring", prog_buffered());
-    write_bytes(dir, "bad-requests", prog_bad_requests());
+    for (size_t i = 0; i < G_N_ELEMENTS(ioreq_seeds); i++) {
+        GByteArray *prog = ioreq_seeds[i].build();
+        check_ioreq_seed(&ioreq_seeds[i], prog);
+        write_bytes(dir, ioreq_seeds[i].name, prog);
+    }
 }
 
 /* ---- saved states of real machines ---- */
@@ -235,6 +740,7 @@ static void write_ioreq_seeds(const char *dir)
 #define VM_FLAG_TESTDEV 0x01u
 #define VM_FLAG_DEBUGCON 0x08u
 #define VM_FLAG_FIX_DIGEST 0x10u
+#define VM_FLAG_PCI_TESTDEVS 0x20u
 
 /* flags | u32 length | the stream machine `cfg` saved after `setup` | `after` */
 static void write_vmstate_seed(const char *dir, const char *name, uint8_t flags,
@@ -244,6 +750,7 @@ static void write_vmstate_seed(const char *dir, const char *name, uint8_t flags,
         .testdev = flags & VM_FLAG_TESTDEV,
         .serials = (flags >> 1) & 3u,
         .debugcon = flags & VM_FLAG_DEBUGCON,
+        .pci_testdevs = flags & VM_FLAG_PCI_TESTDEVS,
     };
     struct fuzz_machine *fm = fuzz_machine_new(&cfg);
     GByteArray *seed = g_byte_array_new();
@@ -281,6 +788,9 @@ static void write_vmstate_seeds(const char *dir)
     /* Every device, with pc-testdev lines raised; the digest as saved (not rewritten). */
     write_vmstate_seed(dir, "full-machine-testdev", VM_FLAG_TESTDEV | VM_FLAG_DEBUGCON | (3u << 1),
                        prog_testdev(), prog_i8042());
+    /* The chipset after hvmloader's PCI setup and ACPI, then MSI-X on the loaded state. */
+    write_vmstate_seed(dir, "pci-after-hvmloader", VM_FLAG_FIX_DIGEST | VM_FLAG_PCI_TESTDEVS,
+                       prog_pci_enumeration(), prog_msix());
 }
 
 /* ---- QMP sessions ---- */

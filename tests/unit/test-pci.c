@@ -522,6 +522,9 @@ static void test_msi(struct fixture *f, gconstpointer data)
     g_assert_cmpuint(f->rec.nr_msis, ==, 0);
     cfg_write(f, ctrl, 0x0021, 2);
     g_assert_true(pci_msi_enabled(d));
+    pci_msi_notify(d, 1); /* bus mastering off: an MSI is a memory write, so none */
+    g_assert_cmpuint(f->rec.nr_msis, ==, 0);
+    cfg_write(f, PCI_COMMAND, PCI_COMMAND_MASTER, 2);
     pci_msi_notify(d, 1);
     g_assert_cmpuint(f->rec.nr_msis, ==, 1);
     g_assert_cmphex(f->rec.msis[0].addr, ==, 0x1fee01000ull);
@@ -561,6 +564,7 @@ static void test_msi_32bit(struct fixture *f, gconstpointer data)
     int cap = pci_msi_init(d, 1, false, false);
 
     g_assert_cmpint(pci_msi_init(d, 1, false, false), ==, -1);
+    cfg_write(f, PCI_COMMAND, PCI_COMMAND_MASTER, 2);
     cfg_write(f, (uint32_t)cap + 4, 0xfee00000, 4);
     cfg_write(f, (uint32_t)cap + 8, 0x0041, 2);
     cfg_write(f, (uint32_t)cap + 2, 0x0071, 2); /* MME clamped to 1 vector */
@@ -586,7 +590,7 @@ static int msix_setup(struct fixture *f)
 
     g_assert_cmpint(pci_register_bar(d, 0, PCI_BAR_MEM32, 4096, &dword_ops, &f->dev), ==, 0);
     cfg_write(f, 0x10, MSIX_BASE, 4);
-    cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+    cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
     cap = pci_msix_init(d, 4, 0, 0x100, 0, 0x200);
     g_assert_cmpint(cap, >=, 0x40);
     return cap;
@@ -716,7 +720,7 @@ static void test_msix_exclusive_bar(struct fixture *f, gconstpointer data)
     cfg_write(f, 0x20, 0xffffffff, 4);
     g_assert_cmphex(cfg_read(f, 0x20, 4), ==, 0xfffff000);
     cfg_write(f, 0x20, 0xe0010000, 4);
-    cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+    cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
     g_assert_cmphex(cfg_read(f, (uint32_t)cap + 4, 4), ==, 4);
     g_assert_cmphex(cfg_read(f, (uint32_t)cap + 8, 4), ==, 70 * 16 | 4);
     g_assert_cmphex(address_space_read(f->m->mmio, 0xe0010000 + 69 * 16 + 12, 4), ==, 1);
@@ -740,7 +744,7 @@ static void test_msix_garbage(struct fixture *f, gconstpointer data)
     static const unsigned widths[] = {1, 2, 4, 8};
 
     cfg_write(f, 0x20, (uint32_t)table, 4);
-    cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+    cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
     cfg_write(f, (uint32_t)cap + 2, 0x8000, 2);
     for (unsigned w = 0; w < G_N_ELEMENTS(widths); w++) {
         for (uint64_t off = 0; off < 4 * 16 + 4; off++)
@@ -985,6 +989,32 @@ static void test_describe(struct fixture *f, gconstpointer data)
     g_string_free(out, TRUE);
 }
 
+/* Two functions of slot 4 on INTA: the wire is their OR; Xen hears 0 -> 1 and 1 -> 0 only. */
+static void test_intx_shared_slot(struct fixture *f, gconstpointer data)
+{
+    struct pci_device_id id = testdev_id;
+    GError *err = NULL;
+    struct pci_device *fn0, *fn1;
+
+    id.multifunction = true;
+    fn0 = pci_device_add(f->bus, PCI_DEVFN(4, 0), "fn0", &id, NULL, NULL, &err);
+    g_assert_no_error(err);
+    fn1 = pci_device_add(f->bus, PCI_DEVFN(4, 1), "fn1", &testdev_id, NULL, NULL, &err);
+    g_assert_no_error(err);
+    pci_set_irq(fn0, true);
+    g_assert_true(f->rec.intx[4][0]);
+    g_assert_cmpuint(f->rec.intx_calls, ==, 1);
+    pci_set_irq(fn1, true);
+    g_assert_cmpuint(f->rec.intx_calls, ==, 1); /* already high */
+    pci_set_irq(fn0, false);
+    g_assert_true(f->rec.intx[4][0]);           /* fn1 still drives it */
+    g_assert_cmpuint(f->rec.intx_calls, ==, 1);
+    pci_device_remove(fn1);                     /* a departing function lets go */
+    g_assert_false(f->rec.intx[4][0]);
+    g_assert_cmpuint(f->rec.intx_calls, ==, 2);
+    pci_device_remove(fn0);
+}
+
 static void add(const char *name, void (*fn)(struct fixture *, gconstpointer))
 {
     g_test_add(name, struct fixture, NULL, fixture_setup, fn, fixture_teardown);
@@ -1011,6 +1041,7 @@ int main(int argc, char **argv)
     add("/pci/msix/exclusive-bar", test_msix_exclusive_bar);
     add("/pci/msix/garbage", test_msix_garbage);
     add("/pci/intx", test_intx);
+    add("/pci/intx-shared-slot", test_intx_shared_slot);
     add("/pci/bus/claims", test_claims);
     g_test_add_func("/pci/bus/free-releases", test_bus_free_releases);
     add("/pci/bus/reset", test_reset);

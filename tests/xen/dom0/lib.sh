@@ -23,7 +23,8 @@
 #   expect_xl_output REGEX ARGS... runs `xl ARGS`, expects success and output matching REGEX
 #   only_dm NAME                   skips the scenario for other device models
 #   show COMMAND...                prints the command's output on the host's terminal
-# Variables: GUEST (domain name), SERIAL, CFG, DMLOG, DOMID, DM_PID, RIG_DM, WORK, FIRMWARE.
+# Variables: GUEST (domain name), SERIAL, CFG, DMLOG, DOMID, DM_PID, RIG_DM, WORK, FIRMWARE,
+# VCPUS (the guest's vcpus, 1 unless set before guest_config).
 
 FIRMWARE=/rig/firmware/testfw.elf
 XENDM=/rig/bin/xendm
@@ -50,7 +51,7 @@ guest_config() {
 name = "$GUEST"
 type = "hvm"
 memory = 32
-vcpus = 1
+vcpus = ${VCPUS:-1}
 serial = "file:$SERIAL"
 vnc = 0
 sdl = 0
