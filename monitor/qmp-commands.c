@@ -492,6 +492,13 @@ static struct json_value *qmp_system_reset(struct qmp_request *req, GError **err
     return json_object_new();
 }
 
+static struct json_value *qmp_system_wakeup(struct qmp_request *req, GError **err)
+{
+    if (!run_action(req->mon, req->mon->vmc->system_wakeup, "system_wakeup", err))
+        return NULL;
+    return json_object_new();
+}
+
 static struct json_value *qmp_system_powerdown(struct qmp_request *req, GError **err)
 {
     if (!run_action(req->mon, req->mon->vmc->system_powerdown, "system_powerdown", err))
@@ -830,6 +837,7 @@ static const struct qmp_command qmp_commands[] = {
     {.name = "cont", .handler = qmp_cont},
     {.name = "system_reset", .handler = qmp_system_reset},
     {.name = "system_powerdown", .handler = qmp_system_powerdown},
+    {.name = "system_wakeup", .handler = qmp_system_wakeup},
     {.name = "quit", .handler = qmp_quit},
     {.name = "human-monitor-command", .handler = qmp_human_monitor_command, .params = hmp_params},
     {.name = "add-fd", .handler = qmp_add_fd, .params = add_fd_params},

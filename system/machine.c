@@ -384,6 +384,47 @@ void machine_request_shutdown(struct machine *m, enum shutdown_reason reason)
     }
 }
 
+/* ---- ACPI S3 ---- */
+
+static void set_sleep_state(struct machine *m, bool asleep)
+{
+    m->suspended = asleep;
+    if (m->accel != NULL && m->accel->set_acpi_sleep_state != NULL) {
+        m->accel->set_acpi_sleep_state(m->accel_opaque, asleep ? 3 : 0);
+    }
+    if (m->sleep_observer != NULL) {
+        m->sleep_observer(m->sleep_observer_opaque, asleep);
+    }
+}
+
+void machine_enter_s3(struct machine *m)
+{
+    if (m->suspended) {
+        log_guest_error("S3 requested while already in S3");
+        return;
+    }
+    log_info("guest entered S3 (suspend to RAM)");
+    for (guint i = 0; i < m->devices->len; i++) {
+        struct device_instance *inst = g_ptr_array_index(m->devices, i);
+        if (inst->type->suspend != NULL) {
+            inst->type->suspend(inst->dev);
+        }
+    }
+    set_sleep_state(m, true);
+}
+
+bool machine_wakeup(struct machine *m)
+{
+    if (!m->suspended) {
+        return false;
+    }
+    log_info("guest woken from S3");
+    /* The firmware's resume path starts from reset state, as on qemu-xen. */
+    machine_reset(m);
+    set_sleep_state(m, false);
+    return true;
+}
+
 /* ---- dirty log ---- */
 
 #define MACHINE_PAGE_SHIFT 12

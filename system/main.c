@@ -206,6 +206,33 @@ static bool vmc_system_powerdown(void *opaque, GError **err)
     return true;
 }
 
+/* As qemu-xen: an error unless the guest sleeps in S3; WAKEUP once it runs again. */
+static bool vmc_system_wakeup(void *opaque, GError **err)
+{
+    struct xendm_run *run = opaque;
+
+    if (!machine_wakeup(run->m)) {
+        g_set_error(err, g_quark_from_static_string("xendm"), 0,
+                    "Unable to wake up: guest is not in suspended state");
+        return false;
+    }
+    return true;
+}
+
+/* S3 entered or left: query-status says "suspended" meanwhile; SUSPEND and WAKEUP events. */
+static void on_sleep_change(void *opaque, bool asleep)
+{
+    struct xendm_run *run = opaque;
+
+    if (asleep) {
+        run->run_state = VM_RUN_STATE_SUSPENDED;
+        monitor_set_emit(run->monitors, "SUSPEND", NULL);
+    } else {
+        run->run_state = VM_RUN_STATE_RUNNING;
+        monitor_set_emit(run->monitors, "WAKEUP", NULL);
+    }
+}
+
 /* The guest set its RTC (Xen's TIMEOFFSET): QEMU's RTC_CHANGE, offset from host time. */
 static void on_rtc_change(void *opaque, int64_t offset_seconds)
 {
@@ -239,6 +266,7 @@ static const struct vm_control xendm_vm_control = {
     .cont = vmc_cont,
     .system_reset = vmc_system_reset,
     .system_powerdown = vmc_system_powerdown,
+    .system_wakeup = vmc_system_wakeup,
     .quit = vmc_quit,
     .chardevs = vmc_chardevs,
     .name = vmc_name,
@@ -334,6 +362,8 @@ static bool build_and_start(struct xendm_run *run, GError **err)
     run->monitors = monitor_set_new();
     run->m->shutdown_observer = on_shutdown_request;
     run->m->shutdown_observer_opaque = run;
+    run->m->sleep_observer = on_sleep_change;
+    run->m->sleep_observer_opaque = run;
     run->m->rtc_change_observer = on_rtc_change;
     run->m->rtc_change_observer_opaque = run;
     if (!monitor_set_add_from_options(run->monitors, cfg->monitors, run->m->chardevs,

@@ -224,6 +224,18 @@ static void op_request_shutdown(void *opaque, enum shutdown_reason reason)
     }
 }
 
+/* HVM_PARAM_ACPI_S_STATE, as qemu-xen sets it: 3 parks the vCPUs (S3), 0 wakes them. */
+static void op_set_acpi_sleep_state(void *opaque, unsigned state)
+{
+    struct xen_accel *xa = opaque;
+
+    TRACE(xen_acpi_s_state, "S%u", state);
+    if (xc_hvm_param_set(xa->xc, xa->domid, HVM_PARAM_ACPI_S_STATE, state) != 0) {
+        log_error("xen: setting the guest's ACPI S-state to %u failed: %s", state,
+                  g_strerror(errno));
+    }
+}
+
 static void pcidev_claim_apply(struct xen_accel *xa, uint32_t sbdf, bool add)
 {
     uint16_t seg = (uint16_t)(sbdf >> 16);
@@ -707,6 +719,7 @@ struct xen_accel *xen_accel_new(uint32_t domid, unsigned fallback_vcpus)
         .inject_msi = op_inject_msi,
         .claim_pcidev = op_claim_pcidev,
         .request_shutdown = op_request_shutdown,
+        .set_acpi_sleep_state = op_set_acpi_sleep_state,
     };
     return xa;
 }

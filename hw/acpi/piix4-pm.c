@@ -256,8 +256,8 @@ static void piix4_pm_sleep(struct piix4_pm *pm, unsigned slp_typ)
         machine_request_shutdown(pm->machine, SHUTDOWN_POWEROFF);
         break;
     case SLP_TYP_S3:
-        log_info("piix4-pm: guest entered S3 (suspend to RAM)");
-        machine_request_shutdown(pm->machine, SHUTDOWN_SUSPEND);
+        /* Not a shutdown: Xen parks the vCPUs and the domain lives on (machine.h). */
+        machine_enter_s3(pm->machine);
         break;
     default:
         log_guest_error("piix4-pm: SLP_EN with SLP_TYP %u, which the DSDT does not define",

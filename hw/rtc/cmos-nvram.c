@@ -36,6 +36,8 @@
 #define CMOS_INDEX_MASK 0x7f /* bit 7 of the index write is the NMI mask: Xen's business */
 #define CMOS_FIRST_NVRAM 0x0e
 
+#define CMOS_SHUTDOWN_STATUS 0x0f
+#define SHUTDOWN_STATUS_S3_RESUME 0xfe
 #define CMOS_FLOPPY_TYPES 0x10
 #define CMOS_EQUIPMENT 0x14
 #define EQUIPMENT_FPU 0x02
@@ -189,6 +191,18 @@ static bool cmos_fill(struct cmos_nvram *c, struct machine *m, struct kv_list *p
     return true;
 }
 
+/*
+ * ACPI S3: shutdown status 0xFE in CMOS 0x0F tells the firmware, when the vCPU restarts at
+ * the reset vector on wake-up, to resume the OS through its waking vector instead of booting
+ * (SeaBIOS's convention, which qemu-xen's chipset follows).
+ */
+static void cmos_suspend(void *dev)
+{
+    struct cmos_nvram *c = dev;
+
+    c->bytes[CMOS_SHUTDOWN_STATUS] = SHUTDOWN_STATUS_S3_RESUME;
+}
+
 static const struct vmstate_field cmos_fields[] = {
     VMSTATE_U8_MAX(struct cmos_nvram, index, CMOS_INDEX_MASK),
     VMSTATE_U8_ARRAY(struct cmos_nvram, bytes, CMOS_SIZE),
@@ -239,6 +253,7 @@ static const struct device_type cmos_type = {
                    "boot order",
     .user_creatable = false,
     .create = cmos_create,
+    .suspend = cmos_suspend,
     .destroy = cmos_destroy,
     .vmstate = &cmos_vmstate,
 };

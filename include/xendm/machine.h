@@ -36,6 +36,8 @@ struct accel_ops {
     void (*inject_msi)(void *opaque, uint64_t addr, uint32_t data);
     void (*claim_pcidev)(void *opaque, uint32_t sbdf, bool add);
     void (*request_shutdown)(void *opaque, enum shutdown_reason reason);
+    /* ACPI sleep state of the guest as Xen keeps it: 3 (S3, its vCPUs parked) or 0 (awake). */
+    void (*set_acpi_sleep_state)(void *opaque, unsigned state);
     /* Guest RAM pages [first_gfn, first_gfn + nr) become read-only or writable again. */
     bool (*set_mem_type)(void *opaque, uint64_t first_gfn, uint32_t nr, bool read_only);
     /*
@@ -75,11 +77,15 @@ struct machine {
     void *rtc_change_observer_opaque;
     bool shutdown_requested;
     enum shutdown_reason shutdown_reason;
+    bool suspended; /* in ACPI S3 since machine_enter_s3, until machine_wakeup */
     /* QMP xen-set-global-dirty-log: report pages xendm writes (machine_mark_dirty). */
     bool dirty_log;
     /* Told of every shutdown request after the accelerator (main: QMP events); may be NULL. */
     void (*shutdown_observer)(void *opaque, enum shutdown_reason reason);
     void *shutdown_observer_opaque;
+    /* Told when the guest enters S3 (true) and wakes (false) (main: QMP SUSPEND/WAKEUP). */
+    void (*sleep_observer)(void *opaque, bool asleep);
+    void *sleep_observer_opaque;
 };
 
 struct machine *machine_new(void);
@@ -95,6 +101,8 @@ struct device_type {
     /* Takes its properties with kv_get*(); a property it did not take is an error. */
     void *(*create)(struct machine *m, struct kv_list *props, GError **err);
     void (*reset)(void *dev);
+    /* The guest enters ACPI S3 (machine_enter_s3); may be NULL. */
+    void (*suspend)(void *dev);
     void (*destroy)(void *dev);
     /* Its saved state (include/xendm/vmstate.h); NULL: the device has none. */
     const struct vmstate_desc *vmstate;
@@ -200,6 +208,15 @@ static inline int guest_write(struct machine *m, uint64_t gpa, const void *buf, 
 
 /* ---- life cycle ---- */
 void machine_request_shutdown(struct machine *m, enum shutdown_reason reason);
+/*
+ * ACPI S3 (suspend to RAM), as qemu-xen does it: every device's `suspend` hook runs (the CMOS
+ * shutdown status tells the firmware to resume), then Xen parks the vCPUs
+ * (HVM_PARAM_ACPI_S_STATE 3). The domain stays alive; it is not a shutdown.
+ */
+void machine_enter_s3(struct machine *m);
+/* QMP system_wakeup: devices reset (as qemu-xen on wake-up), vCPUs run again. False when the
+ * guest is not in S3. */
+bool machine_wakeup(struct machine *m);
 /*
  * QMP stop (false) and cont (true). While stopped no timer callback runs, so device state
  * holds still for xen-save-devices-state; ioreqs are still answered (libxl pauses the vCPUs).

@@ -54,6 +54,8 @@ struct vm_control {
     bool (*cont)(void *opaque, GError **err);
     bool (*system_reset)(void *opaque, GError **err);
     bool (*system_powerdown)(void *opaque, GError **err);
+    /* system_wakeup: the guest leaves ACPI S3; an error when it is not in S3. */
+    bool (*system_wakeup)(void *opaque, GError **err);
     /* Called after the reply to "quit" has been queued: main leaves its loop. */
     void (*quit)(void *opaque);
     /* The chardevs query-chardev lists (struct chardev *, borrowed), e.g. machine->chardevs. */

@@ -14,6 +14,10 @@
  * QMP system_powerdown sets PM1a_STS.PWRBTN_STS (bit 8, ACPI 2.0 §4.7.3.1.1) in the PIIX4 PM
  * block at PMBA, raising the SCI while PM1a_EN.PWRBTN_EN is set.
  *
+ * ACPI S3 as qemu-xen does it: SLP_TYP 1 with SLP_EN in PM1a_CNT is not a shutdown; the device
+ * model sets HVM_PARAM_ACPI_S_STATE to 3 (Xen parks the vCPUs), writes 0xFE (S3 resume) to
+ * CMOS 0x0F and reports "suspended"; QMP system_wakeup sets the parameter back to 0.
+ *
  * The test opens its own QMP socket (-chardev socket ... -mon) next to libxl's.
  */
 #include <errno.h>
@@ -409,6 +413,52 @@ static void test_system_powerdown(void)
     machine_stop(&mc);
 }
 
+#define PM1_CNT (PM_BASE + 4)
+#define PM1_CNT_SLP_EN 0x2000
+#define SLP_TYP_S3 (1u << 10) /* hvmloader's DSDT: _S3 */
+#define HVM_PARAM_ACPI_S_STATE 14
+
+/* qemu-xen acts on a sleep request from its main loop, a moment after the port write. */
+static void expect_s_state(struct qtest *qt, const char *want)
+{
+    char *value = NULL;
+
+    for (int tries = 0; tries < 200; tries++) {
+        g_free(value);
+        value = qtest_cmd_ok(qt, "hvm_param %d", HVM_PARAM_ACPI_S_STATE);
+        if (strcmp(value, want) == 0) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_assert_cmpstr(value, ==, want);
+    g_free(value);
+}
+
+static void test_s3_suspend_wakeup(void)
+{
+    struct machine mc;
+    g_autofree char *reason = NULL;
+
+    machine_start(&mc, "vcpus = 1");
+    program_pm_base(mc.qt);
+    qmp_call_fails(mc.qmp, "{\"execute\":\"system_wakeup\"}",
+                   "Unable to wake up: guest is not in suspended state");
+    qtest_outw(mc.qt, PM1_CNT, SLP_TYP_S3 | PM1_CNT_SLP_EN);
+    expect_s_state(mc.qt, "0x3");
+    reason = qtest_cmd_ok(mc.qt, "shutdown_reason");
+    g_assert_cmpstr(reason, ==, "none"); /* the domain lives on */
+    qtest_outb(mc.qt, 0x70, 0x0f);
+    g_assert_cmphex(qtest_inb(mc.qt, 0x71), ==, 0xfe);
+    g_autofree char *status = qmp_call(mc.qmp, "{\"execute\":\"query-status\"}");
+    g_assert_nonnull(strstr(status, "\"status\":\"suspended\""));
+    qmp_call_ok(mc.qmp, "{\"execute\":\"system_wakeup\"}");
+    expect_s_state(mc.qt, "0x0");
+    g_autofree char *running = qmp_call(mc.qmp, "{\"execute\":\"query-status\"}");
+    g_assert_nonnull(strstr(running, "\"status\":\"running\""));
+    machine_stop(&mc);
+}
+
 /* Without PWRBTN_EN the SCI stays low. */
 static void test_system_powerdown_masked(void)
 {
@@ -439,5 +489,6 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu-hotplug/no-acpi", test_no_acpi);
     g_test_add_func("/cpu-hotplug/system-powerdown", test_system_powerdown);
     g_test_add_func("/cpu-hotplug/system-powerdown-masked", test_system_powerdown_masked);
+    g_test_add_func("/cpu-hotplug/s3-suspend-wakeup", test_s3_suspend_wakeup);
     return g_test_run();
 }

@@ -46,6 +46,8 @@ struct record {
     unsigned route[4];
     unsigned shutdowns;
     enum shutdown_reason reason;
+    unsigned sleep_state_calls;
+    unsigned sleep_state;
     unsigned mem_type_calls;
     uint64_t mem_type_gfn;
     uint32_t mem_type_nr;
@@ -78,6 +80,14 @@ static void fake_request_shutdown(void *opaque, enum shutdown_reason reason)
     rec->reason = reason;
 }
 
+static void fake_set_acpi_sleep_state(void *opaque, unsigned state)
+{
+    struct record *rec = opaque;
+
+    rec->sleep_state_calls++;
+    rec->sleep_state = state;
+}
+
 static bool fake_set_mem_type(void *opaque, uint64_t first_gfn, uint32_t nr, bool read_only)
 {
     struct record *rec = opaque;
@@ -93,6 +103,7 @@ static const struct accel_ops fake_accel = {
     .set_isa_irq = fake_set_isa_irq,
     .set_pci_link_route = fake_set_pci_link_route,
     .request_shutdown = fake_request_shutdown,
+    .set_acpi_sleep_state = fake_set_acpi_sleep_state,
     .set_mem_type = fake_set_mem_type,
 };
 
@@ -509,12 +520,23 @@ static void test_sleep_states(struct fixture *f, gconstpointer data)
     g_assert_cmpuint(f->rec.shutdowns, ==, 0);
     out(f, PM1_CNT, 0x0001 | (5 << 10) | SLP_EN, 2); /* a type the DSDT does not use */
     g_assert_cmpuint(f->rec.shutdowns, ==, 0);
-    out(f, PM1_CNT, 0x0001 | (1 << 10) | SLP_EN, 2); /* _S3 */
-    g_assert_cmpuint(f->rec.shutdowns, ==, 1);
-    g_assert_cmpint(f->rec.reason, ==, SHUTDOWN_SUSPEND);
+    /* _S3: not a shutdown; Xen parks the vCPUs, CMOS 0x0F says "resume", as on qemu-xen. */
+    out(f, PM1_CNT, 0x0001 | (1 << 10) | SLP_EN, 2);
+    g_assert_cmpuint(f->rec.shutdowns, ==, 0);
+    g_assert_cmpuint(f->rec.sleep_state_calls, ==, 1);
+    g_assert_cmpuint(f->rec.sleep_state, ==, 3);
+    g_assert_true(f->m->suspended);
+    out(f, 0x70, 0x0f, 1);
+    g_assert_cmphex(in(f, 0x71, 1), ==, 0xfe);
     g_assert_cmphex(in(f, PM1_CNT, 2), ==, 0x0401); /* SLP_EN reads 0 */
+    /* Woken (QMP system_wakeup): devices reset, vCPUs run. */
+    g_assert_true(machine_wakeup(f->m));
+    g_assert_false(machine_wakeup(f->m));
+    g_assert_cmpuint(f->rec.sleep_state, ==, 0);
+    g_assert_false(f->m->suspended);
+    enable_pm_block(f);
     out(f, PM1_CNT, 0x0001 | (0 << 10) | SLP_EN, 2); /* _S5 */
-    g_assert_cmpuint(f->rec.shutdowns, ==, 2);
+    g_assert_cmpuint(f->rec.shutdowns, ==, 1);
     g_assert_cmpint(f->rec.reason, ==, SHUTDOWN_POWEROFF);
 }
 

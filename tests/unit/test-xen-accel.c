@@ -644,6 +644,15 @@ xc_interface *xc_interface_open(xentoollog_logger *logger, xentoollog_logger *do
     return FAKE_XC;
 }
 
+int xc_hvm_param_set(xc_interface *handle, uint32_t dom, uint32_t param, uint64_t value)
+{
+    if (handle != FAKE_XC || !fx.xc_open) {
+        protocol_error("xc_hvm_param_set on a handle not open");
+    }
+    return CALL("xc_hvm_param_set", "dom=%u param=%u value=%llu", dom, param,
+                (unsigned long long)value) ? -1 : 0;
+}
+
 int xc_interface_close(xc_interface *xch)
 {
     CALL0("xc_interface_close");

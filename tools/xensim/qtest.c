@@ -726,6 +726,12 @@ static void qt_command(struct xsim_qtest *qt, const char *line)
         return cmd_xs(qt, argv, argc, line);
     if (!strcmp(cmd, "shutdown_reason"))
         return qt_replyf(qt, "OK %s", xsim_shutdown_name(qt->xs->shutdown_reason));
+    if (!strcmp(cmd, "hvm_param")) {
+        uint32_t index;
+        if (argc != 2 || !parse_u32(argv[1], &index) || index >= XSIM_NR_HVM_PARAMS)
+            return qt_reply(qt, "ERR usage: hvm_param INDEX");
+        return qt_replyf(qt, "OK 0x%llx", (unsigned long long)qt->xs->hvm_params[index]);
+    }
     if (!strcmp(cmd, "timeout")) {
         uint32_t ms;
         if (argc != 2 || !parse_u32(argv[1], &ms) || ms == 0)
