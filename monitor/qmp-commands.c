@@ -696,6 +696,7 @@ static const char hmp_help_text[] =
     "q|quit -- quit the emulator\n"
     "stop -- stop emulation\n"
     "system_powerdown -- send system power down event\n"
+    "system_wakeup -- wakeup guest from suspend\n"
     "system_reset -- reset the system\n";
 
 /* Runs one HMP command line; the output uses "\n" (converted by the caller). */
@@ -718,6 +719,8 @@ static void hmp_run(struct qmp_request *req, gchar **words, GString *out)
         hmp_action(mon, mon->vmc->system_reset, "system_reset", out);
     } else if (strcmp(cmd, "system_powerdown") == 0) {
         hmp_action(mon, mon->vmc->system_powerdown, "system_powerdown", out);
+    } else if (strcmp(cmd, "system_wakeup") == 0) {
+        hmp_action(mon, mon->vmc->system_wakeup, "system_wakeup", out);
     } else if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "q") == 0) {
         req->after_reply = quit_after_reply;
     } else {

@@ -144,7 +144,7 @@ static void fw_idle(void)
 }
 #endif
 
-#ifdef TESTFW_END_POWEROFF
+#if defined(TESTFW_END_POWEROFF) || defined(TESTFW_END_S3)
 #define PIIX4_PM_DEVFN PCI_DEVFN(1, 3)
 #define PIIX4_PM_ID 0x71138086u
 #define PIIX4_PMBA 0x40      /* PIIX4 datasheet §3.3.1: PM base address, bit 0 reads 1 (I/O) */
@@ -152,26 +152,35 @@ static void fw_idle(void)
 #define PM_BASE 0xb000       /* where hvmloader puts it (Xen's ACPI tables say so) */
 #define PM1A_CNT (PM_BASE + 4)
 #define PM1_CNT_SLP_EN 0x2000 /* ACPI 6.4 §4.8.3.2.1; SLP_TYP 0 is S5 in hvmloader's DSDT */
+#define PM1_CNT_SLP_TYP_S5 0x0000
+#define PM1_CNT_SLP_TYP_S3 0x0400 /* SLP_TYP 1: _S3 in hvmloader's DSDT */
 
 /*
- * testfw-poweroff.elf: after the checks, power off through ACPI S5 as an OS would: program the
- * PIIX4 PM base as hvmloader does and write SLP_TYP=0|SLP_EN to PM1a control. The device model
- * turns that into a poweroff (remote_shutdown on Xen; plain QEMU exits). A reset follows if
- * nothing happened.
+ * testfw-poweroff.elf and testfw-s3.elf: after the checks, enter ACPI S5 or S3 as an OS would:
+ * program the PIIX4 PM base as hvmloader does and write SLP_TYP|SLP_EN to PM1a control. The
+ * device model turns S5 into a poweroff (remote_shutdown on Xen; plain QEMU exits) and S3
+ * into Xen's S3 (the vCPU parked, the domain alive). A reset follows if nothing happened.
  */
-static void fw_poweroff(void)
+static void fw_sleep(const char *what, uint16_t slp_typ)
 {
     if (pci_read32(PIIX4_PM_DEVFN, 0) != PIIX4_PM_ID) {
-        putstr("# poweroff: no PIIX4 PM at 00:01.3, resetting instead\n");
+        putstr("# ");
+        putstr(what);
+        putstr(": no PIIX4 PM at 00:01.3, resetting instead\n");
         fw_reset();
     }
-    putstr("# poweroff: ACPI S5 through PIIX4 PM1a_CNT at 0xb004\n");
+    putstr("# ");
+    putstr(what);
+    putstr(slp_typ == PM1_CNT_SLP_TYP_S3 ? ": ACPI S3 through PIIX4 PM1a_CNT at 0xb004\n"
+                                         : ": ACPI S5 through PIIX4 PM1a_CNT at 0xb004\n");
     pci_write32(PIIX4_PM_DEVFN, PIIX4_PMBA, PM_BASE | 1);
     pci_write8(PIIX4_PM_DEVFN, PIIX4_PMREGMISC, pci_read8(PIIX4_PM_DEVFN, PIIX4_PMREGMISC) | 1);
-    outw(PM1A_CNT, PM1_CNT_SLP_EN);
+    outw(PM1A_CNT, slp_typ | PM1_CNT_SLP_EN);
     for (volatile int i = 0; i < SPIN_LIMIT; i++) {
     }
-    putstr("# poweroff ignored, resetting instead\n");
+    putstr("# ");
+    putstr(what);
+    putstr(" ignored, resetting instead\n");
     fw_reset();
 }
 #endif
@@ -190,7 +199,10 @@ void fw_main(uint32_t boot_magic)
 #elif defined(TESTFW_END_HEARTBEAT)
     fw_heartbeat();
 #elif defined(TESTFW_END_POWEROFF)
-    fw_poweroff();
+    fw_sleep("poweroff", PM1_CNT_SLP_TYP_S5);
+#elif defined(TESTFW_END_S3)
+    /* Xen parks the vCPU in S3: nothing after this runs unless the guest is woken. */
+    fw_sleep("s3", PM1_CNT_SLP_TYP_S3);
 #else
     fw_reset();
 #endif
