@@ -200,6 +200,9 @@ void fw_main(uint32_t boot_magic)
     fw_heartbeat();
 #elif defined(TESTFW_END_POWEROFF)
     fw_sleep("poweroff", PM1_CNT_SLP_TYP_S5);
+#elif defined(TESTFW_END_BENCH)
+    fw_bench();
+    fw_reset();
 #elif defined(TESTFW_END_S3)
     /* Xen parks the vCPU in S3: nothing after this runs unless the guest is woken. */
     fw_sleep("s3", PM1_CNT_SLP_TYP_S3);

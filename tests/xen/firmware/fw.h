@@ -102,6 +102,8 @@ int memcmp(const void *a, const void *b, size_t n);
 
 /* Ends the run: asks the device model for a reset, then halts. */
 void fw_reset(void) __attribute__((noreturn));
+/* testfw-bench.elf's measurements, before its reset (bench.c). */
+void fw_bench(void);
 /* testfw-heartbeat.elf's ending (heartbeat.c). */
 void fw_heartbeat(void) __attribute__((noreturn));
 
