@@ -21,14 +21,17 @@ struct function {
     const char *name;
 };
 
-/* The functions both build for "-machine xenfv" with no display and no disks.
- * PIIX3 IDE (00:01.1) arrives with the IDE issue and joins this list then. */
+/* The functions both build for "-machine xenfv" with no display and no disks, plus the
+ * vendor device libxl adds for vendor_device="xenserver". PIIX3 IDE (00:01.1) arrives with the
+ * IDE issue and joins this list then. */
 static const struct function functions[] = {
     {QPCI_DEVFN(0, 0), "i440fx"},
     {QPCI_DEVFN(1, 0), "piix3"},
     {QPCI_DEVFN(1, 3), "piix4-pm"},
     {QPCI_DEVFN(2, 0), "xen-platform"},
+    {QPCI_DEVFN(3, 0), "xen-pvdevice"},
 };
+#define EXTRA_DEVICES "-device xen-pvdevice,device-id=0xc000,addr=3"
 
 struct snapshot {
     uint8_t config[G_N_ELEMENTS(functions)][CONFIG_SIZE];
@@ -62,7 +65,7 @@ static void take_snapshot(const char *dm, struct snapshot *snap)
     struct qtest *qt;
 
     g_setenv("QTEST_DM", dm, TRUE);
-    qt = qtest_start("--serial null", "");
+    qt = qtest_start("--serial null", EXTRA_DEVICES);
     for (unsigned i = 0; i < G_N_ELEMENTS(functions); i++) {
         read_config(qt, functions[i].devfn, snap->config[i]);
         size_bars(qt, functions[i].devfn, snap->bar_size_mask[i]);
