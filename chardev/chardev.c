@@ -1,6 +1,6 @@
 /*
  * Character devices: the generic part (input flow control, non-blocking output, option parsing,
- * the legacy -serial syntax) and the simple backends: null, file, stdio, pty.
+ * the legacy -serial syntax) and the simple backends: null, file, stdio, pty, serial.
  *
  * Input is read only while the frontend has room (can_receive() > 0): the fd watch is removed
  * as soon as the frontend is full and re-added by chardev_accept_input(), so bytes the guest
@@ -505,10 +505,60 @@ static const struct chardev_backend pty_backend = {
     .close = pty_close,
 };
 
+/* ---- serial: a host terminal device (QEMU's "serial"/"tty", legacy "/dev/...") ---- */
+
+/*
+ * In a Linux stub domain libxl passes "-serial /dev/hvc3": the guest's UART is carried over
+ * a Xen PV console to the backend in dom0. Any tty (or other character device) works the same.
+ */
+static bool serial_open(struct chardev *chr, struct kv_list *opts, GError **err)
+{
+    const char *path = kv_get(opts, "path");
+    struct termios tio;
+    int fd;
+
+    if (!path || !*path) {
+        g_set_error(err, CHARDEV_ERROR, 0, "chardev '%s': serial needs path=", chr->id);
+        return false;
+    }
+    fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        g_set_error(err, CHARDEV_ERROR, 0, "chardev '%s': cannot open %s: %s", chr->id, path,
+                    g_strerror(errno));
+        return false;
+    }
+    /* Raw, as for a pty: no echo and no line discipline between the guest and the wire. */
+    if (isatty(fd) && tcgetattr(fd, &tio) == 0) {
+        cfmakeraw(&tio);
+        tcsetattr(fd, TCSANOW, &tio);
+    }
+    chr->in_fd = fd;
+    chr->out_fd = fd;
+    chardev_set_filename(chr, path);
+    return true;
+}
+
+/* A console whose far end is not connected yet may report HUP: look again later, not spin. */
+static const struct chardev_backend serial_backend = {
+    .name = "serial",
+    .open = serial_open,
+    .input_closed = pty_input_closed,
+    .close = pty_close,
+};
+
+/* QEMU's other name for the same backend. */
+static const struct chardev_backend tty_backend = {
+    .name = "tty",
+    .open = serial_open,
+    .input_closed = pty_input_closed,
+    .close = pty_close,
+};
+
 /* ---- creation ---- */
 
 static const struct chardev_backend *const chardev_backends[] = {
-    &null_backend, &file_backend, &stdio_backend, &pty_backend, &chardev_socket_backend,
+    &null_backend,   &file_backend, &stdio_backend,         &pty_backend,
+    &serial_backend, &tty_backend,  &chardev_socket_backend,
 };
 
 static const struct chardev_backend *chardev_backend_find(const char *name)
@@ -657,6 +707,11 @@ static bool legacy_fill(struct kv_list *kv, const char *spec, GError **err)
     }
     if (g_str_has_prefix(spec, "unix:"))
         return legacy_parse_unix(kv, spec + strlen("unix:"), err);
+    if (g_str_has_prefix(spec, "/dev/")) {
+        kv_set(kv, "backend", "serial");
+        kv_set(kv, "path", spec);
+        return true;
+    }
     g_set_error(err, CHARDEV_ERROR, 0, "unsupported character device '%s'", spec);
     return false;
 }

@@ -321,7 +321,8 @@ static bool opt_action(struct xendm_config *cfg, const char *opt, const char *ar
 static bool serial_spec_ok(const char *spec)
 {
     static const char *const plain[] = {"null", "pty", "stdio"};
-    static const char *const prefixed[] = {"file:", "unix:", "chardev:"};
+    /* "/dev/...": a host terminal, e.g. a Linux stub domain's PV console /dev/hvc3. */
+    static const char *const prefixed[] = {"file:", "unix:", "chardev:", "/dev/"};
 
     for (size_t i = 0; i < ARRAY_SIZE(plain); i++) {
         if (strcmp(spec, plain[i]) == 0) {
@@ -591,10 +592,11 @@ static const struct option_def option_table[] = {
     {"nodefaults", false, opt_flag, "-nodefaults       accepted (xendm creates no defaults)"},
     {"no-user-config", false, opt_flag, "-no-user-config   accepted"},
     {"no-shutdown", false, opt_flag, "-no-shutdown      accepted"},
-    {"no-acpi", false, opt_flag, "-no-acpi          accepted (hvmloader builds ACPI)"},
+    {"no-acpi", false, opt_flag, "-no-acpi          no ACPI power management function (PIIX4 PM)"},
     {"S", false, opt_flag, "-S                start paused: the guest runs on QMP cont"},
     {"serial", true, opt_serial,
-     "-serial SPEC      none|null|pty|stdio|file:PATH|unix:PATH[,...]|chardev:ID (up to 4)"},
+     "-serial SPEC      none|null|pty|stdio|file:PATH|unix:PATH[,...]|chardev:ID|/dev/TTY"
+     " (up to 4)"},
     {"chardev", true, opt_chardev, "-chardev BACKEND,id=ID[,...]"},
     {"mon", true, opt_mon, "-mon chardev=ID,mode=control (a QMP monitor on that chardev)"},
     {"device", true, opt_device, "-device DRIVER[,PROP=VALUE...]   (-device help lists them)"},

@@ -1,6 +1,6 @@
 /*
- * Unit tests of the chardev backends: option parsing (both syntaxes), file, null, stdio, pty and
- * Unix sockets (server, client, pre-opened fd), and input flow control towards a frontend.
+ * Unit tests of the chardev backends: option parsing (both syntaxes), file, null, stdio, pty,
+ * serial (a terminal by path) and Unix sockets (server, client, pre-opened fd), and input flow control towards a frontend.
  */
 #include <fcntl.h>
 #include <glib.h>
@@ -418,6 +418,49 @@ static void test_pty(void)
     chardev_free(chr);
 }
 
+/* ---- serial: a host terminal by path (libxl's "-serial /dev/hvc3" in a stub domain) ---- */
+
+static void test_serial_device(void)
+{
+    GError *err = NULL;
+    struct fake_frontend fe;
+    char slave[128];
+    char buf[16];
+
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+        ptsname_r(master, slave, sizeof(slave)) != 0) {
+        g_test_skip("no pty to stand in for a console");
+        if (master >= 0)
+            close(master);
+        return;
+    }
+    struct chardev *chr = chardev_new_legacy(slave, "serial0", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(chardev_filename(chr), ==, slave);
+    attach(chr, &fe, 16);
+    write_str(chr, "out\n");
+    read_exact(master, buf, 4);
+    g_assert_cmpmem(buf, 4, "out\n", 4); /* raw: no CR added */
+    g_assert_cmpint(write(master, "in", 2), ==, 2);
+    pump_until_bytes(&fe, 2);
+    g_assert_cmpmem(fe.got->data, fe.got->len, "in", 2);
+    detach(chr, &fe);
+    chardev_free(chr);
+
+    char *opts = g_strdup_printf("tty,id=t0,path=%s", slave);
+    chr = new_from(opts, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(chr);
+    chardev_free(chr);
+    g_free(opts);
+    close(master);
+
+    g_assert_null(chardev_new_legacy("/dev/nonexistent-console", "serial0", &err));
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -428,5 +471,6 @@ int main(int argc, char **argv)
     g_test_add_func("/chardev/socket-server", test_socket_server);
     g_test_add_func("/chardev/socket-client-and-fd", test_socket_client_and_fd);
     g_test_add_func("/chardev/pty", test_pty);
+    g_test_add_func("/chardev/serial-device", test_serial_device);
     return g_test_run();
 }

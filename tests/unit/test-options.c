@@ -88,6 +88,31 @@ static void test_libxl_fw1(void)
     config_free(cfg);
 }
 
+/*
+ * A Linux stub domain's argv (libxl 4.17.7 on the rig: /vm/UUID/image/dm-argv, no QMP sockets,
+ * the guest's serial on the stub domain's PV console 3), plus the QMP monitor the stub domain's
+ * /init adds (tests/xen/stubdom/init).
+ */
+static void test_libxl_stubdom(void)
+{
+    GError *err = NULL;
+    struct xendm_config *cfg = parse_line(
+        "-xen-domid 1 -no-shutdown -nodefaults -no-user-config -name stubdom -display none"
+        " -serial /dev/hvc3 -boot order=cda -net none -machine xenfv,suppress-vmdesc=on"
+        " -device pc-testdev -m 32"
+        " -chardev socket,id=stubdom-qmp,path=/run/qmp.sock,server=on,wait=off"
+        " -mon chardev=stubdom-qmp,mode=control", &err);
+
+    g_assert_no_error(err);
+    g_assert_nonnull(cfg);
+    g_assert_cmpuint(cfg->domid, ==, 1);
+    g_assert_cmpuint(cfg->serials->len, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(cfg->serials, 0), ==, "/dev/hvc3");
+    g_assert_cmpuint(cfg->monitors->len, ==, 1);
+    g_assert_cmpuint(cfg->ram_size, ==, 32ull << 20);
+    config_free(cfg);
+}
+
 /* With vga unset, libxl adds its default cirrus card: it parses (the device comes later). */
 static void test_libxl_fw1_cirrus(void)
 {
@@ -309,6 +334,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/options/libxl-fw1", test_libxl_fw1);
     g_test_add_func("/options/libxl-fw1-cirrus", test_libxl_fw1_cirrus);
+    g_test_add_func("/options/libxl-stubdom", test_libxl_stubdom);
     g_test_add_func("/options/libxl-demo", test_libxl_demo);
     g_test_add_func("/options/restrict-and-restore", test_restrict_and_restore);
     g_test_add_func("/options/unsupported", test_unsupported);

@@ -45,6 +45,8 @@ DOM0_PROGRAMS = [
     XEN_LIBEXEC + "/bin/xl", XEN_LIBEXEC + "/bin/xenstored", XEN_LIBEXEC + "/bin/xenconsoled",
     XEN_LIBEXEC + "/bin/xen-init-dom0", XEN_LIBEXEC + "/bin/libxl-save-helper",
     "usr/bin/xenstore", "usr/libexec/xen-qemu-system-i386", "usr/bin/gdbserver",
+    # libxl's dom0 end of a Linux stub domain's QMP (it runs /usr/bin/vchan-socket-proxy).
+    XEN_LIBEXEC + "/bin/vchan-socket-proxy",
 ]
 DOM0_MODULES = [
     "drivers/xen/xen-evtchn.ko", "drivers/xen/xen-privcmd.ko", "drivers/xen/xenfs/xenfs.ko",
@@ -255,6 +257,7 @@ def build_base(root):
     for n in ["read", "write", "ls", "list", "rm", "exists", "chmod", "watch"]:
         t.add_symlink(f"usr/bin/xenstore-{n}", "xenstore")
     t.add_symlink("usr/sbin/xl", "../lib/xen-4.17/bin/xl")
+    t.add_symlink("usr/bin/vchan-socket-proxy", "../lib/xen-4.17/bin/vchan-socket-proxy")
     for fw in FIRMWARE_FILES:
         t.add_file(fw, os.path.join(root, fw))
     t.add_tree("etc/xen", os.path.join(root, "etc/xen"))
@@ -292,11 +295,25 @@ def build_overlay(builddir, root, scenarios):
         raise SystemExit(f"rig: {xendm} is missing: build first (make build)")
     seen = set()
     add_with_libs(t, "rig/bin/xendm", xendm, None, seen)
+    if any(name.startswith("stubdom") for name, _ in scenarios):
+        add_stubdom(t, builddir, root)
     fwdir = os.path.join(builddir, "tests", "xen", "firmware")
     for fw in sorted(os.listdir(fwdir)) if os.path.isdir(fwdir) else []:
         if fw.endswith(".elf"):
             t.add_file("rig/firmware/" + fw, os.path.join(fwdir, fw), 0o644)
     return t.newc()
+
+
+def add_stubdom(tree, builddir, root):
+    """xendm's Linux stub domain for the stubdom scenarios: Debian's kernel (the one dom0 runs,
+    a PV-capable kernel) and the rootfs of tests/xen/stubdom/mkrootfs.py with a static xendm."""
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+    sys.path.insert(0, os.path.join(HERE, "stubdom"))
+    import mkrootfs
+    rootfs = mkrootfs.build_rootfs(builddir, root)
+    log(f"stub domain rootfs: {len(rootfs) / 1e6:.1f} MB")
+    tree.add_bytes("rig/stubdom/rootfs.cpio.gz", rootfs)
+    tree.add_file("rig/stubdom/vmlinuz", os.path.join(CACHE, "vmlinuz"), 0o644)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,7 +328,7 @@ def all_scenarios():
 def select_scenarios(names):
     every = all_scenarios()
     if not names:
-        return [s for s in every if not s[0].startswith(("demo", "tool-", "bench-"))]
+        return [s for s in every if not s[0].startswith(("demo", "tool-", "bench-", "stubdom"))]
     by_name = dict(every)
     missing = [n for n in names if n not in by_name]
     if missing:
