@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "qtest-pci.h"
+#include "qtest-qmp.h"
 
 #define PIIX4_PM QPCI_DEVFN(1, 3)
 #define PIIX4_PMBA 0x40      /* PM base address (82371AB datasheet, function 3) */
@@ -45,129 +46,6 @@
 #define GPE_CPU_HOTPLUG 0x0004 /* GPE0 bit 2 */
 #define SCI_IRQ 9
 
-#define QMP_TIMEOUT_MS 10000
-
-/* ---- a small QMP client: replies are matched as text, with the whitespace outside strings
- * dropped so that xendm's and QEMU's spacing compare alike ---- */
-
-struct qmp {
-    int fd;
-    GString *in;
-};
-
-static int unix_connect(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(sa.sun_path));
-    strcpy(sa.sun_path, path);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
-/* JSON text without the whitespace between tokens (strings kept as they are). */
-static char *json_squeeze(const char *text)
-{
-    GString *out = g_string_sized_new(strlen(text));
-    bool in_string = false, escaped = false;
-
-    for (const char *p = text; *p; p++) {
-        if (in_string) {
-            in_string = escaped || *p != '"';
-            escaped = !escaped && *p == '\\';
-        } else if (g_ascii_isspace(*p)) {
-            continue;
-        } else {
-            in_string = *p == '"';
-        }
-        g_string_append_c(out, *p);
-    }
-    return g_string_free(out, FALSE);
-}
-
-static char *qmp_read_line(struct qmp *q)
-{
-    for (;;) {
-        char *nl = strchr(q->in->str, '\n');
-        struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
-        char buf[4096];
-        ssize_t n;
-
-        if (nl != NULL) {
-            char *line = g_strndup(q->in->str, (gsize)(nl - q->in->str));
-            char *squeezed;
-
-            g_string_erase(q->in, 0, nl - q->in->str + 1);
-            squeezed = json_squeeze(line);
-            g_free(line);
-            return squeezed;
-        }
-        g_assert_cmpint(poll(&pfd, 1, QMP_TIMEOUT_MS), ==, 1);
-        n = read(q->fd, buf, sizeof(buf));
-        g_assert_cmpint(n, >, 0);
-        g_string_append_len(q->in, buf, n);
-    }
-}
-
-/* Sends one command; returns its reply (squeezed). Events are logged and skipped. */
-static char *qmp_call(struct qmp *q, const char *json)
-{
-    g_autofree char *wire = g_strdup_printf("%s\r\n", json);
-    size_t done = 0;
-
-    while (done < strlen(wire)) {
-        ssize_t n = write(q->fd, wire + done, strlen(wire) - done);
-        g_assert_cmpint(n, >, 0);
-        done += (size_t)n;
-    }
-    for (;;) {
-        char *line = qmp_read_line(q);
-        if (!g_str_has_prefix(line, "{\"event\"") && strstr(line, ",\"event\":") == NULL) {
-            g_test_message("%s -> %s", json, line);
-            return line;
-        }
-        g_test_message("QMP event: %s", line);
-        g_free(line);
-    }
-}
-
-static void qmp_call_ok(struct qmp *q, const char *json)
-{
-    g_autofree char *reply = qmp_call(q, json);
-    g_assert_nonnull(strstr(reply, "\"return\":"));
-}
-
-/* The command fails with exactly this GenericError text (qemu-xen's). */
-static void qmp_call_fails(struct qmp *q, const char *json, const char *desc)
-{
-    g_autofree char *reply = qmp_call(q, json);
-    g_autofree char *want = g_strdup_printf("\"desc\":\"%s\"", desc);
-
-    g_assert_nonnull(strstr(reply, "\"class\":\"GenericError\""));
-    g_assert_nonnull(strstr(reply, want));
-}
-
-static struct qmp *qmp_open(const char *path)
-{
-    struct qmp *q = g_new0(struct qmp, 1);
-    g_autofree char *greeting = NULL;
-
-    q->fd = unix_connect(path);
-    q->in = g_string_new(NULL);
-    greeting = qmp_read_line(q);
-    g_assert_nonnull(strstr(greeting, "{\"QMP\":"));
-    qmp_call_ok(q, "{\"execute\":\"qmp_capabilities\"}");
-    return q;
-}
-
-static void qmp_close(struct qmp *q)
-{
-    close(q->fd);
-    g_string_free(q->in, TRUE);
-    g_free(q);
-}
 
 /* ---- the machine ---- */
 
@@ -191,6 +69,7 @@ static void machine_start(struct machine *mc, const char *config)
     g_assert_true(g_file_set_contents(cfg_path, text, -1, NULL));
     mc->qt = qtest_start(xensim_args, dm_args);
     mc->qmp = qmp_open(qmp_path);
+    qmp_call_ok(mc->qmp, "{\"execute\":\"qmp_capabilities\"}");
 }
 
 static void machine_stop(struct machine *mc)

@@ -18,123 +18,14 @@
 #include <unistd.h>
 
 #include "libqtest.h"
+#include "qtest-qmp.h"
 
 #define COM1_SCR 0x3ff /* the UART's scratch register: reads back what was written */
-#define QMP_TIMEOUT_MS 5000
-
-/* ---- a minimal QMP client (libxl's side) ---- */
-
-struct qmp {
-    int fd;
-    GString *in;
-};
-
-static int unix_connect(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(sa.sun_path));
-    strcpy(sa.sun_path, path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* One line without "\r\n"; fails the test after QMP_TIMEOUT_MS. */
-static char *qmp_read_line(struct qmp *q)
-{
-    for (;;) {
-        char *nl = strchr(q->in->str, '\n');
-        struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
-        char buf[4096];
-        ssize_t n;
-
-        if (nl != NULL) {
-            char *line = g_strndup(q->in->str, (gsize)(nl - q->in->str));
-            g_string_erase(q->in, 0, nl - q->in->str + 1);
-            g_strchomp(line);
-            return line;
-        }
-        g_assert_cmpint(poll(&pfd, 1, QMP_TIMEOUT_MS), ==, 1);
-        n = read(q->fd, buf, sizeof(buf));
-        g_assert_cmpint(n, >, 0);
-        g_string_append_len(q->in, buf, n);
-    }
-}
-
-static struct qmp *qmp_open(const char *path)
-{
-    struct qmp *q = g_new0(struct qmp, 1);
-    g_autofree char *greeting = NULL;
-
-    q->fd = unix_connect(path);
-    g_assert_cmpint(q->fd, >=, 0);
-    q->in = g_string_new(NULL);
-    greeting = qmp_read_line(q);
-    g_assert_nonnull(strstr(greeting, "\"QMP\""));
-    return q;
-}
-
-static void qmp_close(struct qmp *q)
-{
-    close(q->fd);
-    g_string_free(q->in, TRUE);
-    g_free(q);
-}
-
-/* Sends one command (with an fd by SCM_RIGHTS when fd >= 0); returns the reply, events skipped. */
-static char *qmp_call_fd(struct qmp *q, int fd, const char *json)
-{
-    g_autofree char *wire = g_strdup_printf("%s\r\n", json);
-    struct iovec iov = {.iov_base = wire, .iov_len = strlen(wire)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-
-    if (fd >= 0) {
-        struct cmsghdr *c;
-        memset(&ctl, 0, sizeof(ctl));
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof(ctl.buf);
-        c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    }
-    g_assert_cmpint(sendmsg(q->fd, &msg, MSG_NOSIGNAL), ==, (ssize_t)iov.iov_len);
-    for (;;) {
-        char *line = qmp_read_line(q);
-        if (strstr(line, "\"event\"") == NULL) {
-            return line;
-        }
-        g_test_message("QMP event: %s", line);
-        g_free(line);
-    }
-}
-
-static char *qmp_call(struct qmp *q, const char *json)
-{
-    return qmp_call_fd(q, -1, json);
-}
-
-static void qmp_call_ok(struct qmp *q, const char *json)
-{
-    g_autofree char *reply = qmp_call(q, json);
-    g_test_message("%s -> %s", json, reply);
-    g_assert_nonnull(strstr(reply, "\"return\""));
-}
 
 static void assert_status(struct qmp *q, const char *status)
 {
     g_autofree char *reply = qmp_call(q, "{\"execute\": \"query-status\"}");
-    g_autofree char *want = g_strdup_printf("\"status\": \"%s\"", status);
+    g_autofree char *want = g_strdup_printf("\"status\":\"%s\"", status);
     g_test_message("query-status -> %s", reply);
     g_assert_nonnull(strstr(reply, want));
 }
