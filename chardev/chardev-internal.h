@@ -18,7 +18,8 @@
 struct chardev;
 
 struct chardev_backend {
-    const char *name; /* as in -chardev NAME,... */
+    const char *name;  /* as in -chardev NAME,... */
+    const char *alias; /* another name QEMU accepts for it, or NULL */
     /* Takes its options with kv_get*() and opens the fds; false with *err set on failure. */
     bool (*open)(struct chardev *chr, struct kv_list *opts, GError **err);
     /* Input reached end-of-file or failed. The generic code already stopped reading. */

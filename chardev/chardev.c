@@ -541,14 +541,7 @@ static bool serial_open(struct chardev *chr, struct kv_list *opts, GError **err)
 /* A console whose far end is not connected yet may report HUP: look again later, not spin. */
 static const struct chardev_backend serial_backend = {
     .name = "serial",
-    .open = serial_open,
-    .input_closed = pty_input_closed,
-    .close = pty_close,
-};
-
-/* QEMU's other name for the same backend. */
-static const struct chardev_backend tty_backend = {
-    .name = "tty",
+    .alias = "tty",
     .open = serial_open,
     .input_closed = pty_input_closed,
     .close = pty_close,
@@ -557,15 +550,16 @@ static const struct chardev_backend tty_backend = {
 /* ---- creation ---- */
 
 static const struct chardev_backend *const chardev_backends[] = {
-    &null_backend,   &file_backend, &stdio_backend,         &pty_backend,
-    &serial_backend, &tty_backend,  &chardev_socket_backend,
+    &null_backend, &file_backend,   &stdio_backend,
+    &pty_backend,  &serial_backend, &chardev_socket_backend,
 };
 
 static const struct chardev_backend *chardev_backend_find(const char *name)
 {
     for (size_t i = 0; i < ARRAY_SIZE(chardev_backends); i++) {
-        if (strcmp(chardev_backends[i]->name, name) == 0)
-            return chardev_backends[i];
+        const struct chardev_backend *b = chardev_backends[i];
+        if (strcmp(b->name, name) == 0 || (b->alias != NULL && strcmp(b->alias, name) == 0))
+            return b;
     }
     return NULL;
 }
