@@ -328,7 +328,7 @@ def all_scenarios():
 def select_scenarios(names):
     every = all_scenarios()
     if not names:
-        return [s for s in every if not s[0].startswith(("demo", "tool-", "bench-"))]
+        return [s for s in every if not s[0].startswith(("demo", "tool-", "bench-", "stubdom"))]
     by_name = dict(every)
     missing = [n for n in names if n not in by_name]
     if missing:
