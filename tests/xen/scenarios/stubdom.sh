@@ -44,6 +44,8 @@ stub_state() {
 stubdom_logs() {
     local rc=$?
     [ "$rc" = 0 ] && return
+    # A failed check names its cause on the line before it.
+    show grep -B3 '^not ok' "$SERIAL"
     for f in /var/log/xen/qemu-dm-$STUBDOM.log /var/log/xen/qmp-proxy-$STUBDOM.log; do
         echo "@@XR note ----- $f"
         show tail -n 40 "$f"
