@@ -59,18 +59,6 @@ const struct fuzz_machine_config fuzz_machine_full_config = {
     .pci_testdevs = true,
 };
 
-void fuzz_fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("fuzz check failed: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    abort();
-}
-
 void fuzz_quiet_logs(void)
 {
     if (g_getenv("FUZZ_VERBOSE") == NULL) {

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fuzz-target.h"
 #include "xendm/ioreq.h"
 #include "xendm/machine.h"
 
@@ -95,7 +96,6 @@ struct fuzz_machine {
 };
 
 /* Never returns: prints "fuzz check failed: ..." and aborts. */
-void fuzz_fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN;
 #define FUZZ_CHECK(cond, ...)                                                                     \
     do {                                                                                          \
         if (!(cond)) {                                                                            \

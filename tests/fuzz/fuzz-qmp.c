@@ -22,7 +22,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,23 +39,10 @@
 #define HARNESS_ESCAPE 0xfe
 #define OUTPUT_MAX (4u * 1024 * 1024)
 
-/* Never returns: prints the reason; libFuzzer saves the input as a crash. */
-static void G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN qmp_fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("fuzz check failed: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    abort();
-}
-
 #define QMP_CHECK(cond, ...)                                                                      \
     do {                                                                                          \
         if (!(cond)) {                                                                            \
-            qmp_fail(__VA_ARGS__);                                                                \
+            fuzz_fail(__VA_ARGS__);                                                                \
         }                                                                                         \
     } while (0)
 
@@ -72,7 +58,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     g_log_set_always_fatal(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL);
     output_memfd = memfd_create("fuzz-qmp-output", MFD_CLOEXEC);
     if (output_memfd < 0) {
-        qmp_fail("memfd_create: %s", g_strerror(errno));
+        fuzz_fail("memfd_create: %s", g_strerror(errno));
     }
     return 0;
 }
@@ -388,7 +374,7 @@ static void fuzz_monitor(const uint8_t *data, size_t size)
     fm.monitors = monitor_set_new();
     if (!monitor_set_add_from_options(fm.monitors, mon_opts, fm.chardevs, &fake_control, &fm,
                                       &err)) {
-        qmp_fail("monitor: %s", err->message);
+        fuzz_fail("monitor: %s", err->message);
     }
     run_session(&fm, chr, data, size);
     monitor_set_free(fm.monitors);
