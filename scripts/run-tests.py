@@ -45,6 +45,22 @@ def count_points(entry):
     return passed, failed, skipped
 
 
+def failure_details(entry, limit=12):
+    """The lines of one failing test worth repeating at the end of the run: each
+    `not ok` point with the diagnostics under it, or the tail of its output."""
+    out = (entry.get('stdout') or '').splitlines()
+    picked = []
+    for i, line in enumerate(out):
+        if line.startswith('not ok') and '# TODO' not in line.upper():
+            picked.append(line)
+            for follow in out[i + 1:i + 4]:
+                if follow.startswith('#'):
+                    picked.append(follow)
+    if not picked:
+        picked = out[-limit:] + (entry.get('stderr') or '').splitlines()[-limit:]
+    return picked[:limit * 2]
+
+
 def main(argv):
     if '--' in argv:
         i = argv.index('--')
@@ -55,6 +71,7 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     totals = [0, 0, 0]
+    failures = []
     for spec in dirs:
         d, _, suite = spec.partition(':')
         label = os.path.basename(os.path.normpath(d))
@@ -81,10 +98,16 @@ def main(argv):
                     totals[2] += s
                     if fl:
                         print(f'{label}: FAILED {entry.get("name")}', flush=True)
+                        failures.append((label, entry))
         if seen == 0 or (rc != 0 and dir_failed == 0):
             # meson itself failed (build error, no tests): count it.
             totals[1] += 1
             print(f'{label}: meson test exited {rc} with no failing test recorded')
+    # CI shows only the end of the log: repeat what failed where it will be seen.
+    for label, entry in failures:
+        print(f'--- FAILED {label}: {entry.get("name")} ({entry.get("result")})')
+        for detail in failure_details(entry):
+            print(f'    {detail}')
     line = f'{totals[0]} passed, {totals[1]} failed'
     if totals[2]:
         line += f', {totals[2]} skipped'
