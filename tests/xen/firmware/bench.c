@@ -14,18 +14,7 @@
 #define TESTDEV_IOMEM 0xff000000u
 #define BENCH_ROUND_TRIPS 1000
 
-/* 8254 PIT (Intel 82C54 datasheet): channel 2 in mode 0 counts down once; its OUT shows in
- * port 0x61 bit 5 while the gate (bit 0) is high and the speaker (bit 1) off. */
-#define PIT_CH2 0x42
-#define PIT_MODE 0x43
-#define PIT_CH2_MODE0_LOHI 0xb0
-#define PORT_B 0x61
-#define PORT_B_GATE2 0x01
-#define PORT_B_SPEAKER 0x02
-#define PORT_B_OUT2 0x20
-#define PIT_HZ 1193182u
-#define CALIB_MS 50u
-#define CALIB_PIT_TICKS (PIT_HZ * CALIB_MS / 1000u)
+#define CALIB_MS 50u /* one PIT count (pit.c) */
 
 static inline uint64_t rdtsc(void)
 {
@@ -39,13 +28,9 @@ static uint64_t tsc_over_calibration(void)
 {
     uint64_t start;
 
-    outb(PORT_B, (inb(PORT_B) & ~PORT_B_SPEAKER) | PORT_B_GATE2);
-    outb(PIT_MODE, PIT_CH2_MODE0_LOHI);
-    outb(PIT_CH2, CALIB_PIT_TICKS & 0xff);
-    outb(PIT_CH2, CALIB_PIT_TICKS >> 8);
+    pit_start_ms(CALIB_MS);
     start = rdtsc();
-    while (!(inb(PORT_B) & PORT_B_OUT2)) {
-    }
+    (void)pit_wait_expired();
     return rdtsc() - start;
 }
 

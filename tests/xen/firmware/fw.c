@@ -11,6 +11,12 @@
 #define PORT92 0x92
 #define PORT92_FAST_RESET 0x01
 #define SPIN_LIMIT 100000
+/*
+ * How long a reset or sleep request is given before the firmware calls it ignored. The device
+ * model acts on it asynchronously (plain QEMU in its main loop, Xen after the device model's
+ * hypercall), which on a loaded machine can take far longer than any spin loop: time it.
+ */
+#define FW_REQUEST_WAIT_MS 5000
 #define IDT_ENTRIES 256 /* the exceptions, then fw_irq_stubs at the vectors pci.c asks for */
 #define EXCEPTION_VECTORS 32
 #define CODE_SEL 0x08
@@ -118,13 +124,11 @@ void fw_reset(void)
 {
     wait_i8042_input_empty();
     outb(I8042_COMMAND, I8042_PULSE_RESET);
-    for (volatile int i = 0; i < SPIN_LIMIT; i++) {
-    }
+    pit_sleep_ms(FW_REQUEST_WAIT_MS);
     putstr("# i8042 reset ignored, trying port 0x92\n");
     outb(PORT92, inb(PORT92) & (uint8_t)~PORT92_FAST_RESET);
     outb(PORT92, inb(PORT92) | PORT92_FAST_RESET);
-    for (volatile int i = 0; i < SPIN_LIMIT; i++) {
-    }
+    pit_sleep_ms(FW_REQUEST_WAIT_MS);
     putstr("# still alive: halting\n");
     fw_halt();
 }
@@ -176,8 +180,7 @@ static void fw_sleep(const char *what, uint16_t slp_typ)
     pci_write32(PIIX4_PM_DEVFN, PIIX4_PMBA, PM_BASE | 1);
     pci_write8(PIIX4_PM_DEVFN, PIIX4_PMREGMISC, pci_read8(PIIX4_PM_DEVFN, PIIX4_PMREGMISC) | 1);
     outw(PM1A_CNT, slp_typ | PM1_CNT_SLP_EN);
-    for (volatile int i = 0; i < SPIN_LIMIT; i++) {
-    }
+    pit_sleep_ms(FW_REQUEST_WAIT_MS);
     putstr("# ");
     putstr(what);
     putstr(" ignored, resetting instead\n");

@@ -102,6 +102,12 @@ int memcmp(const void *a, const void *b, size_t n);
 
 /* Ends the run: asks the device model for a reset, then halts. */
 void fw_reset(void) __attribute__((noreturn));
+/* Real-time waits on PIT channel 2 (pit.c). pit_start_ms arms one count of up to 50 ms;
+ * pit_wait_expired polls for its end (false if the PIT never expires); pit_sleep_ms waits. */
+#define PIT_MAX_COUNT_MS 50u
+void pit_start_ms(unsigned ms);
+bool pit_wait_expired(void);
+void pit_sleep_ms(unsigned ms);
 /* testfw-bench.elf's measurements, before its reset (bench.c). */
 void fw_bench(void);
 /* testfw-heartbeat.elf's ending (heartbeat.c). */
