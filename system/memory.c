@@ -227,6 +227,12 @@ void region_del(struct region *r)
     g_free(r);
 }
 
+void region_del_clear(struct region **rp)
+{
+    region_del(*rp);
+    *rp = NULL;
+}
+
 bool region_move(struct region *r, uint64_t new_base)
 {
     struct address_space *as = r->as;

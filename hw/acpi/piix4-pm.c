@@ -411,10 +411,7 @@ static const struct region_ops cpu_status_ops = {
 
 static void pm_io_unmap(struct piix4_pm *pm)
 {
-    if (pm->pm_io != NULL) {
-        region_del(pm->pm_io);
-        pm->pm_io = NULL;
-    }
+    region_del_clear(&pm->pm_io);
 }
 
 /* ---- APM control (0xB2, 0xB3) ---- */
@@ -629,9 +626,7 @@ static void piix4_pm_destroy(void *dev)
     fixed[2] = pm->cpu_status;
     fixed[3] = pm->apm;
     for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
-        if (fixed[i] != NULL) {
-            region_del(fixed[i]);
-        }
+        region_del(fixed[i]);
     }
     if (pm->dev != NULL) {
         pci_device_remove(pm->dev);

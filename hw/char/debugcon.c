@@ -57,8 +57,7 @@ static void debugcon_destroy(void *dev)
 
     if (!d)
         return;
-    if (d->region)
-        region_del(d->region);
+    region_del(d->region);
     g_free(d);
 }
 

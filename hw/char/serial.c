@@ -592,8 +592,7 @@ static void serial_destroy(void *dev)
         return;
     if (s->chr)
         chardev_set_frontend(s->chr, NULL);
-    if (s->region)
-        region_del(s->region);
+    region_del(s->region);
     if (s->irq)
         irq_line_free(s->irq);
     if (s->timeout_timer)

@@ -366,10 +366,7 @@ static const struct region_ops smbus_io_ops = {
 
 static void smbus_unmap(struct piix4_smbus *s)
 {
-    if (s->io != NULL) {
-        region_del(s->io);
-        s->io = NULL;
-    }
+    region_del_clear(&s->io);
 }
 
 static void smbus_map(struct piix4_smbus *s, uint16_t base)

@@ -645,10 +645,8 @@ static void i8042_destroy(void *dev)
 
     if (!c)
         return;
-    if (c->data_region)
-        region_del(c->data_region);
-    if (c->command_region)
-        region_del(c->command_region);
+    region_del(c->data_region);
+    region_del(c->command_region);
     if (c->kbd_irq)
         irq_line_free(c->kbd_irq);
     if (c->aux_irq)

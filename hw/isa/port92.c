@@ -80,8 +80,7 @@ static void port92_destroy(void *dev)
 
     if (!p)
         return;
-    if (p->region)
-        region_del(p->region);
+    region_del(p->region);
     g_free(p);
 }
 

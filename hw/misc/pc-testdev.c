@@ -249,8 +249,7 @@ static void pc_testdev_destroy(void *dev)
     regions[3] = t->irq_ports;
     regions[4] = t->iomem;
     for (unsigned i = 0; i < ARRAY_SIZE(regions); i++) {
-        if (regions[i])
-            region_del(regions[i]);
+        region_del(regions[i]);
     }
     for (unsigned i = 0; i < MACHINE_ISA_IRQS; i++) {
         irq_line_free(t->lines[i]);

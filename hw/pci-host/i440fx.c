@@ -243,12 +243,8 @@ static void i440fx_destroy(void *dev)
     if (h == NULL) {
         return;
     }
-    if (h->conf_data != NULL) {
-        region_del(h->conf_data);
-    }
-    if (h->conf_addr != NULL) {
-        region_del(h->conf_addr);
-    }
+    region_del(h->conf_data);
+    region_del(h->conf_addr);
     if (h->dev != NULL) {
         pci_device_remove(h->dev);
     }

@@ -639,8 +639,7 @@ static void bar_unmap(struct pci_bar *b)
         return;
     }
     trace_bar_unmap(b, region_base(b->region));
-    region_del(b->region);
-    b->region = NULL;
+    region_del_clear(&b->region);
 }
 
 static void bar_update(struct pci_bar *b)
@@ -804,10 +803,7 @@ static const struct region_ops rom_ops = {
 
 static void rom_unmap(struct pci_device *d)
 {
-    if (d->rom_region != NULL) {
-        region_del(d->rom_region);
-        d->rom_region = NULL;
-    }
+    region_del_clear(&d->rom_region);
 }
 
 static uint64_t rom_decode_address(const struct pci_device *d)

@@ -222,9 +222,7 @@ static void cmos_destroy(void *dev)
     if (c == NULL) {
         return;
     }
-    if (c->region != NULL) {
-        region_del(c->region);
-    }
+    region_del(c->region);
     g_free(c);
 }
 

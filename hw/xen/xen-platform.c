@@ -284,9 +284,7 @@ static void xen_platform_destroy(void *dev)
     if (p == NULL) {
         return;
     }
-    if (p->fixed != NULL) {
-        region_del(p->fixed);
-    }
+    region_del(p->fixed);
     if (p->dev != NULL) {
         pci_device_remove(p->dev);
     }

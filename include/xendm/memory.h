@@ -53,7 +53,10 @@ void address_space_set_listener(struct address_space *as,
  */
 struct region *region_add(struct address_space *as, const char *name, uint64_t base, uint64_t size,
                           const struct region_ops *ops, void *opaque);
+/* Removes a region; NULL is a no-op, as for free(). */
 void region_del(struct region *r);
+/* region_del(*rp), then *rp = NULL: for a device that removes a region it may add again. */
+void region_del_clear(struct region **rp);
 /* Moves a region (a BAR being reprogrammed); false when the new place overlaps. */
 bool region_move(struct region *r, uint64_t new_base);
 uint64_t region_base(const struct region *r);
