@@ -365,6 +365,41 @@ char *qtest_dm_status(struct qtest *qt)
     return qtest_cmd_ok(qt, "dm_status");
 }
 
+/* The parent pid in /proc/PID/stat: the field after the ")" that ends the command name. */
+static pid_t parent_of(const char *pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%s/stat", pid);
+    g_autofree char *text = NULL;
+    const char *end;
+    int ppid = -1;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL) || (end = strrchr(text, ')')) == NULL) {
+        return -1;
+    }
+    if (sscanf(end + 1, " %*c %d", &ppid) != 1) {
+        return -1;
+    }
+    return ppid;
+}
+
+pid_t qtest_dm_pid(struct qtest *qt)
+{
+    GDir *dir = g_dir_open("/proc", 0, NULL);
+    const char *name;
+    pid_t found = -1;
+
+    if (dir == NULL) {
+        return -1;
+    }
+    while (found < 0 && (name = g_dir_read_name(dir)) != NULL) {
+        if (g_ascii_isdigit(name[0]) && parent_of(name) == qt->pid) {
+            found = (pid_t)g_ascii_strtoll(name, NULL, 10);
+        }
+    }
+    g_dir_close(dir);
+    return found;
+}
+
 static void reap(struct qtest *qt, unsigned timeout_ms)
 {
     for (unsigned waited = 0; !qt->exited; waited += 10) {

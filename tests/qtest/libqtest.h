@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct qtest;
 
@@ -70,6 +71,8 @@ char **qtest_irq_log(struct qtest *qt);
 int qtest_isa_level(struct qtest *qt, unsigned irq);
 /* "running", "exited N" or "signalled N". */
 char *qtest_dm_status(struct qtest *qt);
+/* The device model's pid (xensim runs it as its only child), or -1. */
+pid_t qtest_dm_pid(struct qtest *qt);
 
 /* A fresh temporary file path under the test's directory, removed at exit. */
 char *qtest_tmp_path(const char *name);
