@@ -4,13 +4,15 @@
  * it is the floor for benchmarks and the first end-to-end check of the
  * drop-in libraries; it runs unchanged on a real Xen host.
  *
- *   dm-echo --domid N [--ports START-END]     (or libxl's: -xen-domid N ...)
+ *   dm-echo --domid N [--ports START-END] [--mmio START-END|none]
+ *                                             (or libxl's: -xen-domid N ...)
  *
- * It claims the I/O port range, answers every PIO read with the low bits of
- * the port number, drops writes, and runs until SIGTERM or SIGINT, when it
- * destroys its ioreq server. Lifecycle as in xen-dm-interface.md section 2:
- * create (ATOMIC buffering), map the resource, enable, bind, claim, then
- * device-model/<domid>/state = running.
+ * It claims the I/O port range and the MMIO range, answers every PIO read
+ * with the low bits of the port number and every MMIO read inside its range
+ * with the low bits of the address, drops writes, and runs until SIGTERM or
+ * SIGINT, when it destroys its ioreq server. Lifecycle as in
+ * xen-dm-interface.md section 2: create (ATOMIC buffering), map the resource,
+ * enable, bind, claim, then device-model/<domid>/state = running.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,11 +37,20 @@
 
 /* Xen 4.17 serves one shared ioreq page: at most this many vCPUs. */
 #define MAX_VCPUS XENABI_IOREQS_PER_PAGE
+/*
+ * The default MMIO claim: the 16 MiB window where the benchmark places the Xen platform
+ * device's BAR1 for xendm and qemu-xen, so that the same routed reads reach the floor too.
+ */
+#define DEFAULT_MMIO_START UINT64_C(0xf0000000)
+#define DEFAULT_MMIO_END UINT64_C(0xf0ffffff)
 
 struct echo {
     domid_t domid;
     uint16_t first_port;
     uint16_t last_port;
+    bool claim_mmio;
+    uint64_t mmio_start; /* inclusive, as Xen's ranges are */
+    uint64_t mmio_end;
     unsigned nr_vcpus;
     xenevtchn_handle *xce;
     xenforeignmemory_handle *fmem;
@@ -61,36 +72,59 @@ static void die_errno(const char *what)
     fprintf(stderr, "dm-echo: %s: %s\n", what, strerror(errno));
 }
 
+/* START-END, both numbers in C notation (0x... hex), START <= END. */
+static int parse_range(const char *text, uint64_t *start, uint64_t *end)
+{
+    char *rest = NULL;
+
+    errno = 0;
+    *start = strtoull(text, &rest, 0);
+    if (rest == text || *rest != '-' || text[0] == '-')
+        return -1;
+    text = rest + 1;
+    *end = strtoull(text, &rest, 0);
+    if (rest == text || *rest || text[0] == '-' || errno || *start > *end)
+        return -1;
+    return 0;
+}
+
 /*
  * Takes its own options, and also the command line libxl (or xensim in libxl's
  * place) builds for a device model: -xen-domid N names the domain, every other
  * word is ignored. Without --ports it claims COM1 (0x3F8-0x3FF), so the
- * benchmark's UART reads reach it.
+ * benchmark's UART reads reach it; without --mmio, DEFAULT_MMIO_START-END.
  */
 static int parse_args(int argc, char **argv, struct echo *e)
 {
-    unsigned long domid = ~0ul, start = 0x3f8, end = 0x3ff;
+    unsigned long domid = ~0ul;
+    uint64_t start = 0x3f8, end = 0x3ff;
 
+    e->claim_mmio = true;
+    e->mmio_start = DEFAULT_MMIO_START;
+    e->mmio_end = DEFAULT_MMIO_END;
     for (int i = 1; i < argc; i++) {
-        char *rest = NULL;
         bool is_domid = strcmp(argv[i], "--domid") == 0 || strcmp(argv[i], "-xen-domid") == 0;
-        if (!is_domid && strcmp(argv[i], "--ports") != 0)
+        bool is_ports = strcmp(argv[i], "--ports") == 0;
+        if (!is_domid && !is_ports && strcmp(argv[i], "--mmio") != 0)
             continue;
         if (i + 1 >= argc)
             return -1;
-        i++;
+        const char *value = argv[++i];
         if (is_domid) {
-            domid = strtoul(argv[i], &rest, 0);
-        } else {
-            start = strtoul(argv[i], &rest, 0);
-            if (*rest != '-')
+            char *rest = NULL;
+            domid = strtoul(value, &rest, 0);
+            if (rest == value || *rest)
                 return -1;
-            end = strtoul(rest + 1, &rest, 0);
-        }
-        if (*rest)
+        } else if (is_ports) {
+            if (parse_range(value, &start, &end) < 0)
+                return -1;
+        } else if (strcmp(value, "none") == 0) {
+            e->claim_mmio = false;
+        } else if (parse_range(value, &e->mmio_start, &e->mmio_end) < 0) {
             return -1;
+        }
     }
-    if (domid >= DOMID_FIRST_RESERVED || start > end || end > 0xffff)
+    if (domid >= DOMID_FIRST_RESERVED || end > 0xffff)
         return -1;
     e->domid = (domid_t)domid;
     e->first_port = (uint16_t)start;
@@ -179,6 +213,12 @@ static int claim_and_announce(struct echo *e)
 {
     char path[64];
 
+    if (e->claim_mmio &&
+        xendevicemodel_map_io_range_to_ioreq_server(e->dmod, e->domid, e->id, 1, e->mmio_start,
+                                                    e->mmio_end) < 0) {
+        die_errno("claim the MMIO range");
+        return -1;
+    }
     if (xendevicemodel_map_io_range_to_ioreq_server(e->dmod, e->domid, e->id, 0, e->first_port,
                                                     e->last_port) < 0) {
         die_errno("claim the port range");
@@ -202,6 +242,30 @@ static uint64_t size_mask(uint32_t size)
     return size >= 8 ? UINT64_MAX : (UINT64_C(1) << (size * 8)) - 1;
 }
 
+/*
+ * The answer to a single read: the low bits of the port or address for one
+ * that lies wholly in a claimed range, all-ones (nothing there) otherwise.
+ * Xen sends only claimed accesses, but the fields are the guest's (or a raw
+ * ioreq's): size, type and range are all checked.
+ */
+static uint64_t echo_read(const struct echo *e, const struct xenabi_ioreq *slot)
+{
+    uint32_t size = slot->size;
+    uint64_t addr = slot->addr;
+    uint64_t last = addr + size - 1;
+
+    if (size != 1 && size != 2 && size != 4 && size != 8)
+        return UINT64_MAX;
+    if (last < addr)
+        return UINT64_MAX;
+    if (slot->type == XENABI_IOREQ_TYPE_PIO)
+        return addr & size_mask(size); /* as before: any port the ioreq names */
+    if (slot->type == XENABI_IOREQ_TYPE_COPY && e->claim_mmio && addr >= e->mmio_start &&
+        last <= e->mmio_end)
+        return addr & size_mask(size);
+    return UINT64_MAX;
+}
+
 /* One synchronous request on vCPU `vcpu`: the whole device model. */
 static void serve_vcpu(struct echo *e, unsigned vcpu)
 {
@@ -210,13 +274,8 @@ static void serve_vcpu(struct echo *e, unsigned vcpu)
 
     if (xenabi_ioreq_state(flags) != XENABI_STATE_IOREQ_READY)
         return; /* spurious: nothing for us */
-    uint32_t size = slot->size;
-    if (xenabi_ioreq_is_read(flags) && !xenabi_ioreq_data_is_ptr(flags)) {
-        /* Sizes are the guest's: anything odd reads all-ones. */
-        bool pio = slot->type == XENABI_IOREQ_TYPE_PIO;
-        bool sane = size == 1 || size == 2 || size == 4 || size == 8;
-        slot->data = pio && sane ? slot->addr & size_mask(size) : UINT64_MAX;
-    }
+    if (xenabi_ioreq_is_read(flags) && !xenabi_ioreq_data_is_ptr(flags))
+        slot->data = echo_read(e, slot);
     /* Writes, REP string transfers and everything else: dropped, but answered. */
     xenabi_ioreq_store_flags(slot, xenabi_ioreq_with_state(flags, XENABI_STATE_IORESP_READY));
     xenevtchn_notify(e->xce, e->vcpu_port[vcpu]);
@@ -320,7 +379,7 @@ int main(int argc, char **argv)
     int ret = 1;
 
     if (parse_args(argc, argv, &e) < 0) {
-        fprintf(stderr, "usage: dm-echo --domid N [--ports START-END]\n");
+        fprintf(stderr, "usage: dm-echo --domid N [--ports START-END] [--mmio START-END|none]\n");
         return 2;
     }
     if (block_signals(&e) < 0) {
@@ -330,8 +389,12 @@ int main(int argc, char **argv)
     if (open_handles(&e) < 0 || create_server(&e) < 0 || bind_ports(&e) < 0 ||
         claim_and_announce(&e) < 0)
         goto out;
-    fprintf(stderr, "dm-echo: domain %u, ports %#x-%#x, %u vCPUs, ioreq server %u\n", e.domid,
-            e.first_port, e.last_port, e.nr_vcpus, e.id);
+    fprintf(stderr, "dm-echo: domain %u, ports %#x-%#x, ", e.domid, e.first_port, e.last_port);
+    if (e.claim_mmio)
+        fprintf(stderr, "MMIO %#" PRIx64 "-%#" PRIx64, e.mmio_start, e.mmio_end);
+    else
+        fprintf(stderr, "no MMIO");
+    fprintf(stderr, ", %u vCPUs, ioreq server %u\n", e.nr_vcpus, e.id);
     ret = run(&e) < 0 ? 1 : 0;
 out:
     teardown(&e);

@@ -16,6 +16,9 @@
 #include <glib.h>
 
 #define QEMU_XEN "/usr/libexec/xen-qemu-system-i386"
+#define BENCH_USAGE "ERR usage: bench_io VERB ADDR COUNT"
+/* Where the benchmark puts the Xen platform device's (00:02.0) 16 MiB BAR1. */
+#define PLATFORM_BAR1 "0xf0000000"
 
 struct session {
     pid_t pid;
@@ -83,6 +86,30 @@ static void expect_prefix(struct session *s, const char *cmd, const char *prefix
     g_assert_true(g_str_has_prefix(got, prefix));
 }
 
+/*
+ * A synchronous round trip through another process (event to the device model, its answer,
+ * the event back) costs microseconds; an access xensim completes itself costs tens of
+ * nanoseconds. Half a microsecond tells the two apart with a wide margin on either side.
+ */
+#define MIN_ROUND_TRIP_NS 500
+
+/*
+ * `bench_io VERB ADDR COUNT` (cmd, with count its COUNT): the reply "OK NS" must say that
+ * every access waited for the device model's answer.
+ */
+static void expect_round_trips(struct session *s, const char *cmd, unsigned count)
+{
+    g_autofree char *line = g_strconcat(cmd, "\n", NULL);
+    g_assert_cmpint(send(s->fd, line, strlen(line), MSG_NOSIGNAL), ==, (ssize_t)strlen(line));
+    g_autofree char *got = session_line(s);
+    g_test_message("%s -> %s", cmd, got);
+    g_assert_true(g_str_has_prefix(got, "OK "));
+    char *end = NULL;
+    int64_t ns = g_ascii_strtoll(got + 3, &end, 10);
+    g_assert_true(end != got + 3 && *end == '\0');
+    g_assert_cmpint(ns, >=, (int64_t)count * MIN_ROUND_TRIP_NS);
+}
+
 static int session_end(struct session *s)
 {
     expect(s, "quit", "OK");
@@ -91,6 +118,34 @@ static int session_end(struct session *s)
     close(s->fd);
     g_string_free(s->in, TRUE);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * bench_io refuses what would not measure an MMIO round trip through a device model, and
+ * every malformed form; the session keeps serving. The floor (dm-echo) claims
+ * 0xf0000000-0xf0ffffff by default.
+ */
+static void test_bench_io_mmio_errors(struct session *s)
+{
+    expect(s, "bench_io readl 0xf1000000 10", "ERR unclaimed");
+    expect(s, "bench_io writel 0xefffffff 10", "ERR unclaimed");
+    expect(s, "bench_io readl 0xf0fffffe 10", "ERR unclaimed");  /* straddles the claim's end */
+    expect(s, "bench_io readq 0xeffffffc 10", "ERR unclaimed");  /* and its start */
+    expect(s, "bench_io readl 0x1000 10", "ERR Xen answers it: guest RAM");
+    expect(s, "bench_io writeb 0xfee00020 10", "ERR Xen answers it: local APIC");
+    expect(s, "bench_io readq 0xfffffffffffffffc 1", "ERR bad address");
+    expect(s, "bench_io readx 0xf0000000 10", "ERR bad verb or width");
+    expect(s, "bench_io read 0xf0000000 10", "ERR bad verb or width");
+    expect(s, "bench_io readll 0xf0000000 10", "ERR bad verb or width");
+    expect(s, "bench_io inq 0x3f8 10", "ERR bad verb or width");
+    expect(s, "bench_io movsl 0xf0000000 10", "ERR bad verb or width");
+    expect(s, "bench_io readl 0xf0000000 0", "ERR bad count");
+    expect(s, "bench_io readl 0xf0000000 16777217", "ERR bad count");
+    expect(s, "bench_io readl 0xf0000000 99999999999999999999", BENCH_USAGE);
+    expect(s, "bench_io readl 0xf0000000", BENCH_USAGE);
+    expect(s, "bench_io readl 0xf0000000 10 11", BENCH_USAGE);
+    expect(s, "bench_io inb 0x10000 10", "ERR bad address");
+    expect(s, "readl 0xf0000004", "OK 0xf0000004");              /* still serving */
 }
 
 static void test_dm_echo(void)
@@ -119,8 +174,87 @@ static void test_dm_echo(void)
     /* Accesses that complete inside xensim chain without recursion, however many. */
     expect_prefix(&s, "bench_io inb 0x2f8 300000", "OK ");
     expect_prefix(&s, "bench_io inb 0x3fd 100", "OK ");
+    /* MMIO in dm-echo's default claim: reads echo the address's low bits. */
+    expect(&s, "readl 0xf0000010", "OK 0xf0000010");
+    expect(&s, "readb 0xf0000013", "OK 0x13");
+    expect(&s, "readq 0xf0fffff8", "OK 0xf0fffff8");
+    expect(&s, "writel 0xf0000000 0x1234", "OK");
+    expect(&s, "readl 0xf1000000", "OK 0xffffffff");    /* unclaimed: Xen's all-ones */
+    expect(&s, "readw 0xf0ffffff", "OK 0xffff");        /* straddles the claim: unclaimed */
+    for (unsigned i = 0; i < 4; i++) {
+        static const char *const verbs[] = { "readl", "writew", "readq", "writeb" };
+        g_autofree char *cmd = g_strdup_printf("bench_io %s 0xf0000100 200", verbs[i]);
+        expect_round_trips(&s, cmd, 200);
+    }
+    test_bench_io_mmio_errors(&s);
     expect(&s, "xs_write x two words", "OK");  /* relative: under /local/domain/0 */
     expect(&s, "xs_read /local/domain/0/x", "OK two words");
+    g_assert_cmpint(session_end(&s), ==, 0);
+}
+
+/* dm-echo's --mmio: another window, and none; its answers follow the claim, not the default. */
+static void test_dm_echo_mmio_option(void)
+{
+    const char *const moved[] = { "--dm", g_getenv("XENSIM_DM_ECHO"), "--raw-dm-args", "--",
+                                  "--domid", "1", "--mmio", "0xfe000000-0xfe000fff", NULL };
+    const char *const none[] = { "--dm", g_getenv("XENSIM_DM_ECHO"), "--raw-dm-args", "--",
+                                 "--domid", "1", "--mmio", "none", NULL };
+    struct session s;
+
+    session_start(&s, moved);
+    expect(&s, "readl 0xfe000ffc", "OK 0xfe000ffc");
+    expect(&s, "readl 0xf0000000", "OK 0xffffffff");       /* the default window: not claimed */
+    expect_round_trips(&s, "bench_io readw 0xfe000000 100", 100);
+    expect(&s, "bench_io readl 0xf0000000 10", "ERR unclaimed");
+    /* A raw ioreq outside the claim reaches dm-echo anyway: nothing there, all-ones. */
+    expect(&s, "ioreq copy r 4 1 0xf0000000 0", "OK 0xffffffffffffffff");
+    expect(&s, "ioreq copy r 4 1 0xfe000010 0", "OK 0xfe000010");
+    expect(&s, "ioreq copy r 3 1 0xfe000010 0", "OK 0xffffffffffffffff"); /* no such size */
+    g_assert_cmpint(session_end(&s), ==, 0);
+
+    session_start(&s, none);
+    expect(&s, "readl 0xf0000000", "OK 0xffffffff");
+    expect(&s, "bench_io readl 0xf0000000 10", "ERR unclaimed");
+    expect(&s, "inb 0x3fd", "OK 0xfd");                    /* the ports stay claimed */
+    g_assert_cmpint(session_end(&s), ==, 0);
+}
+
+/*
+ * A xenfv device model (xendm, qemu-xen): BAR1 of the platform device programmed as the
+ * benchmark does; both answer its reads with 0. bench_io then reaches the device model
+ * through the claim its memory core made, and refuses just outside it.
+ */
+static void check_platform_bar1_bench(struct session *s)
+{
+    expect(s, "bench_io readl " PLATFORM_BAR1 " 10", "ERR unclaimed");  /* not decoding yet */
+    expect(s, "outl 0xcf8 0x80001014", "OK");
+    expect(s, "outl 0xcfc " PLATFORM_BAR1, "OK");
+    expect(s, "outl 0xcf8 0x80001004", "OK");
+    expect(s, "outw 0xcfc 0x2", "OK");                                /* memory decoding on */
+    expect(s, "readl " PLATFORM_BAR1, "OK 0x0");
+    expect(s, "readq 0xf0fffff8", "OK 0x0");
+    expect_round_trips(s, "bench_io readl " PLATFORM_BAR1 " 500", 500);
+    expect_round_trips(s, "bench_io writel 0xf0000040 100", 100);
+    expect_round_trips(s, "bench_io readb 0xf0ffffff 100", 100);
+    expect(s, "bench_io readl 0xf0fffffe 10", "ERR unclaimed");
+    expect(s, "bench_io readl 0xf1000000 10", "ERR unclaimed");
+    expect(s, "readl " PLATFORM_BAR1, "OK 0x0");                      /* still serving */
+    expect(s, "dm_status", "OK running");
+}
+
+static void test_xendm(void)
+{
+    /* The build's xendm, where xensim looks for it by default (../../xendm). */
+    g_autofree char *dir = g_path_get_dirname(g_getenv("XENSIM_BIN"));
+    g_autofree char *xendm = g_build_filename(dir, "..", "..", "xendm", NULL);
+    if (access(xendm, X_OK) < 0) {
+        g_test_skip("xendm is not built");
+        return;
+    }
+    const char *const args[] = { "--dm", xendm, "--serial", "null", NULL };
+    struct session s;
+    session_start(&s, args);
+    check_platform_bar1_bench(&s);
     g_assert_cmpint(session_end(&s), ==, 0);
 }
 
@@ -145,6 +279,7 @@ static void test_qemu_xen(void)
     expect(&s, "outl 0xcf8 0x80000860", "OK");
     expect(&s, "outb 0xcfc 0x0b", "OK");        /* PIRQA -> IRQ 11: set_pci_link_route */
     expect(&s, "dm_status", "OK running");
+    check_platform_bar1_bench(&s);
     g_assert_cmpint(session_end(&s), ==, 0);
 }
 
@@ -157,6 +292,8 @@ int main(int argc, char **argv)
         return 77;
     }
     g_test_add_func("/xensim/e2e/dm-echo", test_dm_echo);
+    g_test_add_func("/xensim/e2e/dm-echo/mmio-option", test_dm_echo_mmio_option);
+    g_test_add_func("/xensim/e2e/xendm", test_xendm);
     g_test_add_func("/xensim/e2e/qemu-xen", test_qemu_xen);
     return g_test_run();
 }
