@@ -258,7 +258,7 @@ unsigned machine_unplug(struct machine *m, unsigned kind_bitmask)
     for (unsigned kind = 0; kind < UNPLUG_KIND_COUNT; kind++) {
         if (kind_bitmask & UNPLUG_KIND_BIT(kind)) {
             unsigned n = unplug_one_kind(m, kind);
-            log_info("PV unplug of %s: %u device(s) unplugged", unplug_kind_names[kind], n);
+            log_guest_event("PV unplug of %s: %u device(s) unplugged", unplug_kind_names[kind], n);
             total += n;
         }
     }

@@ -73,10 +73,12 @@ static bool log_ratelimit_take(struct log_ratelimit *rl, int64_t now_us)
     return true;
 }
 
-void log_limited(struct log_ratelimit *rl, const char *fmt, ...)
-{
-    va_list ap;
+static void log_vlimited(struct log_ratelimit *rl, const char *prefix, const char *fmt,
+                         va_list ap) XENDM_PRINTF(3, 0);
 
+static void log_vlimited(struct log_ratelimit *rl, const char *prefix, const char *fmt,
+                         va_list ap)
+{
     if (!log_ratelimit_take(rl, g_get_monotonic_time())) {
         if (rl->suppressed < UINT32_MAX) {
             rl->suppressed++;
@@ -87,7 +89,26 @@ void log_limited(struct log_ratelimit *rl, const char *fmt, ...)
         fprintf(stderr, "xendm: (%u similar messages suppressed)\n", rl->suppressed);
         rl->suppressed = 0;
     }
+    log_vprint(prefix, fmt, ap);
+}
+
+void log_limited(struct log_ratelimit *rl, const char *fmt, ...)
+{
+    va_list ap;
+
     va_start(ap, fmt);
-    log_vprint("guest error: ", fmt, ap);
+    log_vlimited(rl, "guest error: ", fmt, ap);
+    va_end(ap);
+}
+
+void log_limited_event(struct log_ratelimit *rl, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (LOG_LEVEL_INFO > log_threshold) {
+        return;
+    }
+    va_start(ap, fmt);
+    log_vlimited(rl, log_level_tags[LOG_LEVEL_INFO], fmt, ap);
     va_end(ap);
 }

@@ -252,7 +252,7 @@ static void piix4_pm_sleep(struct piix4_pm *pm, unsigned slp_typ)
 {
     switch (slp_typ) {
     case SLP_TYP_S5:
-        log_info("piix4-pm: guest entered S5 (soft off)");
+        log_guest_event("piix4-pm: guest entered S5 (soft off)");
         machine_request_shutdown(pm->machine, SHUTDOWN_POWEROFF);
         break;
     case SLP_TYP_S3:

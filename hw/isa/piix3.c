@@ -104,7 +104,7 @@ static void piix3_rcr_write(void *opaque, uint64_t offset, uint64_t value, unsig
     p->rcr = (uint8_t)value & RCR_SRST;
     if (value & RCR_RCPU) {
         /* Hard or soft, a Xen guest is reset by rebuilding the domain. */
-        log_info("piix3: %s reset through port 0xcf9", (value & RCR_SRST) ? "hard" : "soft");
+        log_guest_event("piix3: %s reset through port 0xcf9", (value & RCR_SRST) ? "hard" : "soft");
         machine_request_shutdown(p->machine, SHUTDOWN_REBOOT);
     }
 }

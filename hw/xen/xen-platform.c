@@ -96,7 +96,7 @@ static void platform_unplug(struct xen_platform *p, unsigned mask)
 {
     unsigned kinds = 0;
 
-    log_info("xen-platform: guest asks to unplug emulated devices, mask 0x%x", mask);
+    log_guest_event("xen-platform: guest asks to unplug emulated devices, mask 0x%x", mask);
     if (mask & UNPLUG_MASK_ALL_DISKS) {
         kinds |= UNPLUG_KIND_BIT(UNPLUG_IDE_DISK);
     } else if (mask & UNPLUG_MASK_AUX_IDE_DISKS) {
@@ -161,13 +161,13 @@ static void fixed_write(void *opaque, uint64_t offset, uint64_t value, unsigned 
 
     if (offset == 0 && size == 4) {
         p->build = (uint32_t)value;
-        log_info("xen-platform: PV driver build %" PRIu32 " (product %u)", p->build,
-                 p->product);
+        log_guest_event("xen-platform: PV driver build %" PRIu32 " (product %u)", p->build,
+                        p->product);
     } else if (offset == 0 && size == 2) {
         platform_unplug(p, (unsigned)value);
     } else if (offset == 2 && size == 2) {
         p->product = (uint16_t)value;
-        log_info("xen-platform: PV driver product number %u", p->product);
+        log_guest_event("xen-platform: PV driver product number %u", p->product);
     } else if (offset == 0 && size == 1) {
         platform_set_flags(p, (uint8_t)value);
     } else if (offset == 2 && size == 1) {
