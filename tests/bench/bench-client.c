@@ -1,5 +1,6 @@
 /* The benchmark's qtest client: see bench-client.h. */
 #include "bench-client.h"
+#include "libqtest.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -215,40 +216,9 @@ struct bench_session *bench_session_start(const char *dm_path, int log_fd, GErro
     return s;
 }
 
-/* The parent pid from /proc/PID/stat ("pid (comm) state ppid ..."; comm may hold spaces). */
-static pid_t parent_of(const char *pid_text)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%s/stat", pid_text);
-    g_autofree char *text = NULL;
-    char state;
-    int ppid;
-
-    if (!g_file_get_contents(path, &text, NULL, NULL)) {
-        return -1;
-    }
-    const char *end_of_comm = strrchr(text, ')');
-    if (end_of_comm == NULL || sscanf(end_of_comm + 1, " %c %d", &state, &ppid) != 2) {
-        return -1;
-    }
-    return (pid_t)ppid;
-}
-
 pid_t bench_session_dm_pid(struct bench_session *s)
 {
-    GDir *dir = g_dir_open("/proc", 0, NULL);
-    const char *name;
-    pid_t found = -1;
-
-    if (dir == NULL) {
-        return -1;
-    }
-    while (found < 0 && (name = g_dir_read_name(dir)) != NULL) {
-        if (g_ascii_isdigit(name[0]) && parent_of(name) == s->xensim_pid) {
-            found = (pid_t)atoi(name);
-        }
-    }
-    g_dir_close(dir);
-    return found;
+    return qtest_child_pid(s->xensim_pid);
 }
 
 static bool reap(pid_t pid, int wait_ms)

@@ -384,6 +384,11 @@ static pid_t parent_of(const char *pid)
 
 pid_t qtest_dm_pid(struct qtest *qt)
 {
+    return qtest_child_pid(qt->pid);
+}
+
+pid_t qtest_child_pid(pid_t parent)
+{
     GDir *dir = g_dir_open("/proc", 0, NULL);
     const char *name;
     pid_t found = -1;
@@ -392,12 +397,36 @@ pid_t qtest_dm_pid(struct qtest *qt)
         return -1;
     }
     while (found < 0 && (name = g_dir_read_name(dir)) != NULL) {
-        if (g_ascii_isdigit(name[0]) && parent_of(name) == qt->pid) {
+        if (g_ascii_isdigit(name[0]) && parent_of(name) == parent) {
             found = (pid_t)g_ascii_strtoll(name, NULL, 10);
         }
     }
     g_dir_close(dir);
     return found;
+}
+
+unsigned qtest_count_in_file(const char *path, const char *needle)
+{
+    g_autofree char *text = NULL;
+    unsigned n = 0;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL)) {
+        return 0;
+    }
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle)) {
+        n++;
+    }
+    return n;
+}
+
+uint32_t qtest_xorshift32(uint32_t *state)
+{
+    uint32_t x = *state;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *state = x;
 }
 
 static void reap(struct qtest *qt, unsigned timeout_ms)

@@ -73,6 +73,12 @@ int qtest_isa_level(struct qtest *qt, unsigned irq);
 char *qtest_dm_status(struct qtest *qt);
 /* The device model's pid (xensim runs it as its only child), or -1. */
 pid_t qtest_dm_pid(struct qtest *qt);
+/* The first child of `parent` found in /proc, or -1 (also for bench-client's sessions). */
+pid_t qtest_child_pid(pid_t parent);
+/* How many times `needle` occurs in the file at `path` (0 if it cannot be read). */
+unsigned qtest_count_in_file(const char *path, const char *needle);
+/* xorshift32: the same storm every run, so that a failure replays; state must not be 0. */
+uint32_t qtest_xorshift32(uint32_t *state);
 
 /* A fresh temporary file path under the test's directory, removed at exit. */
 char *qtest_tmp_path(const char *name);

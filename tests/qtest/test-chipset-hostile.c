@@ -110,16 +110,6 @@ static const unsigned mem_widths[] = { 1, 2, 4, 8 };
 
 /* ---- randomness: xorshift32, so that a failing storm replays exactly ---- */
 
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *state = x;
-}
-
 static uint32_t storm_seed(uint32_t fixed)
 {
     const char *env = g_getenv("HOSTILE_SEED");
@@ -136,7 +126,7 @@ static uint32_t storm_seed(uint32_t fixed)
 /* A value a hostile guest likes: all-ones, zero, a single bit, or anything. */
 static uint32_t hostile_value(uint32_t *rng)
 {
-    uint32_t r = next_random(rng);
+    uint32_t r = qtest_xorshift32(rng);
 
     switch (r % 8) {
     case 0:
@@ -144,9 +134,9 @@ static uint32_t hostile_value(uint32_t *rng)
     case 1:
         return 0;
     case 2:
-        return 1u << (next_random(rng) % 32);
+        return 1u << (qtest_xorshift32(rng) % 32);
     default:
-        return next_random(rng);
+        return qtest_xorshift32(rng);
     }
 }
 
@@ -272,7 +262,7 @@ static uint32_t port_access(struct qtest *qt, uint16_t port, unsigned width, boo
 /* A random read or write of a random width at base + [0, span) (port may wrap at 0xFFFF). */
 static void random_port_access(struct qtest *qt, uint16_t base, unsigned span, uint32_t *rng)
 {
-    uint32_t r = next_random(rng);
+    uint32_t r = qtest_xorshift32(rng);
     uint16_t port = (uint16_t)(base + r % span);
     unsigned width = io_widths[(r >> 16) % G_N_ELEMENTS(io_widths)];
 
@@ -281,7 +271,7 @@ static void random_port_access(struct qtest *qt, uint16_t base, unsigned span, u
 
 static void random_mem_access(struct qtest *qt, uint64_t addr, uint32_t *rng)
 {
-    uint32_t r = next_random(rng);
+    uint32_t r = qtest_xorshift32(rng);
     unsigned width = mem_widths[r % G_N_ELEMENTS(mem_widths)];
 
     if ((r >> 8) & 1) {
@@ -298,7 +288,7 @@ static void random_mem_access(struct qtest *qt, uint64_t addr, uint32_t *rng)
  */
 static unsigned random_config_reg(uint32_t *rng, const uint8_t *hot, size_t n_hot)
 {
-    uint32_t r = next_random(rng);
+    uint32_t r = qtest_xorshift32(rng);
 
     switch (r % 4) {
     case 0:
@@ -391,7 +381,7 @@ static void test_pm_config_storm(void)
     machine_start(&m, NULL);
     for (int i = 0; i < STORM_ACCESSES; i++) {
         unsigned reg = random_config_reg(&rng, hot, G_N_ELEMENTS(hot));
-        uint32_t r = next_random(&rng);
+        uint32_t r = qtest_xorshift32(&rng);
 
         (void)config_access(m.qt, PIIX4_PM, reg, io_widths[r % 3], (r >> 8) & 1,
                             hostile_value(&rng));
@@ -439,7 +429,7 @@ static uint32_t without_slp_en(const struct pm_io_storm *s, uint16_t port, unsig
 
 static void pm_storm_port(struct pm_io_storm *s, uint16_t base, unsigned span)
 {
-    uint32_t r = next_random(&s->rng);
+    uint32_t r = qtest_xorshift32(&s->rng);
     uint16_t port = (uint16_t)(base + r % span);
     unsigned width = io_widths[(r >> 16) % 3];
     bool write = (r >> 24) & 1;
@@ -453,7 +443,7 @@ static void pm_storm_move_block(struct pm_io_storm *s)
 {
     static const uint16_t bases[] = { PM_TEST_BASE, PM_TEST_BASE + 0x40, 0xafc0, 0xae00, 0,
                                       0xffc0, 0xb000 };
-    uint32_t r = next_random(&s->rng);
+    uint32_t r = qtest_xorshift32(&s->rng);
     uint16_t base = (r & 7) < G_N_ELEMENTS(bases) ? bases[r & 7] : (uint16_t)(r >> 8);
     bool enable = ((r >> 4) & 3) != 0;
 
@@ -473,7 +463,7 @@ static void test_pm_io_storm(void)
     pm_program_base(m.qt, PM_TEST_BASE);
     s.pm_base = PM_TEST_BASE;
     for (int i = 0; i < STORM_ACCESSES; i++) {
-        uint32_t r = next_random(&s.rng) % 64;
+        uint32_t r = qtest_xorshift32(&s.rng) % 64;
 
         if (r == 0) {
             pm_storm_move_block(&s);
@@ -570,7 +560,7 @@ static void test_cmos_storm(void)
      * reaches the device model. The shadow follows what a byte write stores.
      */
     for (int i = 0; i < 2 * STORM_ACCESSES; i++) {
-        uint32_t r = next_random(&rng);
+        uint32_t r = qtest_xorshift32(&rng);
         uint16_t port = (uint16_t)(CMOS_INDEX_PORT - 1 + r % 4); /* 0x6F-0x72 */
         unsigned width = (r >> 8) % 4 == 0 ? io_widths[(r >> 10) % 3] : 1;
         bool write = (r >> 16) & 1;
@@ -621,7 +611,7 @@ static void test_i440fx_storm(void)
 
     machine_start(&m, NULL);
     for (int i = 0; i < STORM_ACCESSES; i++) {
-        uint32_t r = next_random(&rng);
+        uint32_t r = qtest_xorshift32(&rng);
 
         if (r % 8 == 0) {
             /*
@@ -745,7 +735,7 @@ static void test_piix3_storm(void)
     g_strfreev(qirq_events(m.qt));
     for (int i = 0; i < STORM_ACCESSES; i++) {
         unsigned reg = random_config_reg(&rng, hot, G_N_ELEMENTS(hot));
-        uint32_t r = next_random(&rng);
+        uint32_t r = qtest_xorshift32(&rng);
         unsigned width = io_widths[r % 3];
         bool write = (r >> 8) & 1;
         uint32_t value = hostile_value(&rng);
@@ -852,7 +842,7 @@ static void bar_storm_reread(struct bar_storm *s, bool has_io)
 /* A BAR value: a sane place, a sizing probe, zero, or anything. */
 static uint32_t hostile_bar(uint32_t *rng, bool io)
 {
-    uint32_t r = next_random(rng);
+    uint32_t r = qtest_xorshift32(rng);
 
     switch (r % 4) {
     case 0:
@@ -862,7 +852,7 @@ static uint32_t hostile_bar(uint32_t *rng, bool io)
     case 2:
         return 0;
     default:
-        return next_random(rng);
+        return qtest_xorshift32(rng);
     }
 }
 
@@ -870,7 +860,7 @@ static uint32_t hostile_bar(uint32_t *rng, bool io)
 static void bar_storm_config(struct bar_storm *s, bool has_io)
 {
     static const uint8_t hot[] = { REG_COMMAND, REG_BAR0, REG_BAR1, 0x18, 0x30, 0x3c };
-    uint32_t r = next_random(&s->rng);
+    uint32_t r = qtest_xorshift32(&s->rng);
     unsigned reg = random_config_reg(&s->rng, hot, G_N_ELEMENTS(hot));
     unsigned width = io_widths[r % 3];
     uint32_t value = hostile_value(&s->rng);
@@ -893,7 +883,7 @@ static void bar_storm_config(struct bar_storm *s, bool has_io)
 /* Somewhere in or just around the MMIO BAR: its first and last bytes, anywhere between. */
 static uint64_t bar_storm_mem_addr(struct bar_storm *s)
 {
-    uint32_t r = next_random(&s->rng);
+    uint32_t r = qtest_xorshift32(&s->rng);
     uint64_t off;
 
     switch (r % 3) {
@@ -924,7 +914,7 @@ static void test_platform_storm(void)
     qpci_write(m.qt, PLATFORM, REG_COMMAND, CMD_IO | CMD_MEMORY, 2);
     bar_storm_reread(&s, true);
     for (int i = 0; i < STORM_ACCESSES; i++) {
-        uint32_t r = next_random(&s.rng) % 32;
+        uint32_t r = qtest_xorshift32(&s.rng) % 32;
 
         if (r < 3) {
             bar_storm_config(&s, true);
@@ -997,12 +987,12 @@ static void test_pvdevice_storm(void)
     qpci_write(m.qt, s.devfn, REG_COMMAND, CMD_MEMORY, 2);
     bar_storm_reread(&s, false);
     for (int i = 0; i < STORM_ACCESSES; i++) {
-        uint32_t r = next_random(&s.rng) % 8;
+        uint32_t r = qtest_xorshift32(&s.rng) % 8;
 
         if (r == 0) {
             bar_storm_config(&s, false);
         } else if (r < 3) {
-            uint32_t w = next_random(&s.rng);
+            uint32_t w = qtest_xorshift32(&s.rng);
             (void)config_access(m.qt, s.devfn, random_config_reg(&s.rng, hot, G_N_ELEMENTS(hot)),
                                 io_widths[w % 3], (w >> 8) & 1, hostile_value(&s.rng));
             bar_storm_reread(&s, false);
@@ -1031,21 +1021,6 @@ static void test_pvdevice_storm(void)
 }
 
 /* ---- what a guest can make xendm log ---- */
-
-/* Lines of the log that contain `needle`. */
-static unsigned count_lines_with(const char *path, const char *needle)
-{
-    g_autofree char *text = NULL;
-    unsigned n = 0;
-
-    if (!g_file_get_contents(path, &text, NULL, NULL)) {
-        return 0;
-    }
-    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle)) {
-        n++;
-    }
-    return n;
-}
 
 /* A burst of 10, then one a second for the few seconds the flood lasts (util/log.c). */
 #define LOG_LINES_PER_SITE_MAX 20
@@ -1092,7 +1067,7 @@ static void test_log_flood(void)
     lines = count_lines(m.log_path);
     g_test_message("%s left %u log lines", qtest_dm_name(), lines);
     for (size_t i = 0; i < G_N_ELEMENTS(sites); i++) {
-        unsigned n = count_lines_with(m.log_path, sites[i]);
+        unsigned n = qtest_count_in_file(m.log_path, sites[i]);
         g_test_message("  \"%s\": %u lines", sites[i], n);
         if (n > LOG_LINES_PER_SITE_MAX) {
             char *more = g_strdup_printf("%s \"%s\" x%u;", over, sites[i], n);

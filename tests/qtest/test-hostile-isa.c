@@ -16,23 +16,12 @@
 #define STATUS_OBF 0x01
 #define PORT92 0x92
 
-/* xorshift32: the same storm every run, so a failure reproduces. */
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *state = x;
-}
-
 static void random_access(struct qtest *qt, uint16_t base, unsigned span, uint32_t *rng)
 {
-    uint32_t r = next_random(rng);
+    uint32_t r = qtest_xorshift32(rng);
     uint16_t port = (uint16_t)(base + r % span);
     unsigned width = 1u << ((r >> 8) % 3);
-    uint32_t value = next_random(rng);
+    uint32_t value = qtest_xorshift32(rng);
     bool write = (r >> 12) & 1;
 
     switch (width) {

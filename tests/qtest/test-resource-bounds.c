@@ -54,20 +54,6 @@ static void test_idle_cpu(void)
     g_assert_cmpint(qtest_quit(qt), ==, 0);
 }
 
-static unsigned count_lines_with(const char *path, const char *needle)
-{
-    g_autofree char *text = NULL;
-    unsigned n = 0;
-
-    if (!g_file_get_contents(path, &text, NULL, NULL)) {
-        return 0;
-    }
-    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle)) {
-        n++;
-    }
-    return n;
-}
-
 /* 5000 writes to a line pc-testdev does not have: each one logged would be 5000 lines. */
 static void test_log_flood_bounded(void)
 {
@@ -88,7 +74,7 @@ static void test_log_flood_bounded(void)
     qtest_outb(qt, COM1_SCRATCH, 0x77);
     g_assert_cmphex(qtest_inb(qt, COM1_SCRATCH), ==, 0x77);
     g_assert_cmpint(qtest_quit(qt), ==, 0);
-    lines = count_lines_with(log, "does not exist");
+    lines = qtest_count_in_file(log, "does not exist");
     g_test_message("5000 bad writes gave %u log lines", lines);
     g_assert_cmpuint(lines, >=, 1);
     g_assert_cmpuint(lines, <=, 10 + 30); /* the burst, then at most one a second */
