@@ -45,6 +45,6 @@ echo "install-deps: installing:" $need
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
+$SUDO apt-get update -q -o Acquire::Retries=3
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $need
+$SUDO apt-get install -y -q -o Acquire::Retries=3 --no-install-recommends $need

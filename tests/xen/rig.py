@@ -91,7 +91,8 @@ def refresh_apt_lists():
         return False
     _apt_lists_refreshed = True
     log("refreshing the package lists (apt-get update)")
-    return subprocess.run(["apt-get", "update", "-q"], stdout=subprocess.DEVNULL).returncode == 0
+    return subprocess.run(["apt-get", "update", "-q", "-o", "Acquire::Retries=3"],
+                          stdout=subprocess.DEVNULL).returncode == 0
 
 
 def candidate_version(pkg):
@@ -116,7 +117,9 @@ def fetch():
     os.makedirs(debs, exist_ok=True)
     log(f"downloading {len(wanted)} packages into {debs}")
     sandbox = ["-o", "APT::Sandbox::User=root"] if os.getuid() == 0 else []
-    run(["apt-get", "download", "-q"] + sandbox + wanted, cwd=debs, stdout=subprocess.DEVNULL)
+    # Mirrors drop connections now and then: apt retries each file before giving up.
+    run(["apt-get", "download", "-q", "-o", "Acquire::Retries=3"] + sandbox + wanted, cwd=debs,
+        stdout=subprocess.DEVNULL)
     tmp = root + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
