@@ -1,6 +1,6 @@
 # make bench on real Xen: device-model round trips as a vCPU sees them (testfw-bench.elf times
 # port and MMIO reads of pc-testdev with the TSC) and xl create's time, with xendm and qemu-xen
-# alternately in the same boot, three rounds; tests/bench/bench-rig.py reads the BENCH lines.
+# alternately in the same boot, five rounds; tests/bench/bench-rig.py reads the BENCH lines.
 # timeout: 1500
 only_dm xendm
 FIRMWARE=/rig/firmware/testfw-bench.elf
@@ -24,7 +24,7 @@ EOF2
     expect_dm_exited 15
 }
 
-for round in 1 2 3; do
+for round in 1 2 3 4 5; do
     bench_round xendm "$round"
     bench_round qemu-xen "$round"
 done
