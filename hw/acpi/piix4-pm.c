@@ -570,23 +570,10 @@ bool acpi_press_power_button(struct machine *m)
     return true;
 }
 
-#define GPE0_BITS 16
-
 static void piix4_pm_raise_gpe(struct piix4_pm *pm, unsigned gpe)
 {
     pm->gpe0_sts |= (uint16_t)(1u << gpe);
     piix4_pm_update_sci(pm);
-}
-
-bool acpi_raise_gpe(struct machine *m, unsigned gpe)
-{
-    struct piix4_pm *pm = machine_find_device(m, PIIX4_PM_TYPE_NAME);
-
-    if (pm == NULL || gpe >= GPE0_BITS) {
-        return false;
-    }
-    piix4_pm_raise_gpe(pm, gpe);
-    return true;
 }
 
 /* ---- CPU hotplug ---- */

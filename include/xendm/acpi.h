@@ -19,13 +19,6 @@ struct machine;
  */
 bool acpi_press_power_button(struct machine *m);
 
-/*
- * Sets bit `gpe` (0..15) of GPE0_STS, raising the SCI while the bit is enabled in GPE0_EN
- * (hotplug notifications: the guest's _Lxx method runs and clears it). False when the
- * machine has no ACPI PM device or gpe is out of range.
- */
-bool acpi_raise_gpe(struct machine *m, unsigned gpe);
-
 /* The GPE0 bit hvmloader's DSDT gives CPU hotplug: its \_GPE._E02 runs \_SB.PRSC. */
 #define ACPI_GPE_CPU_HOTPLUG 2
 

@@ -274,7 +274,7 @@ static void test_pc_machine_no_acpi(struct fixture *f, gconstpointer data)
     g_assert_cmphex(in(f, CPU_BITMAP, 1), ==, 0xff);
     g_assert_cmphex(in(f, 0x10, 2), ==, 0xffff);
     g_assert_false(acpi_press_power_button(f->m));
-    g_assert_false(acpi_raise_gpe(f->m, 1));
+    g_assert_false(acpi_cpu_plug(f->m, 1));
 }
 
 /* ---- PIIX3 ---- */
@@ -558,8 +558,8 @@ static void test_gpe0(struct fixture *f, gconstpointer data)
 {
     out(f, GPE0_STS, 0xffff, 2); /* the guest cannot set status bits */
     g_assert_cmphex(in(f, GPE0_STS, 2), ==, 0);
-    g_assert_true(acpi_raise_gpe(f->m, 2));
-    g_assert_false(acpi_raise_gpe(f->m, 16));
+    /* A vCPU plugged is what raises a GPE today (bit 2, hvmloader's CPU hotplug method). */
+    g_assert_true(acpi_cpu_plug(f->m, 1));
     g_assert_cmphex(in(f, GPE0_STS, 4), ==, 0x00000004);
     g_assert_false(f->rec.isa_level[SCI]);
     out(f, GPE0_EN, 0x0004, 2);
