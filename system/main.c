@@ -328,6 +328,7 @@ static bool build_and_start(struct xendm_run *run, GError **err)
     struct xendm_config *cfg = run->cfg;
 
     run->xa = xen_accel_new(cfg->domid, config_max_vcpus(cfg));
+    xen_accel_set_poll_us(run->xa, cfg->poll_us);
     xen_accel_set_fatal_handler(run->xa, on_fatal, run);
     if (!xen_accel_open(run->xa, err)) {
         return false;

@@ -13,6 +13,7 @@
 #define OPTIONS_ERROR (g_quark_from_static_string("xendm-options"))
 #define DOMID_FIRST_RESERVED 0x7ff0u /* xen/xen.h: ids from here on are special */
 #define MAX_VCPUS 128u /* Xen 4.17 serves one ioreq page: 128 slots */
+#define MAX_POLL_US 1000u /* one wake-up of the ioreq loop serves for at most 1 ms anyway */
 
 struct xendm_config *config_new(void)
 {
@@ -266,6 +267,43 @@ static bool opt_smp(struct xendm_config *cfg, const char *opt, const char *arg, 
     }
     cfg->smp_cpus = cpus;
     cfg->smp_maxcpus = maxcpus;
+    ok = true;
+out:
+    kv_free(kv);
+    return ok;
+}
+
+/*
+ * -accel xen[,poll-us=N]: Xen is the only accelerator. poll-us lets the ioreq loop busy-poll
+ * for the next request for up to N microseconds after an answer (accel/xen/xen-accel.c); off
+ * by default, because dom0's CPUs serve every guest's device model and backends.
+ */
+static bool opt_accel(struct xendm_config *cfg, const char *opt, const char *arg, GError **err)
+{
+    struct kv_list *kv = parse_kv(opt, arg, "accel", err);
+    const char *name;
+    uint64_t poll_us = 0;
+    bool ok = false;
+
+    if (kv == NULL) {
+        return false;
+    }
+    name = kv_get(kv, "accel");
+    if (name == NULL || strcmp(name, "xen") != 0) {
+        g_set_error(err, OPTIONS_ERROR, 0, "-accel: accelerator '%s' is not supported",
+                    name != NULL ? name : "");
+        goto out;
+    }
+    if (!take_u64(kv, "accel", "poll-us", false, &poll_us, err) ||
+        !check_all_used(kv, opt, err)) {
+        goto out;
+    }
+    if (poll_us > MAX_POLL_US) {
+        g_set_error(err, OPTIONS_ERROR, 0, "-accel: poll-us=%" PRIu64 " exceeds %u", poll_us,
+                    MAX_POLL_US);
+        goto out;
+    }
+    cfg->poll_us = (unsigned)poll_us;
     ok = true;
 out:
     kv_free(kv);
@@ -588,6 +626,8 @@ static const struct option_def option_table[] = {
     {"M", true, opt_machine, NULL},
     {"m", true, opt_memory, "-m [size=]N[M|G]  guest RAM (MiB without a suffix)"},
     {"smp", true, opt_smp, "-smp N[,maxcpus=M] vCPUs"},
+    {"accel", true, opt_accel,
+     "-accel xen[,poll-us=N]  busy-poll up to N us for the next ioreq (default 0: off)"},
     {"name", true, opt_name, "-name NAME        guest name (also guest=NAME,...)"},
     {"nodefaults", false, opt_flag, "-nodefaults       accepted (xendm creates no defaults)"},
     {"no-user-config", false, opt_flag, "-no-user-config   accepted"},
@@ -622,7 +662,7 @@ static const char *const unsupported_options[] = {
     "drive", "netdev", "global",
     "usb", "usbdevice", "soundhw", "audiodev", "vga", "spice", "sdl", "nographic", "monitor",
     "qmp", "pidfile", "daemonize", "cdrom", "hda", "hdb", "hdc", "hdd", "fda", "fdb", "bios",
-    "option-rom", "rtc", "localtime", "parallel", "acpitable", "smbios", "cpu", "accel",
+    "option-rom", "rtc", "localtime", "parallel", "acpitable", "smbios", "cpu",
     "object", "blockdev", "xen-attach", "gdb", "s", "D", "d", "msg", "overcommit",
     "enable-kvm", "full-screen", "debugcon", "virtfs", "iscsi", "loadvm", "snapshot", "mem-path",
     "mem-prealloc", "numa", "kernel", "initrd", "append", "dtb", "readconfig", "writeconfig",

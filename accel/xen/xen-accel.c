@@ -29,14 +29,13 @@
 #define IOREQ_FRAME_BUFFERED 0
 #define IOREQ_NR_FRAMES 2
 /*
- * Busy polling (see serve_burst and docs/performance.md), adaptive as Linux's halt polling:
- * a request that arrives within POLL_SPIN_MAX_US of the previous answer grows the spin after
- * each answer (from POLL_SPIN_START_US, doubling, up to POLL_SPIN_MAX_US); one that arrives
- * later ends the spinning. One wake-up serves for at most POLL_BURST_US before the main loop
- * runs again.
+ * Busy polling (see serve_burst and docs/performance.md), adaptive as Linux's halt polling,
+ * and only when asked for (-accel xen,poll-us=N, poll_max_us): a request that arrives within
+ * poll_max_us of the previous answer grows the spin after each answer (from
+ * POLL_SPIN_START_US, doubling, up to poll_max_us); one that arrives later ends the spinning.
+ * One wake-up serves for at most POLL_BURST_US before the main loop runs again.
  */
 #define POLL_SPIN_START_US 5
-#define POLL_SPIN_MAX_US 15
 #define POLL_BURST_US 1000
 
 struct pcidev_claim {
@@ -70,6 +69,7 @@ struct xen_accel {
     guint poll_timer;
     int64_t last_answer_us; /* monotonic time of the latest synchronous answer */
     int64_t spin_us;        /* current busy-polling bound; 0: no polling */
+    int64_t poll_max_us;    /* -accel xen,poll-us: spin_us never exceeds it; 0: never poll */
     struct ioreq_stats stats;
     struct mapcache_mapper mapper;
     struct accel_ops ops;
@@ -394,7 +394,9 @@ static int spin_for_request(struct xen_accel *xa, int64_t deadline_us)
 
 static void spin_grow(struct xen_accel *xa)
 {
-    xa->spin_us = xa->spin_us == 0 ? POLL_SPIN_START_US : MIN(xa->spin_us * 2, POLL_SPIN_MAX_US);
+    int64_t next = xa->spin_us == 0 ? POLL_SPIN_START_US : xa->spin_us * 2;
+
+    xa->spin_us = MIN(next, xa->poll_max_us);
 }
 
 /*
@@ -436,17 +438,23 @@ static void rearm_after_polling(struct xen_accel *xa)
  * delivery. rearm_after_polling takes that event when polling ends; a wake-up that finds the
  * slot already served is a spurious one (ioreq_service_slot answers nothing twice). spin_us
  * adapts to the gaps seen: an idle guest, or one whose requests come further apart than
- * POLL_SPIN_MAX_US, does not make xendm spin.
+ * poll_max_us, does not make xendm spin.
  */
 static void serve_burst(struct xen_accel *xa, unsigned vcpu)
 {
-    int64_t woke = g_get_monotonic_time();
-    int64_t end = woke + POLL_BURST_US;
+    int64_t woke, end;
 
+    if (xa->poll_max_us == 0) {
+        /* No busy polling: nothing to time, not even a clock read per request. */
+        serve_vcpu(xa, vcpu);
+        return;
+    }
+    woke = g_get_monotonic_time();
+    end = woke + POLL_BURST_US;
     if (!serve_vcpu(xa, vcpu)) {
         return;
     }
-    if (woke - xa->last_answer_us <= POLL_SPIN_MAX_US) {
+    if (woke - xa->last_answer_us <= xa->poll_max_us) {
         spin_grow(xa);
     } else {
         xa->spin_us = 0;
@@ -700,6 +708,11 @@ static bool step_serve(struct xen_accel *xa, GError **err)
 }
 
 /* ---- public ---- */
+
+void xen_accel_set_poll_us(struct xen_accel *xa, unsigned max_us)
+{
+    xa->poll_max_us = MIN((int64_t)max_us, (int64_t)POLL_BURST_US);
+}
 
 struct xen_accel *xen_accel_new(uint32_t domid, unsigned fallback_vcpus)
 {

@@ -49,6 +49,8 @@ enum xen_accel_step {
 struct xen_accel;
 
 struct xen_accel *xen_accel_new(uint32_t domid, unsigned fallback_vcpus);
+/* Busy polling for the next request after an answer, up to max_us (0, the default: none). */
+void xen_accel_set_poll_us(struct xen_accel *xa, unsigned max_us);
 /* Step 1. The mapper is usable from here on. */
 bool xen_accel_open(struct xen_accel *xa, GError **err);
 const struct mapcache_mapper *xen_accel_mapper(struct xen_accel *xa);

@@ -37,6 +37,7 @@ struct xendm_config {
     uint64_t ram_size;            /* -m, bytes; 0 = unset */
     unsigned smp_cpus;            /* -smp N; 0 = unset */
     unsigned smp_maxcpus;         /* -smp ...,maxcpus=M; 0 = unset */
+    unsigned poll_us;             /* -accel xen,poll-us=N: busy-polling bound; 0 = none */
     char *name;                   /* -name */
     bool nodefaults, no_user_config, no_shutdown, no_acpi;
     bool start_paused;            /* -S: the guest waits for QMP cont */

@@ -366,19 +366,26 @@ static struct bench_session *open_session(struct bench *b, enum subject_id s)
  * CPU), and each workload runs in ROUND_SLICES slices, subjects in turn within each slice:
  * a burst of load from elsewhere on the machine then falls on all subjects alike instead of
  * on whichever happened to be measured. A round gives one sample per subject and figure.
+ *
+ * Position matters too: an A/A run (xendm-before the same binary as xendm) measured the
+ * second subject 6 to 12% faster than the first when the order was fixed. So the order in
+ * which sessions open rotates with the round, and the subject that starts a slice rotates
+ * with the slice: over a run every subject holds every position alike.
  */
-static void measure_round(struct bench *b)
+static void measure_round(struct bench *b, unsigned round)
 {
     struct bench_session *sess[NR_SUBJECTS] = { NULL };
     struct tally tally[NR_SUBJECTS][NR_WORKLOADS] = { { { 0 } } };
     unsigned slice = MAX(1u, b->count / ROUND_SLICES);
 
-    for (int s = 0; s < NR_SUBJECTS; s++) {
+    for (unsigned i = 0; i < NR_SUBJECTS; i++) {
+        unsigned s = (round + i) % NR_SUBJECTS;
         sess[s] = b->available[s] ? open_session(b, s) : NULL;
     }
     for (unsigned k = 0; k < ROUND_SLICES; k++) {
         for (int w = 0; w < NR_WORKLOADS; w++) {
-            for (int s = 0; s < NR_SUBJECTS; s++) {
+            for (unsigned i = 0; i < NR_SUBJECTS; i++) {
+                unsigned s = (round + k + i) % NR_SUBJECTS;
                 if (sess[s] != NULL) {
                     run_slice(b, sess[s], s, w, slice, &tally[s][w]);
                 }
@@ -754,7 +761,7 @@ int main(int argc, char **argv)
     printf("xendm benchmarks: %u rounds; each round-trip sample is %u ioreqs in %u slices, "
            "subjects in turn\n", b.rounds, b.count, ROUND_SLICES);
     for (unsigned r = 0; r < b.rounds; r++) {
-        measure_round(&b);
+        measure_round(&b, r);
         measure_mapcache(&b);
         fprintf(stderr, "bench: round %u of %u done\n", r + 1, b.rounds);
     }

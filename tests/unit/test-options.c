@@ -265,6 +265,9 @@ static void test_unknown_and_malformed(void)
     expect_error("-serial null -serial null -serial null -serial null -serial null",
                  "-serial: at most 4 serial ports");
     expect_error("-trace events=/tmp/x", "-trace: invalid parameter 'events'");
+    expect_error("-accel kvm", "-accel: accelerator 'kvm' is not supported");
+    expect_error("-accel xen,poll-us=1001", "-accel: poll-us=1001 exceeds 1000");
+    expect_error("-accel xen,thread=single", "-accel: invalid parameter 'thread'");
 }
 
 static void test_forms(void)
@@ -292,6 +295,16 @@ static void test_forms(void)
     g_assert_cmpuint(cfg->trace_patterns->len, ==, 2);
     g_assert_cmpstr(g_ptr_array_index(cfg->trace_patterns, 0), ==, "xen_*");
     g_assert_cmpstr(g_ptr_array_index(cfg->trace_patterns, 1), ==, "ioreq_sync");
+    g_assert_cmpuint(cfg->poll_us, ==, 0); /* busy polling is off unless asked for */
+    config_free(cfg);
+
+    cfg = parse_line("-accel xen,poll-us=15", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(cfg->poll_us, ==, 15);
+    config_free(cfg);
+    cfg = parse_line("-accel accel=xen", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(cfg->poll_us, ==, 0);
     config_free(cfg);
 
     /* A bare number is MiB in hex too, whatever its last digit; a suffix is taken as written. */
