@@ -17,6 +17,17 @@ import sys
 TAP_LINE = re.compile(r'^(not ok|ok)\b(.*)$')
 
 
+def point_kind(line):
+    """'pass', 'fail' or 'skip' for a TAP test point, None for any other line."""
+    m = TAP_LINE.match(line.strip())
+    if not m:
+        return None
+    rest = m.group(2).upper()
+    if '# SKIP' in rest:
+        return 'skip'
+    return 'pass' if m.group(1) == 'ok' or '# TODO' in rest else 'fail'
+
+
 def count_points(entry):
     """(passed, failed, skipped) for one test of testlog.json."""
     result = entry.get('result', 'FAIL')
@@ -24,14 +35,13 @@ def count_points(entry):
     passed = failed = skipped = 0
     saw_tap = False
     for line in out.splitlines():
-        m = TAP_LINE.match(line.strip())
-        if not m:
+        kind = point_kind(line)
+        if kind is None:
             continue
         saw_tap = True
-        rest = m.group(2)
-        if '# SKIP' in rest.upper():
+        if kind == 'skip':
             skipped += 1
-        elif m.group(1) == 'ok' or '# TODO' in rest.upper():
+        elif kind == 'pass':
             passed += 1
         else:
             failed += 1
@@ -51,7 +61,7 @@ def failure_details(entry, limit=12):
     out = (entry.get('stdout') or '').splitlines()
     picked = []
     for i, line in enumerate(out):
-        if line.startswith('not ok') and '# TODO' not in line.upper():
+        if point_kind(line) == 'fail':
             picked.append(line)
             for follow in out[i + 1:i + 4]:
                 if follow.startswith('#'):

@@ -145,6 +145,16 @@ static bool opt_domid(struct xendm_config *cfg, const char *opt, const char *arg
     return true;
 }
 
+/* -machine ...,accel=NAME and -accel NAME: Xen is the only accelerator (NULL: not given). */
+static bool accel_supported(const char *option, const char *name, GError **err)
+{
+    if (name != NULL && strcmp(name, "xen") != 0) {
+        g_set_error(err, OPTIONS_ERROR, 0, "-%s: accelerator '%s' is not supported", option, name);
+        return false;
+    }
+    return true;
+}
+
 static bool opt_machine(struct xendm_config *cfg, const char *opt, const char *arg, GError **err)
 {
     struct kv_list *kv = parse_kv(opt, arg, "type", err);
@@ -168,8 +178,7 @@ static bool opt_machine(struct xendm_config *cfg, const char *opt, const char *a
         g_set_error(err, OPTIONS_ERROR, 0, "-machine: machine 'pc' needs accel=xen");
         goto out;
     }
-    if (accel != NULL && strcmp(accel, "xen") != 0) {
-        g_set_error(err, OPTIONS_ERROR, 0, "-machine: accelerator '%s' is not supported", accel);
+    if (!accel_supported("machine", accel, err)) {
         goto out;
     }
     if (!take_bool(kv, opt, "suppress-vmdesc", &cfg->suppress_vmdesc, err) ||
@@ -289,12 +298,8 @@ static bool opt_accel(struct xendm_config *cfg, const char *opt, const char *arg
         return false;
     }
     name = kv_get(kv, "accel");
-    if (name == NULL || strcmp(name, "xen") != 0) {
-        g_set_error(err, OPTIONS_ERROR, 0, "-accel: accelerator '%s' is not supported",
-                    name != NULL ? name : "");
-        goto out;
-    }
-    if (!take_u64(kv, "accel", "poll-us", false, &poll_us, err) ||
+    if (!accel_supported("accel", name != NULL ? name : "", err) ||
+        !take_u64(kv, "accel", "poll-us", false, &poll_us, err) ||
         !check_all_used(kv, opt, err)) {
         goto out;
     }

@@ -158,27 +158,13 @@ static void machine_start(struct machine *m, const char *dm_args)
     m->xendm = qtest_dm_is_xendm();
 }
 
-static unsigned count_lines(const char *path)
-{
-    g_autofree char *text = NULL;
-    unsigned n = 0;
-
-    if (!g_file_get_contents(path, &text, NULL, NULL)) {
-        return 0;
-    }
-    for (const char *p = text; *p; p++) {
-        n += *p == '\n';
-    }
-    return n;
-}
-
 /* Quits cleanly and holds xendm to a bounded log. */
 static void machine_stop(struct machine *m)
 {
     unsigned lines;
 
     g_assert_cmpint(qtest_quit(m->qt), ==, 0);
-    lines = count_lines(m->log_path);
+    lines = qtest_count_in_file(m->log_path, "\n");
     g_test_message("%s left %u log lines", qtest_dm_name(), lines);
     if (m->xendm) {
         g_assert_cmpuint(lines, <=, LOG_LINES_MAX);
@@ -1064,7 +1050,7 @@ static void test_log_flood(void)
                        "-no-shutdown) and disables its ioreq server");
     }
     g_assert_cmpint(qtest_quit(m.qt), ==, 0);
-    lines = count_lines(m.log_path);
+    lines = qtest_count_in_file(m.log_path, "\n");
     g_test_message("%s left %u log lines", qtest_dm_name(), lines);
     for (size_t i = 0; i < G_N_ELEMENTS(sites); i++) {
         unsigned n = qtest_count_in_file(m.log_path, sites[i]);

@@ -618,34 +618,37 @@ static bool range_is_ram(struct xsim *xs, uint64_t gpa, uint32_t len, bool *read
  * What Xen resolves before asking any ioreq server (x86/hvm/emulate.c): a single MMIO access
  * that lands in guest RAM is a RAM access (writes to ram_ro are discarded), and the local APIC
  * page is the vLAPIC's. A device model that maps a BAR over either never sees those accesses.
- * Returns which of the two owns acc, or NULL when neither does.
+ * XSIM_MMIO_SERVERS when neither owns acc (the servers' claims decide).
  */
-static const char *hypervisor_mmio_owner(struct xsim *xs, const struct xsim_access *acc,
-                                         bool *read_only)
+static enum xsim_mmio_owner hypervisor_mmio_owner(struct xsim *xs, const struct xsim_access *acc,
+                                                  bool *read_only)
 {
     *read_only = false;
     if (acc->type != XENABI_IOREQ_TYPE_COPY || acc->data_is_ptr || acc->count != 1 ||
         acc->size < 1 || acc->size > 8 || acc->addr > UINT64_MAX - acc->size)
-        return NULL;
+        return XSIM_MMIO_SERVERS;
     uint64_t last = acc->addr + acc->size - 1;
     if (acc->addr >= LAPIC_PAGE_START && last <= LAPIC_PAGE_END)
-        return "local APIC";
+        return XSIM_MMIO_LAPIC;
     if (range_is_ram(xs, acc->addr, acc->size, read_only))
-        return "guest RAM";
-    return NULL;
+        return XSIM_MMIO_RAM;
+    return XSIM_MMIO_SERVERS;
 }
 
-/* Performs an access hypervisor_mmio_owner gives to Xen. xensim does not emulate the APIC: its
- * page reads 0 and ignores writes. */
+/* Performs an access Xen owns. xensim does not emulate the APIC: its page reads 0 and ignores
+ * writes. */
 static bool hypervisor_mmio(struct xsim *xs, const struct xsim_access *acc, uint64_t *data)
 {
     bool read_only;
-    const char *owner = hypervisor_mmio_owner(xs, acc, &read_only);
-    if (owner == NULL)
+    switch (hypervisor_mmio_owner(xs, acc, &read_only)) {
+    case XSIM_MMIO_SERVERS:
+    case XSIM_MMIO_UNCLAIMED:
         return false;
-    if (!strcmp(owner, "local APIC")) {
+    case XSIM_MMIO_LAPIC:
         *data = acc->read ? 0 : acc->data;
         return true;
+    case XSIM_MMIO_RAM:
+        break;
     }
     if (acc->read) {
         uint64_t v = 0;
@@ -659,14 +662,14 @@ static bool hypervisor_mmio(struct xsim *xs, const struct xsim_access *acc, uint
     return true;
 }
 
-const char *xsim_mmio_refusal(struct xsim *xs, const struct xsim_access *acc)
+enum xsim_mmio_owner xsim_mmio_owner(struct xsim *xs, const struct xsim_access *acc)
 {
     struct xsim_access probe = *acc;
     bool read_only;
-    const char *owner = hypervisor_mmio_owner(xs, &probe, &read_only);
-    if (owner != NULL)
+    enum xsim_mmio_owner owner = hypervisor_mmio_owner(xs, &probe, &read_only);
+    if (owner != XSIM_MMIO_SERVERS)
         return owner;
-    return select_server(xs, &probe) != NULL ? NULL : "unclaimed";
+    return select_server(xs, &probe) != NULL ? XSIM_MMIO_SERVERS : XSIM_MMIO_UNCLAIMED;
 }
 
 static bool is_vga_buffered(const struct xsim_access *acc)

@@ -339,7 +339,6 @@ static void cmd_bench_io(struct xsim_qtest *qt, char **argv, unsigned argc)
 {
     struct xsim_access acc;
     uint64_t addr, count;
-    const char *refusal;
 
     if (argc != 4 || !parse_u64(argv[2], &addr) || !parse_u64(argv[3], &count))
         return qt_reply(qt, "ERR usage: bench_io VERB ADDR COUNT");
@@ -355,10 +354,16 @@ static void cmd_bench_io(struct xsim_qtest *qt, char **argv, unsigned argc)
     if (acc.type == XENABI_IOREQ_TYPE_COPY) {
         if (addr > UINT64_MAX - acc.size)
             return qt_reply(qt, "ERR bad address");
-        refusal = xsim_mmio_refusal(qt->xs, &acc);
-        if (refusal != NULL)
-            return qt_replyf(qt, "ERR %s%s", strcmp(refusal, "unclaimed") ? "Xen answers it: " : "",
-                             refusal);
+        switch (xsim_mmio_owner(qt->xs, &acc)) {
+        case XSIM_MMIO_SERVERS:
+            break;
+        case XSIM_MMIO_UNCLAIMED:
+            return qt_reply(qt, "ERR unclaimed");
+        case XSIM_MMIO_LAPIC:
+            return qt_reply(qt, "ERR Xen answers it: local APIC");
+        case XSIM_MMIO_RAM:
+            return qt_reply(qt, "ERR Xen answers it: guest RAM");
+        }
     }
     qt->bench_acc = acc;
     qt->cmd_serial++;

@@ -178,13 +178,15 @@ int xsim_vcpu_submit(struct xsim *xs, unsigned vcpu, const struct xsim_access *a
 int xsim_vcpu_submit_raw(struct xsim *xs, unsigned server, const struct xsim_access *acc,
                          xsim_access_done done, void *opaque);
 int xsim_broadcast_invalidate(struct xsim *xs, xsim_access_done done, void *opaque);
-/*
- * NULL when a single MMIO access (COPY, count 1) would reach a device model as an ioreq, else
- * who answers it instead: "local APIC" or "guest RAM" (Xen itself, before any server), or
- * "unclaimed" (no enabled server claims all of it). The routing of xsim_vcpu_submit, without
- * its effects.
- */
-const char *xsim_mmio_refusal(struct xsim *xs, const struct xsim_access *acc);
+/* Who answers a single MMIO access (COPY, count 1): xsim_vcpu_submit's routing, without its
+ * effects. */
+enum xsim_mmio_owner {
+    XSIM_MMIO_SERVERS,   /* an ioreq server that claims all of it */
+    XSIM_MMIO_UNCLAIMED, /* nobody: Xen's null handler (reads all-ones) */
+    XSIM_MMIO_LAPIC,     /* Xen's vLAPIC page, before any server */
+    XSIM_MMIO_RAM,       /* guest RAM, which Xen accesses itself */
+};
+enum xsim_mmio_owner xsim_mmio_owner(struct xsim *xs, const struct xsim_access *acc);
 /* Domain reset: every waiting vCPU completes with -ECANCELED and all become idle. */
 void xsim_vcpu_reset_all(struct xsim *xs);
 /* The waiter gave up; an answer arriving later is consumed and dropped. */
