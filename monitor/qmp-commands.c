@@ -819,6 +819,40 @@ static const struct qmp_param device_add_params[] = {
     {.name = NULL},
 };
 
+static const struct qmp_param eject_params[] = {
+    {"device", QMP_PARAM_STRING, true},
+    {"id", QMP_PARAM_STRING, true},
+    {"force", QMP_PARAM_BOOL, true},
+    {NULL},
+};
+
+static const struct qmp_param change_medium_params[] = {
+    {"device", QMP_PARAM_STRING, true},
+    {"id", QMP_PARAM_STRING, true},
+    {"filename", QMP_PARAM_STRING, false},
+    {"format", QMP_PARAM_STRING, true},
+    {"force", QMP_PARAM_BOOL, true},
+    {"read-only-mode", QMP_PARAM_STRING, true},
+    {NULL},
+};
+
+static const struct qmp_param change_params[] = {
+    {"device", QMP_PARAM_STRING, false},
+    {"target", QMP_PARAM_STRING, false},
+    {"arg", QMP_PARAM_STRING, true},
+    {NULL},
+};
+
+static const struct qmp_param query_block_params[] = {
+    {"flat", QMP_PARAM_BOOL, true},
+    {NULL},
+};
+
+static const struct qmp_param query_blockstats_params[] = {
+    {"query-nodes", QMP_PARAM_BOOL, true},
+    {NULL},
+};
+
 /*
  * Not here, as in qemu-xen 7.2: cpu-add (removed in QEMU 6.0; libxl 4.17 falls back to it
  * only when query-hotpluggable-cpus is CommandNotFound).
@@ -852,6 +886,13 @@ static const struct qmp_command qmp_commands[] = {
      .params = load_devices_params},
     {.name = "xen-set-global-dirty-log", .handler = qmp_xen_set_global_dirty_log,
      .params = dirty_log_params},
+    {.name = "eject", .handler = qmp_eject, .params = eject_params},
+    {.name = "blockdev-change-medium", .handler = qmp_blockdev_change_medium,
+     .params = change_medium_params},
+    {.name = "change", .handler = qmp_change, .params = change_params},
+    {.name = "query-block", .handler = qmp_query_block, .params = query_block_params},
+    {.name = "query-blockstats", .handler = qmp_query_blockstats,
+     .params = query_blockstats_params},
 };
 
 const struct qmp_command *qmp_command_find(const char *name)

@@ -77,6 +77,13 @@ const struct qmp_command *qmp_command_at(size_t index);
 bool qmp_check_arguments(const struct qmp_command *cmd, const struct json_value *args,
                          GError **err);
 
+/* ---- block commands (qmp-block.c) ---- */
+struct json_value *qmp_eject(struct qmp_request *req, GError **err);
+struct json_value *qmp_blockdev_change_medium(struct qmp_request *req, GError **err);
+struct json_value *qmp_change(struct qmp_request *req, GError **err);
+struct json_value *qmp_query_block(struct qmp_request *req, GError **err);
+struct json_value *qmp_query_blockstats(struct qmp_request *req, GError **err);
+
 /* ---- fd sets (fdset.c) ---- */
 struct fdsets *fdsets_new(void);
 void fdsets_free(struct fdsets *f);

@@ -126,6 +126,13 @@ static GPtrArray *vmc_chardevs(void *opaque)
     return run->m ? run->m->chardevs : NULL;
 }
 
+static GPtrArray *vmc_drives(void *opaque)
+{
+    struct xendm_run *run = opaque;
+
+    return run->m ? run->m->drives : NULL;
+}
+
 static const char *vmc_name(void *opaque)
 {
     return ((struct xendm_run *)opaque)->cfg->name;
@@ -269,6 +276,7 @@ static const struct vm_control xendm_vm_control = {
     .system_wakeup = vmc_system_wakeup,
     .quit = vmc_quit,
     .chardevs = vmc_chardevs,
+    .drives = vmc_drives,
     .name = vmc_name,
     .save_devices_state = vmc_save_devices_state,
     .load_devices_state = vmc_load_devices_state,

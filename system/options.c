@@ -23,6 +23,7 @@ struct xendm_config *config_new(void)
     cfg->chardevs = g_ptr_array_new_with_free_func((GDestroyNotify)kv_free);
     cfg->monitors = g_ptr_array_new_with_free_func((GDestroyNotify)kv_free);
     cfg->devices = g_ptr_array_new_with_free_func((GDestroyNotify)kv_free);
+    cfg->drives = g_ptr_array_new_with_free_func((GDestroyNotify)kv_free);
     cfg->trace_patterns = g_ptr_array_new_with_free_func(g_free);
     cfg->incoming_fd = -1;
     return cfg;
@@ -48,6 +49,7 @@ void config_free(struct xendm_config *cfg)
     g_ptr_array_free(cfg->chardevs, TRUE);
     g_ptr_array_free(cfg->monitors, TRUE);
     g_ptr_array_free(cfg->devices, TRUE);
+    g_ptr_array_free(cfg->drives, TRUE);
     g_ptr_array_free(cfg->trace_patterns, TRUE);
     g_free(cfg);
 }
@@ -484,6 +486,21 @@ static bool opt_device(struct xendm_config *cfg, const char *opt, const char *ar
     return true;
 }
 
+/*
+ * -drive KEY=VALUE,...: recorded; the block layer (drive_new) checks the keys when the machine
+ * is built, since which keys make sense depends on each other (if=, media=).
+ */
+static bool opt_drive(struct xendm_config *cfg, const char *opt, const char *arg, GError **err)
+{
+    struct kv_list *kv = parse_kv(opt, arg, NULL, err);
+
+    if (kv == NULL) {
+        return false;
+    }
+    g_ptr_array_add(cfg->drives, kv);
+    return true;
+}
+
 /* -display none, -net none: the only forms implemented. */
 static bool opt_none_only(struct xendm_config *cfg, const char *opt, const char *arg,
                           GError **err)
@@ -645,6 +662,8 @@ static const struct option_def option_table[] = {
     {"chardev", true, opt_chardev, "-chardev BACKEND,id=ID[,...]"},
     {"mon", true, opt_mon, "-mon chardev=ID,mode=control (a QMP monitor on that chardev)"},
     {"device", true, opt_device, "-device DRIVER[,PROP=VALUE...]   (-device help lists them)"},
+    {"drive", true, opt_drive,
+     "-drive file=PATH,if=ide|none,index=N,media=disk|cdrom,format=raw[,cache=MODE][,id=ID]"},
     {"display", true, opt_none_only, "-display none"},
     {"vnc", true, opt_vnc, "-vnc none | HOST:D[,password=on,to=N] | unix:PATH"},
     {"xen-domid-restrict", false, opt_flag,
@@ -664,7 +683,7 @@ static const struct option_def option_table[] = {
 
 /* Options libxl 4.17 can emit (or QEMU users expect) that xendm does not implement yet. */
 static const char *const unsupported_options[] = {
-    "drive", "netdev", "global",
+    "netdev", "global",
     "usb", "usbdevice", "soundhw", "audiodev", "vga", "spice", "sdl", "nographic", "monitor",
     "qmp", "pidfile", "daemonize", "cdrom", "hda", "hdb", "hdc", "hdd", "fda", "fdb", "bios",
     "option-rom", "rtc", "localtime", "parallel", "acpitable", "smbios", "cpu",

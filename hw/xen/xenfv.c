@@ -6,6 +6,7 @@
  * PCI layout, as qemu-xen builds it and hvmloader expects it:
  *   00:00.0 i440fx        host bridge 8086:1237; creates the bus, ports 0xCF8-0xCFF
  *   00:01.0 piix3         ISA bridge 8086:7000: PIRQ routing, reset control 0xCF9
+ *   00:01.1 piix3-ide     IDE 8086:7010: the if=ide drives, legacy ports, bus-master DMA
  *   00:01.3 piix4-pm      ACPI 8086:7113 (left out with -no-acpi, as qemu-xen does)
  *   00:02.0 display       when one is requested (a later issue; see create_display)
  *   next    xen-platform  5853:0001, "xenfv" only: 00:02.0, or 00:03.0 after a display
@@ -14,6 +15,7 @@
  */
 #include <glib.h>
 
+#include "xendm/block.h"
 #include "xendm/log.h"
 #include "xendm/pc-chipset.h"
 #include "xendm/xenfv.h"
@@ -38,6 +40,60 @@ static bool create_chardevs(struct machine *m, struct xendm_config *cfg, GError 
             return false;
         }
         machine_add_chardev(m, chr);
+    }
+    return true;
+}
+
+#define IDE_DRIVE_POSITIONS 4
+
+/*
+ * An if=ide drive given no index= takes the first free position, as QEMU does, and QEMU's
+ * name for it ("ide1-cd0"). False when all four are taken.
+ */
+static bool place_ide_drive(struct machine *m, struct drive *drive, GError **err)
+{
+    for (int index = 0; index < IDE_DRIVE_POSITIONS; index++) {
+        if (machine_drive_at(m, DRIVE_IF_IDE, index) == NULL) {
+            drive->index = index;
+            if (drive->id == NULL) {
+                drive->id = g_strdup_printf("ide%d-%s%d", index / 2,
+                                            drive->media == DRIVE_MEDIA_CDROM ? "cd" : "hd",
+                                            index % 2);
+            }
+            return true;
+        }
+    }
+    g_set_error(err, XENFV_ERROR, 0, "-drive: too many IDE drives (at most %d)",
+                IDE_DRIVE_POSITIONS);
+    return false;
+}
+
+/*
+ * -drive: each opens its image now, before restriction takes the file system away. Two drives
+ * may not share an id, nor an IDE position.
+ */
+static bool create_drives(struct machine *m, struct xendm_config *cfg, GError **err)
+{
+    for (guint i = 0; i < cfg->drives->len; i++) {
+        struct drive *drive = drive_new(g_ptr_array_index(cfg->drives, i), err);
+        if (drive == NULL) {
+            g_prefix_error(err, "-drive: ");
+            return false;
+        }
+        if (drive->interface == DRIVE_IF_IDE && drive->index < 0 &&
+            !place_ide_drive(m, drive, err)) {
+            drive_free(drive);
+            return false;
+        }
+        if (machine_find_drive(m, drive->id) != NULL ||
+            (drive->interface == DRIVE_IF_IDE &&
+             machine_drive_at(m, DRIVE_IF_IDE, drive->index) != NULL)) {
+            g_set_error(err, XENFV_ERROR, 0, "-drive: %s: %s is already in use", drive->id,
+                        machine_find_drive(m, drive->id) != NULL ? "the id" : "the IDE index");
+            drive_free(drive);
+            return false;
+        }
+        machine_add_drive(m, drive);
     }
     return true;
 }
@@ -183,8 +239,11 @@ static bool create_cmos(struct machine *m, const struct xendm_config *cfg, GErro
 
 static bool create_chipset(struct machine *m, const struct xendm_config *cfg, GError **err)
 {
+    /* qemu-xen's xenfv always has the IDE function at 00:01.1, disks or not: hvmloader and
+     * SeaBIOS expect it there, and Windows installed under qemu-xen boots from it. */
     return create_fixed_device(m, I440FX_TYPE_NAME, err) &&
-           create_fixed_device(m, PIIX3_TYPE_NAME, err) && create_acpi(m, cfg, err) &&
+           create_fixed_device(m, PIIX3_TYPE_NAME, err) &&
+           create_fixed_device(m, "piix3-ide", err) && create_acpi(m, cfg, err) &&
            create_cmos(m, cfg, err);
 }
 
@@ -205,7 +264,8 @@ static bool is_xenfv(const struct xendm_config *cfg)
 
 bool xenfv_assemble(struct machine *m, struct xendm_config *cfg, GError **err)
 {
-    if (!create_chardevs(m, cfg, err) || !create_chipset(m, cfg, err) ||
+    if (!create_chardevs(m, cfg, err) || !create_drives(m, cfg, err) ||
+        !create_chipset(m, cfg, err) ||
         !create_fixed_device(m, "i8042", err) || !create_fixed_device(m, "port92", err)) {
         return false;
     }

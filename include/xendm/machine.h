@@ -69,6 +69,7 @@ struct machine {
      * owned; saved and loaded before the devices' own (machine_add_state). */
     GPtrArray *core_state;
     GPtrArray *chardevs; /* struct chardev *, owned */
+    GPtrArray *drives;   /* struct drive *, owned (machine_add_drive) */
     uint64_t ram_size;
     /* Sum of the guest's RTC changes reported by Xen (TIMEOFFSET), in seconds. */
     int64_t rtc_offset_seconds;
@@ -124,6 +125,14 @@ void *machine_find_device(struct machine *m, const char *type_name);
 /* ---- chardevs ---- */
 void machine_add_chardev(struct machine *m, struct chardev *chr); /* takes ownership */
 struct chardev *machine_find_chardev(struct machine *m, const char *id);
+
+/* ---- drives (include/xendm/block.h) ---- */
+struct drive;
+enum drive_interface;
+void machine_add_drive(struct machine *m, struct drive *drive); /* takes ownership */
+struct drive *machine_find_drive(struct machine *m, const char *id);
+/* The drive of interface `interface` at `index` (if=ide: 0..3), or NULL. */
+struct drive *machine_drive_at(struct machine *m, enum drive_interface interface, int index);
 
 /* ---- regions ---- */
 static inline struct region *machine_add_io(struct machine *m, const char *name, uint64_t base,

@@ -81,6 +81,9 @@ struct vm_control {
      */
     bool (*vcpu_present)(void *opaque, unsigned index, const char **qom_path);
     bool (*vcpu_plug)(void *opaque, unsigned index, const char *qom_path, GError **err);
+    /* The drives of eject, blockdev-change-medium, query-block(stats) (struct drive *,
+     * include/xendm/block.h, borrowed), e.g. machine->drives; NULL: none. */
+    GPtrArray *(*drives)(void *opaque);
 };
 
 struct monitor;

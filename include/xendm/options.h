@@ -56,6 +56,7 @@ struct xendm_config {
     GPtrArray *chardevs;          /* struct kv_list *: -chardev, "backend" = the implied key */
     GPtrArray *monitors;          /* struct kv_list *: -mon, recorded (QMP is not served yet) */
     GPtrArray *devices;           /* struct kv_list *: -device, "driver" = the implied key */
+    GPtrArray *drives;            /* struct kv_list *: -drive, in order */
     GPtrArray *trace_patterns;    /* char *: -trace globs */
 };
 

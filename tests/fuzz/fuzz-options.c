@@ -87,9 +87,29 @@ static bool kv_value_is(struct kv_list *kv, const char *key, const char *value)
     return false;
 }
 
-/* Only null chardevs and null or chardev:ID serials: assembling then touches nothing outside. */
+/* A -drive without a file (an empty CD-ROM) or on /dev/null opens nothing that matters. */
+static bool harmless_drive(struct kv_list *kv)
+{
+    for (size_t i = 0; i < kv->count; i++) {
+        if (strcmp(kv->pairs[i].key, "file") == 0 &&
+            strcmp(kv->pairs[i].value, "/dev/null") != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Only null chardevs, null or chardev:ID serials and harmless drives: assembling then touches
+ * nothing outside.
+ */
 static bool harmless_to_assemble(const struct xendm_config *cfg)
 {
+    for (guint i = 0; i < cfg->drives->len; i++) {
+        if (!harmless_drive(g_ptr_array_index(cfg->drives, i))) {
+            return false;
+        }
+    }
     for (guint i = 0; i < cfg->chardevs->len; i++) {
         if (!kv_value_is(g_ptr_array_index(cfg->chardevs, i), "backend", "null")) {
             return false;

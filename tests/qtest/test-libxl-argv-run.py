@@ -2,8 +2,8 @@
 """Starts xendm under xensim with the exact argv libxl 4.17 built on real Xen
 (tests/fixtures/libxl-argv/*.argv) and checks the outcome: the configs whose devices xendm has
 reach `running` in xenstore, answer an ioreq and exit cleanly; the others are refused at once with
-the option named (exit before any ioreq server exists). Paths libxl chose (QMP sockets under
-/var/run/xen, the serial file) move into a temporary directory. TAP on stdout.
+the option or device named (exit before any ioreq server exists). Paths libxl chose (QMP sockets
+under /var/run/xen, the serial file, disk images) move into a temporary directory. TAP on stdout.
 
     test-libxl-argv-run.py XENSIM XENDM FIXTURE_DIR
 """
@@ -17,7 +17,7 @@ EXPECTED = {
     "minimal.argv": None,
     "saved.argv": None,
     "windows.argv": "option -usb is not supported yet",
-    "linux.argv": "option -drive is not supported yet",
+    "linux.argv": "-device VGA: unknown device type",
 }
 SCRIPT = "xs_read /local/domain/0/device-model/{domid}/state\ninb 0x3fd\nquit\n"
 
@@ -28,11 +28,18 @@ def load(path):
 
 
 def relocate(args, tmp):
+    """Moves libxl's paths into tmp; a -drive's image is made there (64 MiB, sparse)."""
     out = []
     for a in args:
         a = a.replace("/var/run/xen/", tmp + "/")
         if a.startswith("file:/"):
             a = "file:" + os.path.join(tmp, os.path.basename(a[5:]))
+        if a.startswith("file=/") and out and out[-1] == "-drive":
+            path, sep, rest = a[5:].partition(",")
+            image = os.path.join(tmp, os.path.basename(path))
+            with open(image, "wb") as f:
+                f.truncate(64 << 20)
+            a = "file=" + image + sep + rest
         out.append(a)
     return out
 

@@ -7,9 +7,11 @@
  */
 #include <glib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "stderr-capture.h"
 #include "xendm/acpi.h"
+#include "xendm/block.h"
 #include "xendm/keyval.h"
 #include "xendm/machine.h"
 #include "xendm/options.h"
@@ -771,6 +773,73 @@ static void test_pvdevice(struct fixture *f, gconstpointer data)
     g_assert_cmphex(cfg_read(f, PCI_DEVFN(6, 0), 0x08, 1), ==, 0x07);
 }
 
+/* Assembles a xenfv machine from a command line; NULL with *err set when refused. */
+static struct machine *assemble_line(const char *line, GError **err)
+{
+    g_auto(GStrv) words = NULL;
+    struct xendm_config *cfg = config_new();
+    struct machine *m = NULL;
+    g_autofree char *full = g_strconcat("xendm -xen-domid 1 ", line, NULL);
+
+    g_assert_true(g_shell_parse_argv(full, NULL, &words, NULL));
+    if (options_parse(cfg, (int)g_strv_length(words), words, err)) {
+        m = machine_new();
+        m->accel = &fake_accel;
+        if (!xenfv_assemble(m, cfg, err)) {
+            machine_free(m);
+            m = NULL;
+        }
+    }
+    config_free(cfg);
+    return m;
+}
+
+/* -drive if=ide without index= takes the first free position and QEMU's name for it. */
+static void test_ide_drive_placement(void)
+{
+    g_autofree char *image = NULL;
+    g_autofree char *line = NULL;
+    g_autofree char *five = NULL;
+    GError *err = NULL;
+    struct machine *m;
+    struct drive *drive;
+    int fd = g_file_open_tmp("xendm-drive-XXXXXX", &image, &err);
+
+    g_assert_no_error(err);
+    g_assert_cmpint(ftruncate(fd, 1 << 20), ==, 0);
+    close(fd);
+    line = g_strdup_printf("-drive file=%s,if=ide,index=1,format=raw -drive file=%s,if=ide "
+                           "-drive if=ide,media=cdrom -drive if=none,id=cd9",
+                           image, image);
+    m = assemble_line(line, &err);
+    g_assert_no_error(err);
+    drive = machine_drive_at(m, DRIVE_IF_IDE, 0);
+    g_assert_nonnull(drive);
+    g_assert_cmpstr(drive->id, ==, "ide0-hd0");
+    g_assert_cmpstr(machine_drive_at(m, DRIVE_IF_IDE, 1)->id, ==, "ide0-hd1");
+    drive = machine_drive_at(m, DRIVE_IF_IDE, 2);
+    g_assert_cmpstr(drive->id, ==, "ide1-cd0");
+    g_assert_null(drive->backend);
+    g_assert_nonnull(machine_find_drive(m, "cd9"));
+    g_assert_null(machine_drive_at(m, DRIVE_IF_IDE, 3));
+    machine_free(m);
+
+    /* A fifth IDE drive, and two drives at one index, are refused. */
+    five = g_strdup_printf("%s -drive if=ide,media=cdrom -drive if=ide,media=cdrom", line);
+    g_assert_null(assemble_line(five, &err));
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err->message, "too many IDE drives"));
+    g_clear_error(&err);
+    g_free(line);
+    line = g_strdup_printf("-drive file=%s,if=ide,index=0 -drive if=ide,index=0,media=cdrom",
+                           image);
+    g_assert_null(assemble_line(line, &err));
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err->message, "already in use"));
+    g_clear_error(&err);
+    unlink(image);
+}
+
 static void add(const char *name, const struct variant *v,
                 void (*fn)(struct fixture *, gconstpointer))
 {
@@ -798,6 +867,7 @@ int main(int argc, char **argv)
     add("/chipset/piix4-pm/cpu-bitmap-9", &xenfv_9cpus, test_cpu_bitmap_nine);
     add("/chipset/piix4-pm/timer-hotplug", &xenfv_1cpu, test_pm_timer_and_hotplug);
     add("/chipset/piix4-smbus/placement", &xenfv_1cpu, test_smbus_placement);
+    g_test_add_func("/chipset/xenfv/ide-drive-placement", test_ide_drive_placement);
     add("/chipset/piix4-smbus/eeprom", &xenfv_1cpu, test_smbus_eeprom);
     add("/chipset/piix4-smbus/interrupt", &xenfv_1cpu, test_smbus_interrupt);
     add("/chipset/piix4-smbus/state", &xenfv_1cpu, test_smbus_state);

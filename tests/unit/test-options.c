@@ -154,11 +154,11 @@ static void test_libxl_demo(void)
                                         libxl_demo_netdev, libxl_demo_tail, libxl_demo_drive,
                                         NULL);
     g_autofree char *supported = g_strconcat(libxl_demo_head, " -vnc none", libxl_demo_middle,
-                                             libxl_demo_tail, NULL);
+                                             libxl_demo_tail, libxl_demo_drive, NULL);
     struct xendm_config *cfg;
     struct kv_list *kv;
 
-    /* -netdev and -drive are not implemented yet: the first one met is named. */
+    /* -netdev is not implemented yet: it is named. */
     g_assert_null(parse_line(full, &err));
     g_assert_error(err, g_quark_from_static_string("xendm-options"), 0);
     g_assert_cmpstr(err->message, ==, "option -netdev is not supported yet");
@@ -177,6 +177,10 @@ static void test_libxl_demo(void)
     kv = g_ptr_array_index(cfg->devices, 1);
     g_assert_cmpstr(kv_value(kv, "driver"), ==, "rtl8139");
     g_assert_cmpstr(kv_value(kv, "mac"), ==, "00:16:3e:5a:2b:01");
+    g_assert_cmpuint(cfg->drives->len, ==, 1);
+    kv = g_ptr_array_index(cfg->drives, 0);
+    g_assert_cmpstr(kv_value(kv, "file"), ==, "/dev/vg0/demo");
+    g_assert_cmpstr(kv_value(kv, "cache"), ==, "writeback");
     config_free(cfg);
 }
 

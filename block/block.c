@@ -1,0 +1,949 @@
+/*
+ * Block backends: raw files and block devices, read and written on worker threads.
+ *
+ * A request is checked on the submitting (event-loop) thread, runs on one of the block layer's
+ * worker threads (a fixed pool shared by every backend), and is put on its backend's queue of
+ * finished requests; the worker then signals the backend's eventfd. A GSource on the default
+ * main context watches that eventfd and runs the callbacks on the event-loop thread;
+ * block_drain() runs them on the caller's thread instead. Even a request refused by the checks
+ * goes through that queue, so a callback never runs inside the call that submitted it.
+ *
+ * O_DIRECT (cache=none, directsync) needs the file offset, the length and the memory of every
+ * transfer aligned to the device's logical block size. Requests that are not are "bounced":
+ * read or written through an aligned buffer that covers whole blocks. A bounced write reads
+ * the partial blocks at its edges first (read-modify-write), so it must not overlap another
+ * request on those blocks: bounced writes take the backend's rmw_lock exclusively, every other
+ * request on an O_DIRECT backend takes it shared.
+ *
+ * The block layer issues no ioctl: the size of a block device comes from lseek(SEEK_END) and
+ * the alignment from a probing read, because a medium may be opened (QMP
+ * blockdev-change-medium) after the -sandbox seccomp filter is in force, and that filter kills
+ * xendm on any ioctl but the Xen devices' (system/sandbox.c).
+ */
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/falloc.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "xendm/block.h"
+#include "xendm/common.h"
+#include "xendm/log.h"
+#include "xendm/trace.h"
+
+#define BLOCK_ERROR (g_quark_from_static_string("xendm-block"))
+
+/* Worker threads shared by all backends: enough to keep a disk's queue busy, few enough to
+ * leave the event loop a core on a small host. */
+#define BLOCK_WORKER_THREADS 4
+/* The largest piece a bounced request moves at a time, and the zero buffer's size. */
+#define BLOCK_BOUNCE_CHUNK (1024 * 1024)
+#define BLOCK_ZERO_CHUNK (64 * 1024)
+/* The strictest alignment O_DIRECT may ask for here (4Kn disks); also the probe's buffer. */
+#define BLOCK_MAX_ALIGN 4096
+
+enum block_op {
+    BLOCK_OP_READ,
+    BLOCK_OP_WRITE,
+    BLOCK_OP_FLUSH,
+    BLOCK_OP_DISCARD,
+    BLOCK_OP_WRITE_ZEROES,
+};
+
+static const char *const block_op_names[] = {
+    [BLOCK_OP_READ] = "read",
+    [BLOCK_OP_WRITE] = "write",
+    [BLOCK_OP_FLUSH] = "flush",
+    [BLOCK_OP_DISCARD] = "discard",
+    [BLOCK_OP_WRITE_ZEROES] = "write_zeroes",
+};
+
+struct block_request {
+    struct block_backend *bb;
+    enum block_op op;
+    uint64_t offset;
+    uint64_t len;
+    struct iovec *iov; /* our copy; the worker advances it */
+    int iovcnt;
+    int ret;
+    block_complete_fn cb;
+    void *opaque;
+};
+
+struct block_backend {
+    char *filename;
+    int fd;
+    bool read_only;
+    enum block_cache_mode cache;
+    bool is_regular;      /* a file (reads past its end give zeroes), not a block device */
+    bool direct;          /* O_DIRECT: transfers must be aligned to `align` */
+    bool sync_each_write; /* writethrough on a passed fd without O_DSYNC: fdatasync each write */
+    size_t align;         /* 1 without O_DIRECT */
+    uint64_t size;
+
+    GRWLock rmw_lock;     /* O_DIRECT only: see the top of the file */
+
+    /* Finished requests, filled by the workers, emptied on the event-loop thread. */
+    GMutex done_lock;
+    GCond done_cond;
+    GQueue done;
+    int event_fd;
+    GSource *source;
+
+    /* Event-loop thread only. */
+    unsigned in_flight;
+    unsigned refs;
+    struct block_stats stats;
+};
+
+/* ---- the worker pool ---- */
+
+static GThreadPool *block_pool;
+
+static void block_worker(gpointer data, gpointer user_data);
+
+static GThreadPool *block_get_pool(void)
+{
+    /* Created on first use, on the event-loop thread, and kept for the life of the process. */
+    if (block_pool == NULL) {
+        GError *err = NULL;
+        block_pool = g_thread_pool_new(block_worker, NULL, BLOCK_WORKER_THREADS, TRUE, &err);
+        if (block_pool == NULL) {
+            log_error("block: cannot start worker threads: %s", err->message);
+            g_error_free(err);
+        }
+    }
+    return block_pool;
+}
+
+/* ---- iovec helpers ---- */
+
+/* Drops the first `n` bytes of the vector (our private copy). */
+static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
+{
+    while (n > 0 && *iovcnt > 0) {
+        size_t step = XENDM_MIN(n, (*iov)->iov_len);
+        (*iov)->iov_base = (char *)(*iov)->iov_base + step;
+        (*iov)->iov_len -= step;
+        n -= step;
+        if ((*iov)->iov_len == 0) {
+            (*iov)++;
+            (*iovcnt)--;
+        }
+    }
+    /* Skip empty elements so that the caller never issues a zero-length transfer. */
+    while (*iovcnt > 0 && (*iov)->iov_len == 0) {
+        (*iov)++;
+        (*iovcnt)--;
+    }
+}
+
+static void iov_zero(struct iovec *iov, int iovcnt)
+{
+    for (int i = 0; i < iovcnt; i++) {
+        memset(iov[i].iov_base, 0, iov[i].iov_len);
+    }
+}
+
+/* Copies `n` bytes between buf and the vector, starting `skip` bytes into the vector. */
+static void iov_copy(const struct iovec *iov, int iovcnt, size_t skip, void *buf, size_t n,
+                     bool to_iov)
+{
+    char *p = buf;
+    for (int i = 0; i < iovcnt && n > 0; i++) {
+        if (skip >= iov[i].iov_len) {
+            skip -= iov[i].iov_len;
+            continue;
+        }
+        size_t step = XENDM_MIN(n, iov[i].iov_len - skip);
+        char *base = (char *)iov[i].iov_base + skip;
+        if (to_iov) {
+            memcpy(base, p, step);
+        } else {
+            memcpy(p, base, step);
+        }
+        p += step;
+        n -= step;
+        skip = 0;
+    }
+}
+
+/* ---- transfers (worker threads) ---- */
+
+/*
+ * Reads the whole vector from `offset`, resuming after short reads and EINTR. Past the end of
+ * the file the vector is zero-filled: a regular file may be shorter than the size a request
+ * was checked against (it shrank, or its size is not a multiple of an O_DIRECT block). With
+ * O_DIRECT, a short read can only mean the end of the file, and resuming at an unaligned
+ * offset would fail, so it ends there.
+ */
+static int read_vector(int fd, bool direct, struct iovec *iov, int iovcnt, uint64_t offset)
+{
+    iov_advance(&iov, &iovcnt, 0);
+    while (iovcnt > 0) {
+        ssize_t n = preadv(fd, iov, XENDM_MIN(iovcnt, IOV_MAX), (off_t)offset);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        size_t want = 0;
+        for (int i = 0; i < XENDM_MIN(iovcnt, IOV_MAX); i++) {
+            want += iov[i].iov_len;
+        }
+        iov_advance(&iov, &iovcnt, (size_t)n);
+        offset += (uint64_t)n;
+        if (n == 0 || (direct && (size_t)n < want)) {
+            iov_zero(iov, iovcnt);
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Writes the whole vector at `offset`, resuming after short writes and EINTR. */
+static int write_vector(int fd, struct iovec *iov, int iovcnt, uint64_t offset)
+{
+    iov_advance(&iov, &iovcnt, 0);
+    while (iovcnt > 0) {
+        ssize_t n = pwritev(fd, iov, XENDM_MIN(iovcnt, IOV_MAX), (off_t)offset);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        if (n == 0) {
+            return -ENOSPC; /* no progress: never loop forever */
+        }
+        iov_advance(&iov, &iovcnt, (size_t)n);
+        offset += (uint64_t)n;
+    }
+    return 0;
+}
+
+static bool vector_is_aligned(const struct block_backend *bb, uint64_t offset,
+                              const struct iovec *iov, int iovcnt)
+{
+    if (offset % bb->align != 0) {
+        return false;
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        if ((uintptr_t)iov[i].iov_base % bb->align != 0 || iov[i].iov_len % bb->align != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void *aligned_buffer(size_t align, size_t size)
+{
+    void *buf = NULL;
+    if (posix_memalign(&buf, XENDM_MAX(align, sizeof(void *)), size) != 0) {
+        return NULL;
+    }
+    return buf;
+}
+
+/*
+ * One aligned chunk [chunk, chunk + chunk_len) of a bounced request covering
+ * [offset, offset + len): reads it (whole, for a read; only when the request covers it
+ * partially, for a write), then copies between it and the request's vector.
+ */
+static int bounce_chunk(struct block_backend *bb, bool is_write, const struct iovec *iov,
+                        int iovcnt, uint64_t offset, uint64_t len, uint64_t chunk,
+                        size_t chunk_len, void *buf)
+{
+    uint64_t from = XENDM_MAX(chunk, offset);
+    uint64_t to = XENDM_MIN(chunk + chunk_len, offset + len);
+    struct iovec bounce = {.iov_base = buf, .iov_len = chunk_len};
+    bool partial = from > chunk || to < chunk + chunk_len;
+
+    if (!is_write || partial) {
+        int ret = read_vector(bb->fd, true, &bounce, 1, chunk);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (!is_write) {
+        iov_copy(iov, iovcnt, from - offset, (char *)buf + (from - chunk), to - from, true);
+        return 0;
+    }
+    iov_copy(iov, iovcnt, from - offset, (char *)buf + (from - chunk), to - from, false);
+    bounce = (struct iovec){.iov_base = buf, .iov_len = chunk_len};
+    return write_vector(bb->fd, &bounce, 1, chunk);
+}
+
+/* A request O_DIRECT cannot take as it is, moved through an aligned buffer chunk by chunk. */
+static int bounce_request(struct block_backend *bb, bool is_write, const struct iovec *iov,
+                          int iovcnt, uint64_t offset, uint64_t len)
+{
+    uint64_t start = offset - offset % bb->align;
+    uint64_t end = (offset + len + bb->align - 1) / bb->align * bb->align;
+    size_t buf_len = (size_t)XENDM_MIN(end - start, (uint64_t)BLOCK_BOUNCE_CHUNK);
+    void *buf = aligned_buffer(bb->align, buf_len);
+    int ret = 0;
+
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    for (uint64_t chunk = start; chunk < end && ret == 0; chunk += buf_len) {
+        size_t chunk_len = (size_t)XENDM_MIN(end - chunk, (uint64_t)buf_len);
+        ret = bounce_chunk(bb, is_write, iov, iovcnt, offset, len, chunk, chunk_len, buf);
+    }
+    /* Whole blocks past the end of a file whose size is not a block multiple grew it. */
+    if (ret == 0 && is_write && bb->is_regular && end > bb->size) {
+        while (ftruncate(bb->fd, (off_t)bb->size) < 0) {
+            if (errno != EINTR) {
+                ret = -errno;
+                break;
+            }
+        }
+    }
+    free(buf);
+    return ret;
+}
+
+static int do_read(struct block_backend *bb, struct iovec *iov, int iovcnt, uint64_t offset,
+                   uint64_t len)
+{
+    if (!bb->direct) {
+        return read_vector(bb->fd, false, iov, iovcnt, offset);
+    }
+    g_rw_lock_reader_lock(&bb->rmw_lock);
+    int ret = vector_is_aligned(bb, offset, iov, iovcnt)
+                  ? read_vector(bb->fd, true, iov, iovcnt, offset)
+                  : bounce_request(bb, false, iov, iovcnt, offset, len);
+    g_rw_lock_reader_unlock(&bb->rmw_lock);
+    return ret;
+}
+
+static int sync_if_writethrough(struct block_backend *bb, int ret)
+{
+    if (ret == 0 && bb->sync_each_write && fdatasync(bb->fd) < 0) {
+        return -errno;
+    }
+    return ret;
+}
+
+static int do_write(struct block_backend *bb, struct iovec *iov, int iovcnt, uint64_t offset,
+                    uint64_t len)
+{
+    int ret;
+    if (!bb->direct) {
+        ret = write_vector(bb->fd, iov, iovcnt, offset);
+    } else if (vector_is_aligned(bb, offset, iov, iovcnt)) {
+        g_rw_lock_reader_lock(&bb->rmw_lock);
+        ret = write_vector(bb->fd, iov, iovcnt, offset);
+        g_rw_lock_reader_unlock(&bb->rmw_lock);
+    } else {
+        g_rw_lock_writer_lock(&bb->rmw_lock);
+        ret = bounce_request(bb, true, iov, iovcnt, offset, len);
+        g_rw_lock_writer_unlock(&bb->rmw_lock);
+    }
+    return sync_if_writethrough(bb, ret);
+}
+
+/* Zeroes [offset, offset + len) by writing: when the file system cannot deallocate. */
+static int write_zero_bytes(struct block_backend *bb, uint64_t offset, uint64_t len)
+{
+    enum { ZERO_IOVS = BLOCK_BOUNCE_CHUNK / BLOCK_ZERO_CHUNK };
+    struct iovec iov[ZERO_IOVS];
+    void *zeroes = aligned_buffer(BLOCK_MAX_ALIGN, BLOCK_ZERO_CHUNK);
+    int ret = 0;
+
+    if (zeroes == NULL) {
+        return -ENOMEM;
+    }
+    memset(zeroes, 0, BLOCK_ZERO_CHUNK);
+    while (len > 0 && ret == 0) {
+        uint64_t piece = XENDM_MIN(len, (uint64_t)BLOCK_BOUNCE_CHUNK);
+        int iovcnt = 0;
+        for (uint64_t left = piece; left > 0; iovcnt++) {
+            size_t step = (size_t)XENDM_MIN(left, (uint64_t)BLOCK_ZERO_CHUNK);
+            iov[iovcnt] = (struct iovec){.iov_base = zeroes, .iov_len = step};
+            left -= step;
+        }
+        ret = do_write(bb, iov, iovcnt, offset, piece);
+        offset += piece;
+        len -= piece;
+    }
+    free(zeroes);
+    return ret;
+}
+
+/* fallocate(mode) on the range, else zeroes written; durable at once for writethrough. */
+static int do_deallocate(struct block_backend *bb, int mode, uint64_t offset, uint64_t len)
+{
+    int ret;
+    if (len == 0) {
+        return 0;
+    }
+    do {
+        ret = fallocate(bb->fd, mode, (off_t)offset, (off_t)len) < 0 ? -errno : 0;
+    } while (ret == -EINTR);
+    if (ret == -EOPNOTSUPP || ret == -ENOSYS || ret == -EINVAL || ret == -ENODEV) {
+        return write_zero_bytes(bb, offset, len);
+    }
+    if (ret == 0 && (bb->cache == BLOCK_CACHE_WRITETHROUGH ||
+                     bb->cache == BLOCK_CACHE_DIRECTSYNC) && fdatasync(bb->fd) < 0) {
+        ret = -errno;
+    }
+    return ret;
+}
+
+static int do_flush(struct block_backend *bb)
+{
+    if (bb->cache == BLOCK_CACHE_UNSAFE) {
+        return 0;
+    }
+    while (fdatasync(bb->fd) < 0) {
+        if (errno != EINTR) {
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+static int request_run(struct block_request *req)
+{
+    struct block_backend *bb = req->bb;
+    switch (req->op) {
+    case BLOCK_OP_READ:
+        return do_read(bb, req->iov, req->iovcnt, req->offset, req->len);
+    case BLOCK_OP_WRITE:
+        return do_write(bb, req->iov, req->iovcnt, req->offset, req->len);
+    case BLOCK_OP_FLUSH:
+        return do_flush(bb);
+    case BLOCK_OP_DISCARD:
+        return do_deallocate(bb, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, req->offset,
+                             req->len);
+    case BLOCK_OP_WRITE_ZEROES:
+        return do_deallocate(bb, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, req->offset,
+                             req->len);
+    }
+    return -EINVAL;
+}
+
+/* Hands a finished request back to the event-loop thread. Any thread. */
+static void request_finish(struct block_request *req)
+{
+    struct block_backend *bb = req->bb;
+    const uint64_t one = 1;
+
+    /*
+     * Everything that touches bb happens under done_lock: once it is released, the event
+     * loop may run the callback, see nothing in flight and free the backend.
+     */
+    g_mutex_lock(&bb->done_lock);
+    g_queue_push_tail(&bb->done, req);
+    /* A full counter (EAGAIN) still wakes the loop; nothing else can fail here. */
+    if (write(bb->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+        log_warn("block '%s': cannot signal a completion: %s", bb->filename, strerror(errno));
+    }
+    g_cond_broadcast(&bb->done_cond);
+    g_mutex_unlock(&bb->done_lock);
+}
+
+static void block_worker(gpointer data, gpointer user_data)
+{
+    struct block_request *req = data;
+    req->ret = request_run(req);
+    request_finish(req);
+}
+
+/* ---- completion (event-loop thread) ---- */
+
+static void block_unref(struct block_backend *bb)
+{
+    if (--bb->refs > 0) {
+        return;
+    }
+    g_rw_lock_clear(&bb->rmw_lock);
+    g_mutex_clear(&bb->done_lock);
+    g_cond_clear(&bb->done_cond);
+    g_free(bb->filename);
+    g_free(bb);
+}
+
+static void account(struct block_backend *bb, const struct block_request *req)
+{
+    struct block_stats *st = &bb->stats;
+    if (req->ret < 0) {
+        st->failed_operations++;
+        return;
+    }
+    switch (req->op) {
+    case BLOCK_OP_READ:
+        st->rd_operations++;
+        st->rd_bytes += req->len;
+        break;
+    case BLOCK_OP_WRITE:
+        st->wr_operations++;
+        st->wr_bytes += req->len;
+        break;
+    case BLOCK_OP_FLUSH:
+        st->flush_operations++;
+        break;
+    case BLOCK_OP_DISCARD:
+        st->discard_operations++;
+        break;
+    case BLOCK_OP_WRITE_ZEROES:
+        /* QEMU counts write-zeroes as writes of the range. */
+        st->wr_operations++;
+        st->wr_bytes += req->len;
+        break;
+    }
+}
+
+/*
+ * Runs the callbacks of finished requests, one at a time: a callback may submit more, drain
+ * or even close the backend, and whatever it leaves on the queue is then still counted in
+ * in_flight and found by that drain.
+ */
+static void run_completions(struct block_backend *bb)
+{
+    for (;;) {
+        g_mutex_lock(&bb->done_lock);
+        struct block_request *req = g_queue_pop_head(&bb->done);
+        g_mutex_unlock(&bb->done_lock);
+        if (req == NULL) {
+            return;
+        }
+        account(bb, req);
+        bb->in_flight--;
+        TRACE(block_complete, "file=%s op=%s offset=%" PRIu64 " len=%" PRIu64 " ret=%d",
+              bb->filename, block_op_names[req->op], req->offset, req->len, req->ret);
+        req->cb(req->opaque, req->ret);
+        g_free(req->iov);
+        g_free(req);
+    }
+}
+
+static gboolean completion_ready(gint fd, GIOCondition condition, gpointer opaque)
+{
+    struct block_backend *bb = opaque;
+    uint64_t count;
+
+    /* Read first: a request finishing after this sets the counter again. */
+    while (read(fd, &count, sizeof(count)) < 0 && errno == EINTR) {
+    }
+    bb->refs++;
+    run_completions(bb);
+    block_unref(bb);
+    return G_SOURCE_CONTINUE;
+}
+
+void block_drain(struct block_backend *bb)
+{
+    if (bb == NULL) {
+        return;
+    }
+    bb->refs++;
+    while (bb->in_flight > 0) {
+        g_mutex_lock(&bb->done_lock);
+        while (g_queue_is_empty(&bb->done)) {
+            g_cond_wait(&bb->done_cond, &bb->done_lock);
+        }
+        g_mutex_unlock(&bb->done_lock);
+        run_completions(bb);
+    }
+    block_unref(bb);
+}
+
+unsigned block_in_flight(const struct block_backend *bb)
+{
+    return bb->in_flight;
+}
+
+/* ---- submission (event-loop thread) ---- */
+
+static struct block_request *request_new(struct block_backend *bb, enum block_op op,
+                                         uint64_t offset, uint64_t len, block_complete_fn cb,
+                                         void *opaque)
+{
+    struct block_request *req = g_new0(struct block_request, 1);
+    req->bb = bb;
+    req->op = op;
+    req->offset = offset;
+    req->len = len;
+    req->cb = cb;
+    req->opaque = opaque;
+    return req;
+}
+
+/* check: 0 to run the request, or the -errno it completes with without touching the image. */
+static void request_submit(struct block_request *req, int check)
+{
+    struct block_backend *bb = req->bb;
+
+    bb->in_flight++;
+    TRACE(block_request, "file=%s op=%s offset=%" PRIu64 " len=%" PRIu64 " check=%d",
+          bb->filename, block_op_names[req->op], req->offset, req->len, check);
+    GThreadPool *pool = check == 0 ? block_get_pool() : NULL;
+    if (pool == NULL) {
+        req->ret = check != 0 ? check : -EAGAIN;
+        request_finish(req);
+        return;
+    }
+    /* Exclusive pool: pushing cannot fail. */
+    g_thread_pool_push(pool, req, NULL);
+}
+
+static int check_range(const struct block_backend *bb, uint64_t offset, uint64_t len)
+{
+    if (offset + len < offset || offset + len > bb->size) {
+        return -EIO;
+    }
+    return 0;
+}
+
+static int check_write(const struct block_backend *bb, uint64_t offset, uint64_t len)
+{
+    return bb->read_only ? -EROFS : check_range(bb, offset, len);
+}
+
+/* Copies the vector and sums its length; the -errno of a malformed one. */
+static int take_vector(struct block_request *req, const struct iovec *iov, int iovcnt)
+{
+    if (iov == NULL || iovcnt <= 0 || iovcnt > IOV_MAX) {
+        return -EINVAL;
+    }
+    uint64_t len = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (len + iov[i].iov_len < len) {
+            return -EIO;
+        }
+        len += iov[i].iov_len;
+    }
+    req->iov = g_new(struct iovec, (size_t)iovcnt);
+    memcpy(req->iov, iov, sizeof(*iov) * (size_t)iovcnt);
+    req->iovcnt = iovcnt;
+    req->len = len;
+    return 0;
+}
+
+void block_readv(struct block_backend *bb, uint64_t offset, const struct iovec *iov, int iovcnt,
+                 block_complete_fn cb, void *opaque)
+{
+    struct block_request *req = request_new(bb, BLOCK_OP_READ, offset, 0, cb, opaque);
+    int check = take_vector(req, iov, iovcnt);
+    if (check == 0) {
+        check = check_range(bb, offset, req->len);
+    }
+    request_submit(req, check);
+}
+
+void block_writev(struct block_backend *bb, uint64_t offset, const struct iovec *iov, int iovcnt,
+                  block_complete_fn cb, void *opaque)
+{
+    struct block_request *req = request_new(bb, BLOCK_OP_WRITE, offset, 0, cb, opaque);
+    int check = take_vector(req, iov, iovcnt);
+    if (check == 0) {
+        check = check_write(bb, offset, req->len);
+    }
+    request_submit(req, check);
+}
+
+void block_flush(struct block_backend *bb, block_complete_fn cb, void *opaque)
+{
+    /* A flush of a read-only medium has nothing to do but is no error (QEMU: success). */
+    struct block_request *req = request_new(bb, BLOCK_OP_FLUSH, 0, 0, cb, opaque);
+    request_submit(req, 0);
+}
+
+void block_discard(struct block_backend *bb, uint64_t offset, uint64_t len, block_complete_fn cb,
+                   void *opaque)
+{
+    struct block_request *req = request_new(bb, BLOCK_OP_DISCARD, offset, len, cb, opaque);
+    request_submit(req, check_write(bb, offset, len));
+}
+
+void block_write_zeroes(struct block_backend *bb, uint64_t offset, uint64_t len,
+                        block_complete_fn cb, void *opaque)
+{
+    struct block_request *req = request_new(bb, BLOCK_OP_WRITE_ZEROES, offset, len, cb, opaque);
+    request_submit(req, check_write(bb, offset, len));
+}
+
+int block_pread(struct block_backend *bb, void *buf, size_t len, uint64_t offset)
+{
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    int ret = check_range(bb, offset, len);
+    if (ret == 0) {
+        ret = do_read(bb, &iov, 1, offset, len);
+    }
+    return ret;
+}
+
+/* ---- open and close ---- */
+
+bool block_cache_mode_parse(const char *text, enum block_cache_mode *mode)
+{
+    static const char *const names[] = {
+        [BLOCK_CACHE_WRITEBACK] = "writeback",   [BLOCK_CACHE_WRITETHROUGH] = "writethrough",
+        [BLOCK_CACHE_NONE] = "none",             [BLOCK_CACHE_DIRECTSYNC] = "directsync",
+        [BLOCK_CACHE_UNSAFE] = "unsafe",
+    };
+    for (size_t i = 0; text != NULL && i < ARRAY_SIZE(names); i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *mode = (enum block_cache_mode)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool cache_is_direct(enum block_cache_mode cache)
+{
+    return cache == BLOCK_CACHE_NONE || cache == BLOCK_CACHE_DIRECTSYNC;
+}
+
+static bool cache_is_sync(enum block_cache_mode cache)
+{
+    return cache == BLOCK_CACHE_WRITETHROUGH || cache == BLOCK_CACHE_DIRECTSYNC;
+}
+
+/*
+ * The O_DIRECT alignment: the logical block size, found by reading the first 512 bytes (a
+ * 4Kn device or file system refuses that with EINVAL). The buffer is aligned to the largest
+ * candidate so that only the offset and length are under test.
+ */
+static size_t probe_direct_alignment(int fd)
+{
+    void *buf = aligned_buffer(BLOCK_MAX_ALIGN, BLOCK_MAX_ALIGN);
+    size_t align = BLOCK_MAX_ALIGN;
+    ssize_t n;
+
+    if (buf == NULL) {
+        return align;
+    }
+    do {
+        n = pread(fd, buf, 512, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) {
+        align = 512;
+    }
+    free(buf);
+    return align;
+}
+
+static const char *open_name(const struct block_open_options *options, char *fdname,
+                             size_t fdname_len)
+{
+    if (options->filename != NULL) {
+        return options->filename;
+    }
+    snprintf(fdname, fdname_len, "fd %d", options->fd);
+    return fdname;
+}
+
+static int open_file(const struct block_open_options *options, const char *name, GError **err)
+{
+    int flags = (options->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+    if (cache_is_direct(options->cache)) {
+        flags |= O_DIRECT;
+    }
+    if (cache_is_sync(options->cache)) {
+        flags |= O_DSYNC;
+    }
+    int fd = open(options->filename, flags);
+    if (fd >= 0) {
+        return fd;
+    }
+    int saved = errno;
+    if (saved == EINVAL && (flags & O_DIRECT)) {
+        g_set_error(err, BLOCK_ERROR, 0,
+                    "Could not open '%s': its file system does not support O_DIRECT "
+                    "(cache=none or directsync)", name);
+    } else if (!options->read_only && (saved == EROFS || saved == EACCES || saved == EPERM)) {
+        g_set_error(err, BLOCK_ERROR, 0, "Could not open '%s' read-write: %s", name,
+                    g_strerror(saved));
+    } else if (saved == EISDIR) {
+        g_set_error(err, BLOCK_ERROR, 0, "Could not open '%s': it is a directory", name);
+    } else {
+        g_set_error(err, BLOCK_ERROR, 0, "Could not open '%s': %s", name, g_strerror(saved));
+    }
+    return -1;
+}
+
+/* A passed descriptor: its access mode must allow what is asked; O_DIRECT can be added. */
+static bool adopt_fd(struct block_backend *bb, const struct block_open_options *options,
+                     const char *name, GError **err)
+{
+    int fl = fcntl(bb->fd, F_GETFL);
+    if (fl < 0) {
+        g_set_error(err, BLOCK_ERROR, 0, "Could not use '%s': %s", name, g_strerror(errno));
+        return false;
+    }
+    if (!options->read_only && (fl & O_ACCMODE) == O_RDONLY) {
+        g_set_error(err, BLOCK_ERROR, 0, "Could not open '%s' read-write: it was opened read-only",
+                    name);
+        return false;
+    }
+    if (!options->read_only && (fl & O_ACCMODE) == O_WRONLY) {
+        g_set_error(err, BLOCK_ERROR, 0, "Could not use '%s': it was opened write-only", name);
+        return false;
+    }
+    if (bb->direct && !(fl & O_DIRECT) && fcntl(bb->fd, F_SETFL, fl | O_DIRECT) < 0) {
+        g_set_error(err, BLOCK_ERROR, 0, "Could not use '%s' with O_DIRECT: %s", name,
+                    g_strerror(errno));
+        return false;
+    }
+    /* O_DSYNC cannot be added with F_SETFL: sync after each write instead. */
+    bb->sync_each_write = cache_is_sync(options->cache) && !(fl & O_DSYNC);
+    if (fcntl(bb->fd, F_SETFD, FD_CLOEXEC) < 0) {
+        g_set_error(err, BLOCK_ERROR, 0, "Could not use '%s': %s", name, g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static bool learn_size(struct block_backend *bb, const char *name, GError **err)
+{
+    struct stat st;
+    if (fstat(bb->fd, &st) < 0) {
+        g_set_error(err, BLOCK_ERROR, 0, "Could not open '%s': %s", name, g_strerror(errno));
+        return false;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        g_set_error(err, BLOCK_ERROR, 0, "Could not open '%s': it is a directory", name);
+        return false;
+    }
+    if (S_ISREG(st.st_mode)) {
+        bb->is_regular = true;
+        bb->size = (uint64_t)st.st_size;
+        return true;
+    }
+    if (!S_ISBLK(st.st_mode)) {
+        g_set_error(err, BLOCK_ERROR, 0,
+                    "Could not open '%s': it is neither a regular file nor a block device", name);
+        return false;
+    }
+    /* A block device's size, without BLKGETSIZE64 (see the top of the file). */
+    off_t end = lseek(bb->fd, 0, SEEK_END);
+    if (end < 0) {
+        g_set_error(err, BLOCK_ERROR, 0, "Could not find the size of '%s': %s", name,
+                    g_strerror(errno));
+        return false;
+    }
+    bb->size = (uint64_t)end;
+    return true;
+}
+
+static bool attach_completion_source(struct block_backend *bb, const char *name, GError **err)
+{
+    bb->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (bb->event_fd < 0) {
+        g_set_error(err, BLOCK_ERROR, 0, "'%s': cannot create an eventfd: %s", name,
+                    g_strerror(errno));
+        return false;
+    }
+    bb->source = g_unix_fd_source_new(bb->event_fd, G_IO_IN);
+    g_source_set_callback(bb->source, G_SOURCE_FUNC(completion_ready), bb, NULL);
+    g_source_attach(bb->source, NULL);
+    return true;
+}
+
+static void release_resources(struct block_backend *bb)
+{
+    if (bb->source != NULL) {
+        g_source_destroy(bb->source);
+        g_source_unref(bb->source);
+        bb->source = NULL;
+    }
+    if (bb->event_fd >= 0) {
+        close(bb->event_fd);
+        bb->event_fd = -1;
+    }
+    if (bb->fd >= 0) {
+        close(bb->fd);
+        bb->fd = -1;
+    }
+}
+
+/* On failure a passed fd is closed too: the backend owned it from the call on. */
+struct block_backend *block_open(const struct block_open_options *options, GError **err)
+{
+    char fdname[32];
+    const char *name = open_name(options, fdname, sizeof(fdname));
+    struct block_backend *bb = g_new0(struct block_backend, 1);
+
+    bb->filename = g_strdup(name);
+    bb->read_only = options->read_only;
+    bb->cache = options->cache;
+    bb->direct = cache_is_direct(options->cache);
+    bb->align = 1;
+    bb->refs = 1;
+    bb->event_fd = -1;
+    g_rw_lock_init(&bb->rmw_lock);
+    g_mutex_init(&bb->done_lock);
+    g_cond_init(&bb->done_cond);
+    g_queue_init(&bb->done);
+
+    if (options->fd >= 0) {
+        bb->fd = options->fd;
+        if (!adopt_fd(bb, options, name, err)) {
+            goto fail;
+        }
+    } else if (options->filename == NULL) {
+        bb->fd = -1;
+        g_set_error(err, BLOCK_ERROR, 0, "a block backend needs a file name or a descriptor");
+        goto fail;
+    } else {
+        bb->fd = open_file(options, name, err);
+        if (bb->fd < 0) {
+            goto fail;
+        }
+    }
+    if (!learn_size(bb, name, err)) {
+        goto fail;
+    }
+    if (bb->direct) {
+        bb->align = probe_direct_alignment(bb->fd);
+    }
+    if (!attach_completion_source(bb, name, err)) {
+        goto fail;
+    }
+    return bb;
+
+fail:
+    release_resources(bb);
+    block_unref(bb);
+    return NULL;
+}
+
+void block_close(struct block_backend *bb)
+{
+    if (bb == NULL) {
+        return;
+    }
+    block_drain(bb);
+    release_resources(bb);
+    block_unref(bb);
+}
+
+uint64_t block_size(const struct block_backend *bb)
+{
+    return bb->size;
+}
+
+bool block_is_read_only(const struct block_backend *bb)
+{
+    return bb->read_only;
+}
+
+const char *block_filename(const struct block_backend *bb)
+{
+    return bb->filename;
+}
+
+void block_get_stats(const struct block_backend *bb, struct block_stats *stats)
+{
+    *stats = bb->stats;
+}
