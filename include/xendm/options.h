@@ -57,6 +57,7 @@ struct xendm_config {
     GPtrArray *monitors;          /* struct kv_list *: -mon, recorded (QMP is not served yet) */
     GPtrArray *devices;           /* struct kv_list *: -device, "driver" = the implied key */
     GPtrArray *drives;            /* struct kv_list *: -drive, in order */
+    GPtrArray *netdevs;           /* struct kv_list *: -netdev, "type" = the implied key */
     GPtrArray *trace_patterns;    /* char *: -trace globs */
 };
 

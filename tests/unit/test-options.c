@@ -158,11 +158,15 @@ static void test_libxl_demo(void)
     struct xendm_config *cfg;
     struct kv_list *kv;
 
-    /* -netdev is not implemented yet: it is named. */
-    g_assert_null(parse_line(full, &err));
-    g_assert_error(err, g_quark_from_static_string("xendm-options"), 0);
-    g_assert_cmpstr(err->message, ==, "option -netdev is not supported yet");
-    g_clear_error(&err);
+    /* The whole line parses; -netdev is recorded with its type as the first key. */
+    cfg = parse_line(full, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(cfg->netdevs->len, ==, 1);
+    kv = g_ptr_array_index(cfg->netdevs, 0);
+    g_assert_cmpstr(kv_value(kv, "type"), ==, "tap");
+    g_assert_cmpstr(kv_value(kv, "ifname"), ==, "vif5.0-emu");
+    g_assert_cmpstr(kv_value(kv, "br"), ==, "xenbr0");
+    config_free(cfg);
 
     cfg = parse_line(supported, &err);
     g_assert_no_error(err);
@@ -266,6 +270,7 @@ static void test_unknown_and_malformed(void)
     expect_error("-chardev null", "-chardev: 'null' has no id");
     expect_error("-chardev null,id=a -chardev null,id=a", "-chardev: duplicate id 'a'");
     expect_error("-device id=x", "-device: 'id=x' does not start with a driver name");
+    expect_error("-netdev id=x", "-netdev: 'id=x' does not start with a type");
     expect_error("-serial null -serial null -serial null -serial null -serial null",
                  "-serial: at most 4 serial ports");
     expect_error("-trace events=/tmp/x", "-trace: invalid parameter 'events'");
