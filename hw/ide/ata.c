@@ -222,9 +222,19 @@ static void cd_medium_changed(void *opaque)
     mmc_cdrom_medium_changed(&d->cd);
 }
 
+/* What QMP query-block reports: the lock of PREVENT ALLOW MEDIUM REMOVAL and the tray. */
+static void cd_tray_state(void *opaque, bool *locked, bool *open)
+{
+    struct ide_drive *d = opaque;
+
+    *locked = d->cd.locked;
+    *open = d->cd.tray_open;
+}
+
 static const struct drive_device_ops cd_drive_ops = {
     .eject_request = cd_eject_request,
     .medium_changed = cd_medium_changed,
+    .tray_state = cd_tray_state,
 };
 
 static const struct drive_device_ops hd_drive_ops = {0};
@@ -251,6 +261,13 @@ bool ide_drive_attach(struct ide_drive *d, struct drive *drive, enum ide_kind ki
     d->kind = (uint8_t)kind;
     d->unplugged = false;
     if (kind == IDE_KIND_CD) {
+        /*
+         * libxl 4.17 names a CD-ROM with `-drive if=none,readonly=on,id=X` (no media=) and
+         * `-device ide-cd,drive=X`: the device makes the drive removable, so QMP eject and
+         * blockdev-change-medium find a CD-ROM there, and every new medium read-only.
+         */
+        drive->media = DRIVE_MEDIA_CDROM;
+        drive->read_only = true;
         mmc_cdrom_init(&d->cd, drive);
     } else {
         d->nb_sectors = drive->backend != NULL ? block_size(drive->backend) / IDE_SECTOR_SIZE
@@ -1133,12 +1150,16 @@ static void ata_cd_command(struct ide_drive *d, uint8_t cmd)
 static void ata_execute(struct ide_drive *d, uint8_t cmd)
 {
     TRACE(ide_command, "ch=%u unit=%u cmd=0x%02x", d->ch->index, d->unit, cmd);
-    if (d->status & ATA_STATUS_BSY) {
-        /* ATA8-ACS §6.2: the device ignores the command register while BSY (an ATAPI
-         * device still takes DEVICE RESET). */
+    if (d->status & (ATA_STATUS_BSY | ATA_STATUS_DRQ)) {
+        /*
+         * ATA8-ACS §6.2: the host shall not write the Command register while BSY or DRQ is
+         * set; only DEVICE RESET reaches a PACKET device then (ATA8-ACS §7.6). The drive
+         * ignores the write and its transfer goes on, as qemu-xen's does: a driver that
+         * gave up on a transfer resets the device (SRST or DEVICE RESET) to end it.
+         */
         if (!(d->kind == IDE_KIND_CD && cmd == ATA_DEVICE_RESET)) {
-            log_guest_error("ide%u.%u: command 0x%02x while busy", d->ch->index, d->unit,
-                            cmd);
+            log_guest_error("ide%u.%u: command 0x%02x while %s", d->ch->index, d->unit, cmd,
+                            (d->status & ATA_STATUS_BSY) ? "busy" : "DRQ is set");
             return;
         }
     }

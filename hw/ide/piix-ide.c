@@ -409,6 +409,14 @@ static void piix_ide_post_load(void *dev)
     update_decode(s);
 }
 
+/*
+ * Bounds of the CD-ROM's saved fields: a sense key is 4 bits (SPC-4 §4.5.2.1, the error
+ * register's high nibble); a pending media event is one of MMC-6 §6.7.2.5's codes 0..3
+ * (no change, eject request, new media, media removal).
+ */
+#define IDE_SENSE_KEY_MAX 0x0f
+#define IDE_MEDIA_EVENT_MAX 3
+
 #define DRV_FIELD(c, u, f, type, width, n, max)                                                  \
     VMSTATE_FIELD_FULL("ch" #c ".d" #u "." #f, struct piix_ide, ch[c].drives[u].f, type, width, \
                        n, max, 0)
@@ -436,9 +444,9 @@ static void piix_ide_post_load(void *dev)
         DRV_BOOL(c, u, dma_pending), DRV_U8_MAX(c, u, dma_kind, IDE_DMA_FROM_BUF),               \
         DRV_U64(c, u, dma_offset), DRV_U64(c, u, dma_bytes_left),                                \
         DRV_FIELD(c, u, buf, VMSTATE_TYPE_U8, 1, IDE_BUF_SIZE, 0),                               \
-        DRV_U8(c, u, cd.sense_key), DRV_U8(c, u, cd.asc), DRV_U8(c, u, cd.ascq),                 \
-        DRV_BOOL(c, u, cd.unit_attention), DRV_BOOL(c, u, cd.locked),                            \
-        DRV_BOOL(c, u, cd.tray_open), DRV_U8(c, u, cd.event_pending)
+        DRV_U8_MAX(c, u, cd.sense_key, IDE_SENSE_KEY_MAX), DRV_U8(c, u, cd.asc),                 \
+        DRV_U8(c, u, cd.ascq), DRV_BOOL(c, u, cd.unit_attention), DRV_BOOL(c, u, cd.locked),     \
+        DRV_BOOL(c, u, cd.tray_open), DRV_U8_MAX(c, u, cd.event_pending, IDE_MEDIA_EVENT_MAX)
 
 #define CH_FIELD(c, f, type, width, max)                                                          \
     VMSTATE_FIELD_FULL("ch" #c "." #f, struct piix_ide, ch[c].f, type, width, 1, max, 0)
