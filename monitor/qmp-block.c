@@ -266,3 +266,50 @@ struct json_value *qmp_query_blockstats(struct qmp_request *req, GError **err)
     }
     return list;
 }
+
+/* ---- HMP ---- */
+
+void hmp_info_block(struct monitor *mon, GString *out)
+{
+    GPtrArray *drives = monitor_drives(mon);
+
+    for (guint i = 0; drives != NULL && i < drives->len; i++) {
+        const struct drive *drive = g_ptr_array_index(drives, i);
+        bool locked, open;
+
+        drive_tray(drive, &locked, &open);
+        if (drive->backend == NULL) {
+            g_string_append_printf(out, "%s: [not inserted]\n", drive->id);
+        } else {
+            g_string_append_printf(out, "%s (#block%u): %s (raw%s)\n", drive->id, i,
+                                   block_filename(drive->backend),
+                                   block_is_read_only(drive->backend) ? ", read-only" : "");
+        }
+        if (drive->media == DRIVE_MEDIA_CDROM) {
+            g_string_append_printf(out, "    Removable device: %slocked, tray %s\n",
+                                   locked ? "" : "not ", open ? "open" : "closed");
+        }
+        g_string_append(out, "\n");
+    }
+}
+
+void hmp_info_blockstats(struct monitor *mon, GString *out)
+{
+    GPtrArray *drives = monitor_drives(mon);
+
+    for (guint i = 0; drives != NULL && i < drives->len; i++) {
+        const struct drive *drive = g_ptr_array_index(drives, i);
+        struct block_stats st = {0};
+
+        if (drive->backend != NULL) {
+            block_get_stats(drive->backend, &st);
+        }
+        g_string_append_printf(out,
+                               "%s: rd_bytes=%" G_GUINT64_FORMAT " wr_bytes=%" G_GUINT64_FORMAT
+                               " rd_operations=%" G_GUINT64_FORMAT
+                               " wr_operations=%" G_GUINT64_FORMAT
+                               " flush_operations=%" G_GUINT64_FORMAT "\n",
+                               drive->id, st.rd_bytes, st.wr_bytes, st.rd_operations,
+                               st.wr_operations, st.flush_operations);
+    }
+}

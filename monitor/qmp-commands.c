@@ -656,6 +656,8 @@ static const struct hmp_info {
     void (*show)(struct monitor *mon, GString *out);
     const char *help;
 } hmp_infos[] = {
+    {"block", hmp_info_block, "show the block devices"},
+    {"blockstats", hmp_info_blockstats, "show block device statistics"},
     {"chardev", hmp_info_chardev, "show the character devices"},
     {"name", hmp_info_name, "show the current VM name"},
     {"status", hmp_info_status, "show the current VM status (running|paused)"},

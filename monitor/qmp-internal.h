@@ -83,6 +83,9 @@ struct json_value *qmp_blockdev_change_medium(struct qmp_request *req, GError **
 struct json_value *qmp_change(struct qmp_request *req, GError **err);
 struct json_value *qmp_query_block(struct qmp_request *req, GError **err);
 struct json_value *qmp_query_blockstats(struct qmp_request *req, GError **err);
+/* HMP `info block` and `info blockstats`, as QEMU prints them (xl qemu-monitor-command). */
+void hmp_info_block(struct monitor *mon, GString *out);
+void hmp_info_blockstats(struct monitor *mon, GString *out);
 
 /* ---- fd sets (fdset.c) ---- */
 struct fdsets *fdsets_new(void);

@@ -78,8 +78,11 @@ class Harness:
         parent, child = socket.socketpair()
         self.qtest = parent
         config = os.path.join(tmp, "domain.cfg")
+        disk = os.path.join(tmp, "disk.img")
+        with open(disk, "wb") as f:
+            f.truncate(8 << 20)
         with open(config, "w") as f:
-            f.write(DOMAIN_CONFIG)
+            f.write(DOMAIN_CONFIG + f'disk = [ "{disk},raw,hda,rw" ]\n')
         argv = [xensim, "--qtest-fd=3", f"--dm={dm}", f"--libdir={libdir}",
                 f"--run-dir={tmp}", f"--config={config}", "--serial", "null",
                 "--name", "conversation"]
@@ -264,6 +267,17 @@ def conversation(h):
     r = s.cmd("human-monitor-command", {"command-line": "info status"})
     check("human-monitor-command 'info status' (xl qemu-monitor-command)",
           "VM status: running" in str(r.get("return")), json.dumps(r), "return")
+
+    r = s.cmd("query-blockstats")
+    devices = [b.get("device") for b in r.get("return", [])]
+    stats = r.get("return", [{}])[0].get("stats", {}) if devices else {}
+    check("query-blockstats lists the IDE disk with libxenstat's counters",
+          "ide0-hd0" in devices and all(k in stats for k in
+                                        ("rd_bytes", "wr_bytes", "rd_operations",
+                                         "wr_operations")), json.dumps(r), devices)
+    r = s.cmd("human-monitor-command", {"command-line": "info blockstats"})
+    check("human-monitor-command 'info blockstats'",
+          "ide0-hd0: rd_bytes=" in str(r.get("return")), json.dumps(r), "return")
 
     r = s.cmd("no-such-command")
     check("an unknown command: CommandNotFound", error_class(r) == "CommandNotFound",

@@ -105,12 +105,13 @@ def candidate_version(pkg):
             raise SystemExit(f"rig: package {pkg} is not available from apt (apt-get update?)")
 
 
-def fetch():
-    """Downloads and unpacks the packages once per set of versions. Returns the root dir."""
-    pkgs = PACKAGES + [kernel_package()]
+def fetch(packages=None, prefix="root"):
+    """Downloads and unpacks the packages once per set of versions. Returns the root dir.
+    packages (default: the rig's own and the kernel) go into CACHE/PREFIX-<versions key>."""
+    pkgs = packages if packages is not None else PACKAGES + [kernel_package()]
     wanted = sorted(f"{p}={candidate_version(p)}" for p in pkgs)
     key = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
-    root = os.path.join(CACHE, "root-" + key)
+    root = os.path.join(CACHE, prefix + "-" + key)
     if os.path.exists(os.path.join(root, ".complete")):
         return root
     debs = os.path.join(CACHE, "debs")
@@ -300,6 +301,8 @@ def build_overlay(builddir, root, scenarios):
     add_with_libs(t, "rig/bin/xendm", xendm, None, seen)
     if any(name.startswith("stubdom") for name, _ in scenarios):
         add_stubdom(t, builddir, root)
+    if any(name.startswith("ide-") for name, _ in scenarios):
+        add_guest(t, root)
     fwdir = os.path.join(builddir, "tests", "xen", "firmware")
     for fw in sorted(os.listdir(fwdir)) if os.path.isdir(fwdir) else []:
         if fw.endswith(".elf"):
@@ -317,6 +320,17 @@ def add_stubdom(tree, builddir, root):
     log(f"stub domain rootfs: {len(rootfs) / 1e6:.1f} MB")
     tree.add_bytes("rig/stubdom/rootfs.cpio.gz", rootfs)
     tree.add_file("rig/stubdom/vmlinuz", os.path.join(CACHE, "vmlinuz"), 0o644)
+
+
+def add_guest(tree, root):
+    """The IDE guest for the ide-* scenarios (tests/xen/guest/mkguest.py): its boot disk, its
+    CD image and the data disk's helpers, in /rig/guest. Built once per set of inputs."""
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, os.path.join(HERE, "guest"))
+    import mkguest
+    images = mkguest.build_images(root)
+    for name in ["boot.img", "test.iso", "datadisk.sh"]:
+        tree.add_file("rig/guest/" + name, os.path.join(images, name), 0o644)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,6 +510,10 @@ def cmd_run(args):
     dom0_args = f"xrig.scenarios={':'.join(n for n, _ in scenarios)} xrig.dms={':'.join(dms)}"
     if args.show_serial:
         dom0_args += " xrig.show_serial=1"
+    if args.scenarios:
+        # Scenarios named on the command line: those too slow for the default run with every
+        # device model (ide-boot with qemu-xen) run in full.
+        dom0_args += " xrig.named=1"
     # dom0 bounds each scenario itself; this bound catches a dom0 that stopped answering.
     timeout = args.timeout or TOOLSTACK_UP_BOUND + len(dms) * sum(
         scenario_timeout(p) + 30 for _, p in scenarios)

@@ -1,0 +1,99 @@
+# A Debian guest boots through hvmloader and SeaBIOS from an IDE disk image (MBR, syslinux, the
+# rig's kernel and an initramfs: tests/xen/guest/), writes and reads back a pattern on a second
+# IDE disk with ata_piix in a DMA mode, reads an ISO 9660 CD-ROM, powers off through ACPI S5;
+# dom0 then finds the guest's pattern on the data disk file.
+# timeout: 900
+#
+# The disks name backendtype=qdisk. Left to itself, libxl 4.17 on Linux gives a raw file the
+# "phy" backend: blkback in dom0 on a loop device that its block hotplug script sets up (udev or
+# xl devd runs it); this dom0 has neither, and xl create fails ("unable to add device with path
+# .../backend/vbd/..."). With qdisk the PV side of each disk (backend/qdisk/<domid>) belongs to
+# the guest's own device model (qemu-xen's xen-bus serves the backends of its -xen-domid), libxl
+# waits for no backend state when it adds a device-model backend, and the dom0 QEMU of Debian's
+# xencommons (-xen-domid 0 -xen-attach -M xenpv) is not involved: it serves disks attached to
+# dom0 itself. The guest keeps the emulated IDE disks (xen_emul_unplug=never on its kernel's
+# command line), so no PV frontend connects to that backend.
+. /rig/guest/datadisk.sh
+
+# SeaBIOS loads the kernel by PIO, three ioreqs a sector: 3 to 9 minutes per device model on
+# this nested rig. The default run (make check) boots it with xendm; qemu-xen's run, the
+# reference, comes when the scenario is named: tests/xen/rig.py run ide-boot.
+[ "$RIG_DM" = xendm ] || [ -n "$RIG_NAMED" ] ||
+    skip "qemu-xen's run only when named (tests/xen/rig.py run ide-boot): minutes of PIO"
+
+BOOT=/rig/guest/boot.img
+ISO=/rig/guest/test.iso
+DATA=$WORK/data.img
+datadisk_make "$DATA" || fail "cannot make the data disk $DATA"
+step_ok "data disk: ${DATADISK_MIB} MiB with its label and the host's pattern"
+
+# memory: the kernel and its initramfs need about 100 MiB; 192 leaves room for the 4 MiB
+# pattern in RAM. tsc_mode: under TCG Xen's RDTSCP interception fails (shared/reference).
+guest_config <<EOF2
+memory = 192
+boot = "c"
+tsc_mode = "native"
+on_poweroff = "destroy"
+on_reboot = "destroy"
+disk = [ "format=raw,vdev=hda,backendtype=qdisk,access=rw,target=$BOOT",
+         "format=raw,vdev=hdb,backendtype=qdisk,access=rw,target=$DATA",
+         "format=raw,vdev=hdc,backendtype=qdisk,access=ro,devtype=cdrom,target=$ISO" ]
+EOF2
+create
+expect_serial '^SYSLINUX ' 180
+# SeaBIOS reads the 10 MB of kernel and initramfs for syslinux by PIO, three ioreqs or so a
+# sector: minutes on this nested rig. Each minute shows the guest's CPU time and how far the
+# boot disk has been read (HMP "info blockstats": qemu-xen answers it, xendm not yet).
+boot_disk_read() {
+    xl qemu-monitor-command "$GUEST" "info blockstats" 2>/dev/null |
+        sed -n 's/^\([^:]*\): .*\(rd_bytes=[0-9]*\).*/\1 \2/p' | head -1
+}
+booted() {
+    serial_matches '^GUEST-BOOTED' && return 0
+    now=$(rig_uptime)
+    if [ "$(awk -v a="$last_note" -v b="$now" 'BEGIN { print (b - a >= 60) }')" = 1 ]; then
+        echo "@@XR note ide-boot ($RIG_DM): $(rig_since "$RIG_T0") s, guest CPU" \
+            "$(xl list "$GUEST" 2>/dev/null | awk 'NR == 2 { print $6 }') s," \
+            "boot disk: $(boot_disk_read)"
+        last_note=$now
+    fi
+    return 1
+}
+last_note=$(rig_uptime)
+wait_until 900 "serial shows /^GUEST-BOOTED/" booted
+expect_serial '^GUEST-RESULT ' 600
+expect_gone 60
+expect_dm_exited 30
+
+# The serial file has the console's CR LF line ends.
+guest_fact() { tr -d '\r' <"$SERIAL" | sed -n "s/^GUEST-FACT .*$1=\\([^ ]*\\).*/\\1/p" | head -1; }
+show grep -E '^GUEST-(BOOTED|FACT|RESULT|FAIL)' "$SERIAL"
+expect_no_serial '^GUEST-FAIL'
+expect_serial '^GUEST-RESULT pass=[1-9][0-9]* fail=0 ' 1
+driver=$(guest_fact driver)
+[ "$driver" = ata_piix ] || fail "data disk driven by '$driver', not ata_piix"
+[ "$(guest_fact pci)" = 0000:00:01.1 ] || fail "IDE function at '$(guest_fact pci)', not 00:01.1"
+step_ok "ata_piix drives the PIIX3 IDE function at 00:01.1"
+sectors=$(guest_fact sectors)
+[ "$sectors" = $((DATADISK_MIB * 2048)) ] ||
+    fail "the guest sees $sectors sectors on the data disk, not $((DATADISK_MIB * 2048))"
+step_ok "the guest sees the data disk's $sectors sectors"
+# The data disk is the primary slave: libata's dev1.1 (ata1.01).
+mode=$(guest_fact 'xfer dev1\.1')
+case $mode in
+XFER_MW_DMA_* | XFER_UDMA_*) step_ok "the data disk transfers in $mode" ;;
+*) fail "the data disk transfers in '$mode', not a DMA mode" ;;
+esac
+
+# From dom0: the guest's pattern, recomputed here, is in the file the device model wrote.
+nonce=$(sed -n 's/^GUEST-FACT pattern nonce=\([0-9a-f]*\) .*/\1/p' "$SERIAL")
+[ -n "$nonce" ] || fail "the guest printed no pattern nonce"
+datadisk_check "$DATA" "$nonce" ||
+    fail "dom0: the data disk lacks the guest's pattern (nonce $nonce)"
+step_ok "dom0: the data disk holds the guest's 4 MiB pattern (nonce $nonce)"
+datadisk_has_label "$DATA" &&
+    [ "$(datadisk_region_md5 "$DATA" "$DATADISK_HOST_BLOCK")" = \
+      "$(datadisk_pattern_md5 "$DATADISK_HOST_NONCE")" ] ||
+    fail "dom0: the guest changed the label or the host's pattern"
+step_ok "dom0: the label and the host's pattern are untouched"
+rm -f "$DATA"
