@@ -825,7 +825,7 @@ static const struct qmp_param eject_params[] = {
     {"device", QMP_PARAM_STRING, true},
     {"id", QMP_PARAM_STRING, true},
     {"force", QMP_PARAM_BOOL, true},
-    {NULL},
+    {.name = NULL},
 };
 
 static const struct qmp_param change_medium_params[] = {
@@ -835,24 +835,24 @@ static const struct qmp_param change_medium_params[] = {
     {"format", QMP_PARAM_STRING, true},
     {"force", QMP_PARAM_BOOL, true},
     {"read-only-mode", QMP_PARAM_STRING, true},
-    {NULL},
+    {.name = NULL},
 };
 
 static const struct qmp_param change_params[] = {
     {"device", QMP_PARAM_STRING, false},
     {"target", QMP_PARAM_STRING, false},
     {"arg", QMP_PARAM_STRING, true},
-    {NULL},
+    {.name = NULL},
 };
 
 static const struct qmp_param query_block_params[] = {
     {"flat", QMP_PARAM_BOOL, true},
-    {NULL},
+    {.name = NULL},
 };
 
 static const struct qmp_param query_blockstats_params[] = {
     {"query-nodes", QMP_PARAM_BOOL, true},
-    {NULL},
+    {.name = NULL},
 };
 
 /*

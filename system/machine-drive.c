@@ -26,7 +26,7 @@ struct drive *machine_find_drive(struct machine *m, const char *id)
 {
     for (guint i = 0; i < m->drives->len; i++) {
         struct drive *drive = g_ptr_array_index(m->drives, i);
-        if (drive->id != NULL && strcmp(drive->id, id) == 0) {
+        if (drive->id != NULL && id != NULL && strcmp(drive->id, id) == 0) {
             return drive;
         }
     }

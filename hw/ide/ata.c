@@ -178,6 +178,10 @@ static void drive_reset_registers(struct ide_drive *d)
 {
     ide_drive_quiesce(d);
     ide_transfer_stop(d);
+    /* The smallest values a transfer uses, which a loaded state is also held to (piix-ide.c's
+     * sanitize_drive): a save and load of a reset drive gives the same stream again. */
+    d->drq_sectors = 1;
+    d->byte_count_limit = 2;
     d->feature = d->hob_feature = 0;
     d->error = ATA_ERROR_AMNF; /* diagnostic code 01h: passed */
     d->select = 0xa0;          /* device 0 selected, as after any reset */

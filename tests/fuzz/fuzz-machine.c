@@ -23,7 +23,11 @@
  *   BAR         mode | devfn u8 | bar u8 | offset u32 | value u64 | count u16: a port (I/O BAR)
  *               or MMIO request at the BAR's current address + offset (bar % 6); nothing when
  *               the BAR does not decode, so that the fuzzer need not guess where firmware put it
+ *   MEDIUM      which u8 | action u8: a CD-ROM ejected or inserted (fuzz_machine_medium)
  *   INVALIDATE, SAVE_LOAD, RESET, TIMERS: no operands
+ *
+ * Unless the config asks for manual draining, every drive's block requests are drained after
+ * each step, so their completions run here, at the same point of every run.
  *
  * Every synchronous request goes through ioreq_service_slot() on a slot of our own, and the
  * slot is checked afterwards as Xen would see it (reference §1.3): state IORESP_READY, only
@@ -31,14 +35,19 @@
  */
 #include "fuzz-machine.h"
 
+#include <fcntl.h>
 #include <sanitizer/asan_interface.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "chardev/chardev-internal.h"
+#include "hw/ide/ide.h"
 #include "hw/pci/pci-internal.h"
+#include "xendm/block.h"
 #include "xendm/log.h"
 #include "xendm/mapcache.h"
 #include "xendm/options.h"
@@ -57,6 +66,7 @@ const struct fuzz_machine_config fuzz_machine_full_config = {
     .debugcon = true,
     .testdev = true,
     .pci_testdevs = true,
+    .drives = true,
 };
 
 void fuzz_quiet_logs(void)
@@ -136,6 +146,171 @@ static void fake_unmap(void *opaque, void *addr, size_t nr)
     } else {
         g_hash_table_insert(fm->live_maps, addr, GSIZE_TO_POINTER(live - 1));
     }
+}
+
+/* ---- disk images: temporary files of the process, restored for every machine ---- */
+
+enum fuzz_image {
+    IMAGE_DISK0,    /* 1 MiB, read-write: primary master */
+    IMAGE_DISK1,    /* 67 sectors, opened read-only: primary slave */
+    IMAGE_CD,       /* an ISO 9660 volume of 48 sectors: secondary master */
+    IMAGE_CD_SMALL, /* 5 sectors and 1000 bytes: the second medium QMP may insert */
+    IMAGE_COUNT
+};
+
+#define DISK0_SIZE (1024u * 1024u)
+#define DISK1_SIZE (67u * 512u)
+#define CD_SECTOR 2048u
+#define CD_SIZE (48u * CD_SECTOR)
+#define CD_SMALL_SIZE (5u * CD_SECTOR + 1000u)
+#define ISO_PVD_SECTOR 16u
+
+static const char *const image_names[IMAGE_COUNT] = {"disk0.img", "disk1.img", "cd.iso",
+                                                     "cd-small.iso"};
+static const size_t image_sizes[IMAGE_COUNT] = {DISK0_SIZE, DISK1_SIZE, CD_SIZE, CD_SMALL_SIZE};
+
+/* The harness's own state: where the images are, and whether the guest wrote the disk. */
+static char *image_dir;
+static char *image_path[IMAGE_COUNT];
+static uint8_t *disk0_pristine;
+static bool disk0_dirty;
+
+/* Every 512-byte sector says which it is (LBA in its first 8 bytes), then a pattern. */
+static void fill_pattern(uint8_t *buf, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i++) {
+        size_t sector = i / 512, off = i % 512;
+        buf[i] = off < 8 ? (uint8_t)(sector >> (8 * off)) : (uint8_t)(sector * 31 + off + seed);
+    }
+}
+
+/* ECMA-119 §8.4 and §8.3: a primary volume descriptor, then the set terminator. */
+static void fill_iso(uint8_t *buf, size_t len)
+{
+    static const char id[] = "CD001";
+
+    fill_pattern(buf, len, 7);
+    if (len < (ISO_PVD_SECTOR + 2) * CD_SECTOR) {
+        return;
+    }
+    memset(buf + ISO_PVD_SECTOR * CD_SECTOR, 0, 2 * CD_SECTOR);
+    buf[ISO_PVD_SECTOR * CD_SECTOR] = 1;
+    memcpy(buf + ISO_PVD_SECTOR * CD_SECTOR + 1, id, 5);
+    buf[ISO_PVD_SECTOR * CD_SECTOR + 6] = 1;
+    memcpy(buf + ISO_PVD_SECTOR * CD_SECTOR + 40, "XENDM_FUZZ", 10);
+    buf[(ISO_PVD_SECTOR + 1) * CD_SECTOR] = 0xff;
+    memcpy(buf + (ISO_PVD_SECTOR + 1) * CD_SECTOR + 1, id, 5);
+    buf[(ISO_PVD_SECTOR + 1) * CD_SECTOR + 6] = 1;
+}
+
+static void write_image(enum fuzz_image which, const uint8_t *data)
+{
+    int fd = open(image_path[which], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    FUZZ_CHECK(fd >= 0, "cannot create %s: %s", image_path[which], g_strerror(errno));
+    FUZZ_CHECK(pwrite(fd, data, image_sizes[which], 0) == (ssize_t)image_sizes[which],
+               "cannot write %s", image_path[which]);
+    close(fd);
+}
+
+static void images_remove(void)
+{
+    for (unsigned i = 0; i < IMAGE_COUNT; i++) {
+        if (image_path[i] != NULL) {
+            unlink(image_path[i]);
+        }
+    }
+    if (image_dir != NULL) {
+        rmdir(image_dir);
+    }
+}
+
+static void images_create(void)
+{
+    GError *err = NULL;
+
+    image_dir = g_dir_make_tmp("xendm-fuzz-XXXXXX", &err);
+    FUZZ_CHECK(image_dir != NULL, "no temporary directory for the disk images: %s",
+               err != NULL ? err->message : "?");
+    atexit(images_remove);
+    for (unsigned i = 0; i < IMAGE_COUNT; i++) {
+        uint8_t *data = g_malloc(image_sizes[i]);
+        image_path[i] = g_build_filename(image_dir, image_names[i], NULL);
+        if (i == IMAGE_CD || i == IMAGE_CD_SMALL) {
+            fill_iso(data, image_sizes[i]);
+        } else {
+            fill_pattern(data, image_sizes[i], i);
+        }
+        write_image(i, data);
+        if (i == IMAGE_DISK0) {
+            disk0_pristine = data;
+        } else {
+            g_free(data);
+        }
+    }
+}
+
+/* Before each machine: the images as created; a guest never grows or shrinks a disk. */
+static void images_prepare(void)
+{
+    struct stat st;
+
+    if (image_dir == NULL) {
+        images_create();
+        return;
+    }
+    FUZZ_CHECK(stat(image_path[IMAGE_DISK0], &st) == 0 && st.st_size == DISK0_SIZE,
+               "the guest's disk image changed size (%lld bytes, was %u)",
+               (long long)st.st_size, DISK0_SIZE);
+    if (disk0_dirty) {
+        write_image(IMAGE_DISK0, disk0_pristine);
+        disk0_dirty = false;
+    }
+}
+
+/* After a machine: did anything write, or try to, the read-write disk? */
+static void images_note_writes(struct fuzz_machine *fm)
+{
+    struct drive *disk = machine_find_drive(fm->m, "ide0-hd0");
+    struct block_stats st;
+
+    if (disk == NULL || disk->backend == NULL) {
+        return;
+    }
+    block_get_stats(disk->backend, &st);
+    if (st.wr_operations || st.discard_operations || st.failed_operations ||
+        block_in_flight(disk->backend) > 0) {
+        disk0_dirty = true;
+    }
+}
+
+#define DRIVE_ARGS 12
+
+/* The -drive and -device words: libxl's forms (disks by index, CD-ROMs by -device ide-cd). */
+static const char *const *drive_args(void)
+{
+    static char *args[DRIVE_ARGS];
+
+    if (args[0] == NULL) {
+        args[0] = "-drive";
+        /* cache=unsafe: a guest's FLUSH CACHE completes without an fdatasync, which would
+         * cost milliseconds of every input and test the host's disk, not xendm. */
+        args[1] = g_strdup_printf("file=%s,if=ide,index=0,media=disk,format=raw,"
+                                  "cache=unsafe", image_path[IMAGE_DISK0]);
+        args[2] = "-drive";
+        args[3] = g_strdup_printf("file=%s,if=ide,index=1,media=disk,format=raw,readonly=on",
+                                  image_path[IMAGE_DISK1]);
+        args[4] = "-drive";
+        args[5] = g_strdup_printf("if=none,readonly=on,id=cd0,file=%s,format=raw",
+                                  image_path[IMAGE_CD]);
+        args[6] = "-device";
+        args[7] = "ide-cd,drive=cd0,bus=ide.1,unit=0";
+        args[8] = "-drive";
+        args[9] = "if=none,readonly=on,id=cd1";
+        args[10] = "-device";
+        args[11] = "ide-cd,drive=cd1,bus=ide.1,unit=1";
+    }
+    return (const char *const *)args;
 }
 
 /* ---- named checks a run may tolerate (FUZZ_TOLERATE) ---- */
@@ -392,7 +567,22 @@ static void fake_modified_memory(void *opaque, uint64_t first_gfn, uint64_t nr)
                "dirty range gfn 0x%" G_GINT64_MODIFIER "x nr %" G_GUINT64_FORMAT, first_gfn, nr);
 }
 
+/* xc_hvm_param ACPI_S_STATE: 3 when the guest enters S3, 0 when it is woken. */
+static void fake_set_acpi_sleep_state(void *opaque, unsigned state)
+{
+    struct fuzz_machine *fm = opaque;
+
+    fm->accel.calls++;
+    FUZZ_CHECK(state == 0 || state == 3, "ACPI sleep state %u", state);
+    FUZZ_CHECK(fm->m->suspended == (state == 3), "ACPI sleep state %u, the machine is %s",
+               state, fm->m->suspended ? "suspended" : "running");
+    if (state == 3) {
+        fm->accel.s3_entries++;
+    }
+}
+
 static const struct accel_ops fake_accel_ops = {
+    .set_acpi_sleep_state = fake_set_acpi_sleep_state,
     .set_isa_irq = fake_set_isa_irq,
     .set_pci_intx = fake_set_pci_intx,
     .set_pci_link_route = fake_set_pci_link_route,
@@ -504,6 +694,12 @@ static GPtrArray *machine_argv(const struct fuzz_machine_config *cfg)
             g_ptr_array_add(argv, (gpointer)pci_testdev_args[i]);
         }
     }
+    if (cfg->drives) {
+        const char *const *args = drive_args();
+        for (size_t i = 0; i < DRIVE_ARGS; i++) {
+            g_ptr_array_add(argv, (gpointer)args[i]);
+        }
+    }
     return argv;
 }
 
@@ -530,6 +726,10 @@ struct fuzz_machine *fuzz_machine_new(const struct fuzz_machine_config *cfg)
     };
     const struct mapcache_mapper mapper = {fake_map, fake_unmap, fm};
 
+    if (cfg->drives) {
+        images_prepare();
+    }
+    fm->manual_drain = cfg->manual_drain;
     fm->ram = ram_acquire();
     fm->live_maps = g_hash_table_new(g_direct_hash, g_direct_equal);
     fm->buf_page = g_new0(struct xenabi_buffered_iopage, 1);
@@ -576,6 +776,7 @@ static void check_accel_released(struct fuzz_machine *fm)
 
 void fuzz_machine_free(struct fuzz_machine *fm)
 {
+    images_note_writes(fm);
     machine_free(fm->m);
     for (unsigned irq = 0; irq < MACHINE_ISA_IRQS; irq++) {
         FUZZ_CHECK(!fm->accel.isa_level[irq], "ISA irq %u still raised after every device left",
@@ -640,6 +841,8 @@ void fuzz_machine_adopt_loaded_state(struct fuzz_machine *fm)
     struct pci_bus *bus = machine_pci_bus(fm->m);
     const struct pci_device *piix3;
 
+    fm->state_from_stream = true;
+
     if (bus == NULL) {
         return;
     }
@@ -679,17 +882,182 @@ void fuzz_machine_check_lines(struct fuzz_machine *fm)
                address_space_count(fm->m->mmio));
 }
 
-/* No device holds guest memory between requests yet (no asynchronous DMA exists). */
+/*
+ * Between requests no device holds guest memory, except the IDE bus master while its block
+ * request is in flight (it locks each piece, and unlocks it in the completion).
+ */
 static void check_mapcache(struct fuzz_machine *fm)
 {
     struct mapcache_stats st;
 
+    if (fuzz_machine_in_flight(fm) > 0) {
+        return;
+    }
     mapcache_get_stats(fm->mc, &st);
     FUZZ_CHECK(st.locked_buckets == 0 && st.dedicated_mappings == 0,
                "a lock outlived its request: %zu locked buckets, %zu dedicated mappings",
                st.locked_buckets, st.dedicated_mappings);
     FUZZ_CHECK(st.mapped_buckets <= FUZZ_MAX_BUCKETS, "%zu buckets mapped, bound %u",
                st.mapped_buckets, FUZZ_MAX_BUCKETS);
+}
+
+/* ---- drives ---- */
+
+unsigned fuzz_machine_in_flight(struct fuzz_machine *fm)
+{
+    unsigned n = 0;
+
+    for (guint i = 0; fm->m->drives != NULL && i < fm->m->drives->len; i++) {
+        struct drive *drive = g_ptr_array_index(fm->m->drives, i);
+        if (drive->backend != NULL) {
+            n += block_in_flight(drive->backend);
+        }
+    }
+    return n;
+}
+
+void fuzz_machine_drain(struct fuzz_machine *fm)
+{
+    /* A completion may submit the next chunk on its own backend (block_drain waits for that
+     * too) or touch another drive's: go round until every backend is idle. */
+    for (unsigned rounds = 0; fuzz_machine_in_flight(fm) > 0; rounds++) {
+        FUZZ_CHECK(rounds < 1000, "block requests keep coming after 1000 drains");
+        for (guint i = 0; i < fm->m->drives->len; i++) {
+            struct drive *drive = g_ptr_array_index(fm->m->drives, i);
+            if (drive->backend != NULL && block_in_flight(drive->backend) > 0) {
+                block_drain(drive->backend);
+            }
+        }
+    }
+    fuzz_machine_check_lines(fm);
+    fuzz_machine_check_ide(fm, true);
+    check_mapcache(fm);
+}
+
+void fuzz_machine_medium(struct fuzz_machine *fm, unsigned which, unsigned action)
+{
+    struct drive *drive = machine_find_drive(fm->m, which % 2 ? "cd1" : "cd0");
+    struct piix_ide *ide = machine_find_device(fm->m, "piix3-ide");
+    const struct ide_drive *d = ide != NULL ? &ide->ch[1].drives[which % 2] : NULL;
+    struct block_backend *before;
+    GError *err = NULL;
+    bool locked, ok;
+
+    if (drive == NULL || d == NULL || d->drive != drive) {
+        return;
+    }
+    locked = d->cd.locked;
+    before = drive->backend;
+    if (action % 4 < 2) {
+        ok = drive_eject(drive, action % 4 == 1, &err);
+        FUZZ_CHECK(ok || (locked && action % 4 == 0), "eject refused: %s",
+                   err != NULL ? err->message : "(no reason)");
+        FUZZ_CHECK(!ok || (drive->backend == NULL && d->cd.tray_open),
+                   "an accepted eject left the medium in or the tray closed");
+    } else {
+        struct block_open_options open = {
+            .filename = image_path[action % 4 == 2 ? IMAGE_CD : IMAGE_CD_SMALL],
+            .fd = -1,
+            .read_only = true,
+            .cache = BLOCK_CACHE_WRITEBACK,
+        };
+        ok = drive_change_medium(drive, &open, &err);
+        FUZZ_CHECK(ok || locked, "change of medium refused: %s",
+                   err != NULL ? err->message : "(no reason)");
+        FUZZ_CHECK(ok ? drive->backend != NULL && drive->backend != before &&
+                            d->cd.unit_attention && !d->cd.tray_open
+                      : drive->backend == before,
+                   "a change of medium %s, but the drive says otherwise",
+                   ok ? "succeeded" : "was refused");
+    }
+    if (!ok) {
+        FUZZ_CHECK(err != NULL && err->message[0] != '\0',
+                   "a refused medium change gave no reason");
+        g_error_free(err);
+    }
+}
+
+/* One drive: every index the data port and the bus master use stays in its buffer. */
+static void check_ide_drive(const struct ide_channel *ch, const struct ide_drive *d, bool idle,
+                            bool trusted)
+{
+    const char *where = ch->index ? (d->unit ? "ide1.1" : "ide1.0")
+                                  : (d->unit ? "ide0.1" : "ide0.0");
+
+    /* While a sector read is in flight the drive is BSY and the indexes wait for it. */
+    FUZZ_CHECK(d->io_busy || (d->buf_pos <= d->drq_end && d->drq_end <= d->buf_end &&
+                              d->buf_end <= IDE_BUF_SIZE),
+               "%s: buffer indexes pos %u, drq end %u, end %u (size %u)", where, d->buf_pos,
+               d->drq_end, d->buf_end, IDE_BUF_SIZE);
+    FUZZ_CHECK(!d->dma_pending || d->dma_kind != IDE_DMA_FROM_BUF ||
+                   (d->dma_offset <= IDE_BUF_SIZE &&
+                    d->dma_bytes_left <= IDE_BUF_SIZE - d->dma_offset),
+               "%s: a DMA reply of %" G_GUINT64_FORMAT " bytes at %" G_GUINT64_FORMAT
+               " of the buffer", where, d->dma_bytes_left, d->dma_offset);
+    FUZZ_CHECK(d->mult_sectors <= IDE_MAX_MULTIPLE &&
+                   ((d->op != IDE_OP_READ && d->op != IDE_OP_WRITE) ||
+                    (d->drq_sectors >= 1 && d->drq_sectors <= IDE_MAX_MULTIPLE)),
+               "%s: %u sectors a block (multiple %u)", where, d->drq_sectors, d->mult_sectors);
+    if (!idle) {
+        return;
+    }
+    FUZZ_CHECK(!d->io_busy, "%s: waits for a block request that is not in flight", where);
+    /* A guest polls BSY until it clears: with nothing in flight, it would poll for ever. */
+    FUZZ_CHECK_NAMED("ide-busy-hang", !trusted || !ide_drive_present(d) ||
+                         !(d->status & ATA_STATUS_BSY) || (ch->devctl & ATA_DEVCTL_SRST),
+                     "%s: BSY (status 0x%02x, op %u, command 0x%02x) with no request in "
+                     "flight and no SRST: the guest waits for ever", where, d->status, d->op,
+                     d->command);
+}
+
+void fuzz_machine_check_ide(struct fuzz_machine *fm, bool idle)
+{
+    struct piix_ide *ide = machine_find_device(fm->m, "piix3-ide");
+    bool trusted = !fm->state_from_stream;
+
+    for (unsigned c = 0; ide != NULL && c < 2; c++) {
+        const struct ide_channel *ch = &ide->ch[c];
+        FUZZ_CHECK(ch->cur_unit <= 1 && ch->prd_index <= IDE_PRD_MAX_ENTRIES &&
+                       ch->nr_pieces <= IDE_DMA_MAX_IOV,
+                   "ide%u: unit %u, PRD entry %u, %u pieces", c, ch->cur_unit, ch->prd_index,
+                   ch->nr_pieces);
+        FUZZ_CHECK(ch->dma_in_flight || ch->nr_pieces == 0,
+                   "ide%u: %u pieces of guest memory locked with no DMA in flight", c,
+                   ch->nr_pieces);
+        FUZZ_CHECK(!idle || !ch->dma_in_flight, "ide%u: a DMA request in flight after a drain",
+                   c);
+        /* SFF-8038i §2.2: ACTIVE is set by start and cleared by stop or the transfer's end. */
+        FUZZ_CHECK_NAMED("bm-active-without-start",
+                         !trusted || !(ch->bm_status & BM_STATUS_ACTIVE) ||
+                             (ch->bm_cmd & BM_CMD_START),
+                         "ide%u: bus master ACTIVE while stopped (command 0x%02x, status "
+                         "0x%02x)", c, ch->bm_cmd, ch->bm_status);
+        for (unsigned u = 0; u < 2; u++) {
+            check_ide_drive(ch, &ch->drives[u], idle, trusted);
+        }
+    }
+}
+
+/*
+ * The stream is self-describing: the field names just before the first difference say which
+ * device and field a round trip changed.
+ */
+static void report_stream_change(GBytes *first, GBytes *second)
+{
+    gsize len1, len2, at = 0;
+    const uint8_t *a = g_bytes_get_data(first, &len1), *b = g_bytes_get_data(second, &len2);
+    GString *names = g_string_new(NULL);
+
+    while (at < len1 && at < len2 && a[at] == b[at]) {
+        at++;
+    }
+    for (gsize i = at > 160 ? at - 160 : 0; i < at; i++) {
+        g_string_append_c(names, g_ascii_isprint(a[i]) ? (char)a[i] : '.');
+    }
+    fuzz_fail_named("save-load-stable", "save -> load -> save changed the stream at byte %"
+                    G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT ", after \"%s\"", at, len1,
+                    names->str);
+    g_string_free(names, TRUE);
 }
 
 void fuzz_machine_check_save_load(struct fuzz_machine *fm)
@@ -703,7 +1071,9 @@ void fuzz_machine_check_save_load(struct fuzz_machine *fm)
         fuzz_fail("the machine refuses the state it just saved: %s", err->message);
     }
     second = machine_save_state(fm->m);
-    FUZZ_CHECK(g_bytes_equal(first, second), "save -> load -> save changed the stream");
+    if (!g_bytes_equal(first, second)) {
+        report_stream_change(first, second);
+    }
     g_bytes_unref(first);
     g_bytes_unref(second);
     fuzz_machine_check_lines(fm);
@@ -760,6 +1130,27 @@ static void serve_raw(struct fuzz_machine *fm, const struct xenabi_ioreq *req)
     } else {
         FUZZ_CHECK(memcmp(&fm->slot, req, sizeof(*req)) == 0, "a slot not READY was touched");
     }
+}
+
+uint64_t fuzz_machine_request(struct fuzz_machine *fm, unsigned type, bool read, unsigned size,
+                              uint64_t addr, uint64_t value, uint32_t count, bool data_is_ptr)
+{
+    struct xenabi_ioreq req = {0};
+
+    req.type = (uint8_t)type;
+    req.size = size;
+    req.count = count;
+    req.addr = addr;
+    req.data = value;
+    req.flags = (uint8_t)((read ? XENABI_IOREQ_DIR_READ : 0) |
+                          (data_is_ptr ? XENABI_IOREQ_DATA_IS_PTR : 0));
+    serve(fm, req, false);
+    return fm->slot.data;
+}
+
+bool fuzz_gpa_is_ram(uint64_t gpa)
+{
+    return gfn_is_ram(gpa / PAGE);
 }
 
 /* ---- the program reader ---- */
@@ -958,8 +1349,10 @@ static void step_bar(struct fuzz_machine *fm, struct cursor *c)
     serve(fm, req, false);
 }
 
-static void step_timers(void)
+static void step_timers(struct fuzz_machine *fm)
 {
+    /* A block completion is a main-context source too: run those first, at a fixed point. */
+    fuzz_machine_drain(fm);
     for (unsigned i = 0; i < FUZZ_TIMER_ROUNDS; i++) {
         if (!g_main_context_iteration(NULL, FALSE)) {
             break;
@@ -994,9 +1387,14 @@ static void run_step(struct fuzz_machine *fm, enum fuzz_op op, struct cursor *c)
         }
         break;
     case FUZZ_OP_RESET: machine_reset(fm->m); break;
-    case FUZZ_OP_TIMERS: step_timers(); break;
+    case FUZZ_OP_TIMERS: step_timers(fm); break;
     case FUZZ_OP_HOST_INPUT: step_host_input(fm, c); break;
     case FUZZ_OP_BAR: step_bar(fm, c); break;
+    case FUZZ_OP_MEDIUM: {
+        unsigned which = (unsigned)take(c, 1);
+        fuzz_machine_medium(fm, which, (unsigned)take(c, 1));
+        break;
+    }
     case FUZZ_OP_COUNT: break;
     }
 }
@@ -1007,7 +1405,11 @@ void fuzz_machine_run(struct fuzz_machine *fm, const uint8_t *prog, size_t len)
 
     while (c.left > 0) {
         run_step(fm, (enum fuzz_op)(take(&c, 1) % FUZZ_OP_COUNT), &c);
+        if (!fm->manual_drain) {
+            fuzz_machine_drain(fm);
+        }
         fuzz_machine_check_lines(fm);
+        fuzz_machine_check_ide(fm, fuzz_machine_in_flight(fm) == 0);
         check_mapcache(fm);
     }
 }
@@ -1165,6 +1567,13 @@ void fuzz_emit_bar(GByteArray *out, bool read, unsigned size, uint8_t devfn, uin
     put(out, offset, 4);
     put(out, value, 8);
     put(out, count, 2);
+}
+
+void fuzz_emit_medium(GByteArray *out, uint8_t which, uint8_t action)
+{
+    put(out, FUZZ_OP_MEDIUM, 1);
+    put(out, which, 1);
+    put(out, action, 1);
 }
 
 void fuzz_emit_host_input(GByteArray *out, uint8_t serial, const void *bytes, uint8_t len)

@@ -47,6 +47,21 @@ struct fuzz_machine_config {
      * 65 MSI-X entries: a two-qword PBA) and at 00:04.1 (INTx only, sharing INTA of slot 4).
      */
     bool pci_testdevs;
+    /*
+     * IDE drives on piix3-ide (00:01.1, always there): a 1 MiB writable disk (primary master,
+     * "ide0-hd0"), a read-only disk of 67 sectors (primary slave, "ide0-hd1"), a CD-ROM with a
+     * small ISO 9660 image (secondary master, "ide1-cd0") and an empty CD-ROM drive
+     * (secondary slave, "ide1-cd1"). The images are temporary files of the process, restored
+     * before each machine so that inputs stay independent.
+     */
+    bool drives;
+    /*
+     * Block requests complete on worker threads. By default the machine drains every drive
+     * after each program step, so that completions run on the fuzzing thread at a fixed
+     * point and a run is deterministic; a target that drains where its input says (fuzz-ide)
+     * sets this and calls fuzz_machine_drain() itself.
+     */
+    bool manual_drain;
 };
 
 extern const struct fuzz_machine_config fuzz_machine_full_config;
@@ -81,6 +96,7 @@ struct fuzz_accel_record {
     uint64_t link_route_changes;
     uint64_t mem_type_calls;
     uint64_t range_claims; /* map_io_range calls (the unmaps balance them) */
+    uint64_t s3_entries;   /* set_acpi_sleep_state(3): the machine suspends itself */
 };
 
 struct fuzz_machine {
@@ -93,6 +109,12 @@ struct fuzz_machine {
     struct xenabi_ioreq slot;                  /* the vCPU's slot of the shared page */
     struct xenabi_buffered_iopage *buf_page;   /* the buffered ring */
     unsigned save_loads;                       /* FUZZ_OP_SAVE_LOAD steps run */
+    bool manual_drain;                         /* from the config */
+    /*
+     * The device state came from a stream (fuzz-vmstate): what a guest saved may leave its
+     * own disk waiting for ever; only the checks that guard xendm itself apply then.
+     */
+    bool state_from_stream;
 };
 
 /* Never returns: prints "fuzz check failed: ..." and aborts. */
@@ -150,6 +172,38 @@ void fuzz_machine_probe(struct fuzz_machine *fm);
  */
 void fuzz_machine_check_lines(struct fuzz_machine *fm);
 
+/*
+ * Runs every completion of every drive's block requests now, on this thread, until none is
+ * in flight (a completion may submit the next DMA chunk). Then checks what must hold once
+ * the drives are idle: no guest memory locked, no drive left busy.
+ */
+void fuzz_machine_drain(struct fuzz_machine *fm);
+/* Block requests in flight on all the machine's drives. */
+unsigned fuzz_machine_in_flight(struct fuzz_machine *fm);
+
+/*
+ * One request served through the slot as accel/xen does (and checked as after any step);
+ * returns the slot's data afterwards (the value of a read).
+ */
+uint64_t fuzz_machine_request(struct fuzz_machine *fm, unsigned type, bool read, unsigned size,
+                              uint64_t addr, uint64_t value, uint32_t count, bool data_is_ptr);
+/* Whether the fake guest RAM has a page at gpa (not a hole, not past the end). */
+bool fuzz_gpa_is_ram(uint64_t gpa);
+
+/*
+ * The host side of a CD-ROM drive (QMP eject / blockdev-change-medium): which % 2 picks
+ * "ide1-cd0" or "ide1-cd1"; action % 4: 0 eject, 1 eject with force, 2 insert the ISO image,
+ * 3 insert a second, smaller image whose size is not a whole number of sectors.
+ */
+void fuzz_machine_medium(struct fuzz_machine *fm, unsigned which, unsigned action);
+
+/*
+ * The IDE controller's invariants (indexes within the buffers, nothing locked without a
+ * request in flight, a bus master active only while started); `idle`: the drives were just
+ * drained, so no drive may stay busy (a guest would wait for ever) unless SRST holds it.
+ */
+void fuzz_machine_check_ide(struct fuzz_machine *fm, bool idle);
+
 /* ---- encoders of program steps (for the seed generator) ---- */
 
 enum fuzz_op {
@@ -168,6 +222,7 @@ enum fuzz_op {
     FUZZ_OP_TIMERS,     /* dispatch timers that are due */
     FUZZ_OP_HOST_INPUT, /* bytes typed into a serial port's chardev (host side, not guest) */
     FUZZ_OP_BAR,        /* MMIO or port I/O at an offset into a PCI BAR, wherever it is now */
+    FUZZ_OP_MEDIUM,     /* fuzz_machine_medium(): a CD is ejected or inserted (host side) */
     FUZZ_OP_COUNT
 };
 
@@ -197,6 +252,7 @@ void fuzz_emit_simple(GByteArray *out, enum fuzz_op op); /* INVALIDATE, SAVE_LOA
 void fuzz_emit_ram(GByteArray *out, uint32_t gpa, const void *bytes, uint8_t len);
 void fuzz_emit_raw(GByteArray *out, const struct xenabi_ioreq *req);
 void fuzz_emit_host_input(GByteArray *out, uint8_t serial, const void *bytes, uint8_t len);
+void fuzz_emit_medium(GByteArray *out, uint8_t which, uint8_t action);
 /* An access at `offset` into BAR `bar` of 00:devfn (count > 1: REP STOS, or REP OUTS by value). */
 void fuzz_emit_bar(GByteArray *out, bool read, unsigned size, uint8_t devfn, uint8_t bar,
                    uint32_t offset, uint64_t value, uint16_t count);

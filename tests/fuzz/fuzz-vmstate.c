@@ -7,7 +7,10 @@
  *   bit 4: the harness rewrites the stream's SHA-256 trailer, so that mutations reach the
  *          parser and the range checks behind the checksum instead of dying at it;
  *   bit 5: the three xendm-testdev functions (fuzz-machine.h), so that the program can drive
- *          MSI, MSI-X and INTx on whatever the load left (the chipset is always there).
+ *          MSI, MSI-X and INTx on whatever the load left (the chipset is always there);
+ *   bit 6: the IDE drives (fuzz-machine.h), so that the piix3-ide section's transfer state
+ *          (buffer indexes, PRD walk, ATAPI packet, sense) meets real backends: a stream
+ *          saved mid-transfer goes on from where it stopped.
  *   program: an ioreq program (fuzz-machine.c) run on whatever state the load left.
  *
  * After an accepted load the fake accelerator takes its INTx levels and link routes from the
@@ -18,6 +21,7 @@
  * and saves again to the same bytes, and the guest can then touch every register without a
  * sanitizer report: a loaded index or count the device trusts is in range.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "fuzz-machine.h"
@@ -29,6 +33,7 @@
 #define FLAG_DEBUGCON 0x08u
 #define FLAG_FIX_DIGEST 0x10u
 #define FLAG_PCI_TESTDEVS 0x20u
+#define FLAG_DRIVES 0x40u
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -74,6 +79,9 @@ static void load_refused(struct fuzz_machine *fm, GBytes *before, uint64_t calls
     FUZZ_CHECK(err != NULL && err->message != NULL && err->message[0] != '\0',
                "a refused load gave no reason");
     FUZZ_CHECK(fm->accel.calls == calls_before, "a refused load called the accelerator");
+    if (g_getenv("FUZZ_VERBOSE") != NULL) {
+        fprintf(stderr, "fuzz-vmstate: stream refused: %s\n", err->message);
+    }
     after = machine_save_state(fm->m);
     FUZZ_CHECK(g_bytes_equal(before, after), "a refused load changed device state: %s",
                err->message);
@@ -105,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.serials = (flags >> FLAG_SERIAL_SHIFT) & 3u;
     cfg.debugcon = flags & FLAG_DEBUGCON;
     cfg.pci_testdevs = flags & FLAG_PCI_TESTDEVS;
+    cfg.drives = flags & FLAG_DRIVES;
     fm = fuzz_machine_new(&cfg);
 
     parsed = stream_parses(stream, len);

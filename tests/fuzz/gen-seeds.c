@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fuzz-ide.h"
 #include "fuzz-machine.h"
 #include "xendm/pci.h"
 #include "xendm/vmstate.h"
@@ -640,6 +641,715 @@ static GByteArray *prog_msi_without_bus_master(void)
 
 /* ---- what each seed must have made the machine do (it would be no seed otherwise) ---- */
 
+/* ---- fuzz-ide programs (fuzz-ide.c's language) ---- */
+
+#define ATA_DEV_LBA 0xe0u   /* LBA, device 0 (bits 7 and 5 obsolete, set) */
+#define IDE_DMA_BUF 0x40000u
+
+static void ide_put(GByteArray *p, uint64_t v, unsigned width)
+{
+    for (unsigned i = 0; i < width; i++) {
+        uint8_t b = (uint8_t)(v >> (8 * i));
+        g_byte_array_append(p, &b, 1);
+    }
+}
+
+static void ide_op(GByteArray *p, enum fuzz_ide_op op)
+{
+    ide_put(p, op, 1);
+}
+
+/* The task file and a command; LBA48 (flags & FUZZ_IDE_LBA48) takes 16-bit counts. */
+static void ide_command(GByteArray *p, unsigned flags, uint8_t feature, uint16_t count,
+                        uint64_t lba, uint8_t device, uint8_t command)
+{
+    ide_op(p, FUZZ_IDE_COMMAND);
+    ide_put(p, flags, 1);
+    ide_put(p, feature, 1);
+    ide_put(p, count & 0xff, 1);
+    ide_put(p, lba & 0xffffff, 3);
+    ide_put(p, device, 1);
+    ide_put(p, command, 1);
+    if (flags & FUZZ_IDE_LBA48) {
+        ide_put(p, count >> 8, 1);
+        ide_put(p, (lba >> 24) & 0xffffff, 3);
+        ide_put(p, 0, 1);
+    }
+}
+
+static void ide_data(GByteArray *p, bool in, unsigned flags, uint16_t items, uint32_t fill)
+{
+    ide_op(p, in ? FUZZ_IDE_DATA_IN : FUZZ_IDE_DATA_OUT);
+    ide_put(p, flags, 1);
+    ide_put(p, items, 2);
+    if (!in) {
+        ide_put(p, fill, 4);
+    }
+}
+
+static void ide_packet(GByteArray *p, unsigned flags, uint16_t limit, const uint8_t cdb[12])
+{
+    ide_op(p, FUZZ_IDE_PACKET);
+    ide_put(p, flags, 1);
+    ide_put(p, limit, 2);
+    g_byte_array_append(p, cdb, 12);
+}
+
+static void ide_reg_read(GByteArray *p, unsigned ch, unsigned reg)
+{
+    ide_op(p, FUZZ_IDE_REG_READ);
+    ide_put(p, ch | reg << 1, 1);
+}
+
+static void ide_devctl(GByteArray *p, unsigned ch, uint8_t value)
+{
+    ide_op(p, FUZZ_IDE_DEVCTL);
+    ide_put(p, ch, 1);
+    ide_put(p, value, 1);
+}
+
+/* Bus-master register `reg` of channel ch: 1-byte accesses (the command and status). */
+static void ide_bm_write(GByteArray *p, unsigned ch, unsigned reg, uint8_t value)
+{
+    ide_op(p, FUZZ_IDE_BM_WRITE);
+    ide_put(p, ch | reg << 1, 1);
+    ide_put(p, value, 4);
+}
+
+static void ide_bm_read(GByteArray *p, unsigned ch, unsigned reg)
+{
+    ide_op(p, FUZZ_IDE_BM_READ);
+    ide_put(p, ch | reg << 1, 1);
+}
+
+static void ide_prd(GByteArray *p, unsigned ch, bool eot, uint8_t entry, uint32_t addr,
+                    uint16_t count)
+{
+    ide_op(p, FUZZ_IDE_PRD);
+    ide_put(p, ch | (eot ? FUZZ_IDE_EOT : 0), 1);
+    ide_put(p, entry, 1);
+    ide_put(p, addr, 4);
+    ide_put(p, count, 2);
+}
+
+static void ide_medium(GByteArray *p, uint8_t which, uint8_t action)
+{
+    ide_op(p, FUZZ_IDE_MEDIUM);
+    ide_put(p, which, 1);
+    ide_put(p, action, 1);
+}
+
+/* A status read, as a driver's interrupt handler acknowledges the interrupt. */
+static void ide_ack(GByteArray *p, unsigned ch)
+{
+    ide_reg_read(p, ch, 7);
+}
+
+static void cdb10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t len)
+{
+    memset(cdb, 0, 12);
+    cdb[0] = op;
+    cdb[2] = (uint8_t)(lba >> 24);
+    cdb[3] = (uint8_t)(lba >> 16);
+    cdb[4] = (uint8_t)(lba >> 8);
+    cdb[5] = (uint8_t)lba;
+    cdb[7] = (uint8_t)(len >> 8);
+    cdb[8] = (uint8_t)len;
+}
+
+static void cdb6(uint8_t *cdb, uint8_t op, uint8_t b1, uint8_t b2, uint8_t b4)
+{
+    memset(cdb, 0, 12);
+    cdb[0] = op;
+    cdb[1] = b1;
+    cdb[2] = b2;
+    cdb[4] = b4;
+}
+
+/* IDENTIFY DEVICE on both disks, IDENTIFY PACKET DEVICE on the CD-ROM, a disk's ABRT. */
+static GByteArray *ide_identify(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    ide_command(p, 0, 0, 0, 0, 0xa0, 0xec);
+    ide_ack(p, 0);
+    ide_data(p, true, 0, 256, 0);
+    ide_command(p, FUZZ_IDE_UNIT1, 0, 0, 0, 0xb0, 0xec);
+    ide_data(p, true, FUZZ_IDE_DWORDS, 128, 0);
+    ide_command(p, FUZZ_IDE_CH1, 0, 0, 0, 0xa0, 0xec);     /* a CD-ROM aborts IDENTIFY */
+    ide_reg_read(p, 1, 4);
+    ide_reg_read(p, 1, 5);                                  /* 14h EBh: the ATAPI signature */
+    ide_command(p, FUZZ_IDE_CH1, 0, 0, 0, 0xa0, 0xa1);
+    ide_data(p, true, FUZZ_IDE_CH1 | FUZZ_IDE_REP, 256, 0);
+    ide_command(p, 0, 0x03, 0x45, 0, 0xa0, 0xef);           /* SET FEATURES: UDMA 5 */
+    ide_command(p, 0, 0x82, 0, 0, 0xa0, 0xef);              /* write cache off */
+    ide_command(p, 0, 0, 0, 0, 0xa0, 0xe5);                 /* CHECK POWER MODE */
+    ide_reg_read(p, 0, 2);
+    return p;
+}
+
+/* PIO READ SECTORS and WRITE SECTORS, each block after its interrupt. */
+static GByteArray *ide_pio_read_write(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    ide_command(p, 0, 0, 3, 2, ATA_DEV_LBA, 0x20);
+    for (unsigned i = 0; i < 3; i++) {
+        ide_op(p, FUZZ_IDE_DRAIN);
+        ide_ack(p, 0);
+        ide_data(p, true, 0, 256, 0);
+    }
+    ide_command(p, 0, 0, 2, 10, ATA_DEV_LBA, 0x30);
+    ide_data(p, false, 0, 256, 0xa55a);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_ack(p, 0);
+    ide_data(p, false, FUZZ_IDE_DWORDS, 128, 0x12345678);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_ack(p, 0);
+    /* CHS: cylinder 0, head 1, sector 5 of the default 16/63 geometry. */
+    ide_command(p, 0, 0, 1, 5, 0xa1, 0x20);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_data(p, true, 0, 256, 0);
+    /* The read-only disk refuses a write; a read past its end is IDNF. */
+    ide_command(p, FUZZ_IDE_UNIT1, 0, 1, 0, ATA_DEV_LBA | 0x10, 0x30);
+    ide_command(p, FUZZ_IDE_UNIT1, 0, 2, 66, ATA_DEV_LBA | 0x10, 0x20);
+    ide_ack(p, 0);
+    ide_command(p, 0, 0, 1, 0, ATA_DEV_LBA, 0xe7);          /* FLUSH CACHE */
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_ack(p, 0);
+    return p;
+}
+
+/* SET MULTIPLE 8, READ MULTIPLE of 20 sectors (8 + 8 + 4), WRITE MULTIPLE of 10. */
+static GByteArray *ide_read_multiple(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    ide_command(p, 0, 0, 8, 0, ATA_DEV_LBA, 0xc6);
+    ide_ack(p, 0);
+    ide_command(p, 0, 0, 20, 100, ATA_DEV_LBA, 0xc4);
+    for (unsigned block = 0; block < 3; block++) {
+        ide_op(p, FUZZ_IDE_DRAIN);
+        ide_ack(p, 0);
+        ide_data(p, true, FUZZ_IDE_REP, block < 2 ? 8 * 256 : 4 * 256, 0);
+    }
+    ide_command(p, 0, 0, 10, 200, ATA_DEV_LBA, 0xc5);
+    ide_data(p, false, FUZZ_IDE_DWORDS, 8 * 128, 0xdeadbeef);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_ack(p, 0);
+    ide_data(p, false, 0, 2 * 256, 0x0101);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_ack(p, 0);
+    ide_command(p, 0, 0, 3, 0, ATA_DEV_LBA, 0xc6);          /* not a power of two: ABRT */
+    return p;
+}
+
+/* READ DMA of 16 sectors through two PRD entries, WRITE DMA, then 512 sectors (chunks). */
+static GByteArray *ide_dma_read_write(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    ide_prd(p, 0, false, 0, IDE_DMA_BUF, 0x1000);
+    ide_prd(p, 0, true, 1, IDE_DMA_BUF + 0x10000, 0x1000);
+    ide_command(p, 0, 0, 16, 8, ATA_DEV_LBA, 0xc8);
+    ide_bm_write(p, 0, 0, 0x09);                            /* start, bus master writes */
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_bm_read(p, 0, 2);
+    ide_ack(p, 0);
+    ide_bm_write(p, 0, 0, 0x00);
+    ide_bm_write(p, 0, 2, 0x06);                            /* clear INTR and ERROR */
+    ide_command(p, 0, 0, 8, 300, ATA_DEV_LBA, 0xca);
+    ide_bm_write(p, 0, 0, 0x01);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_ack(p, 0);
+    ide_bm_write(p, 0, 0, 0x00);
+    /* 256 KiB: two chunks of the bus master, four 64 KiB entries (count 0). */
+    for (unsigned i = 0; i < 4; i++) {
+        ide_prd(p, 0, i == 3, (uint8_t)i, IDE_DMA_BUF + i * 0x10000, 0);
+    }
+    ide_command(p, 0, 0, 0, 512, ATA_DEV_LBA, 0xc8);        /* count 0: 256 sectors */
+    ide_bm_write(p, 0, 0, 0x09);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_bm_read(p, 0, 2);
+    ide_ack(p, 0);
+    ide_bm_write(p, 0, 0, 0x00);
+    /* A table shorter than the transfer: no interrupt, ACTIVE clear. */
+    ide_prd(p, 0, true, 0, IDE_DMA_BUF, 0x200);
+    ide_command(p, 0, 0, 4, 0, ATA_DEV_LBA, 0xc8);
+    ide_bm_write(p, 0, 0, 0x09);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_bm_read(p, 0, 2);
+    ide_bm_write(p, 0, 0, 0x00);
+    return p;
+}
+
+/* LBA48: READ SECTORS EXT, READ DMA EXT, READ NATIVE MAX EXT, an address past the end. */
+static GByteArray *ide_lba48(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    ide_command(p, FUZZ_IDE_LBA48, 0, 2, 0x7fe, 0x40, 0x24);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_data(p, true, 0, 256, 0);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_data(p, true, 0, 256, 0);
+    ide_prd(p, 0, true, 0, IDE_DMA_BUF, 0);
+    ide_command(p, FUZZ_IDE_LBA48, 0, 0x40, 0x10, 0x40, 0x25);
+    ide_bm_write(p, 0, 0, 0x09);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_bm_write(p, 0, 0, 0x00);
+    ide_command(p, FUZZ_IDE_LBA48, 0, 0, 0, 0x40, 0x27);
+    ide_devctl(p, 0, 0x80);                                 /* HOB: the high bytes */
+    ide_reg_read(p, 0, 3);
+    ide_devctl(p, 0, 0x00);
+    ide_command(p, FUZZ_IDE_LBA48, 0, 1, 0x100000000ull, 0x40, 0x24);
+    ide_command(p, FUZZ_IDE_LBA48, 0, 0, 0, 0x40, 0x34);    /* count 0: 65536 sectors */
+    ide_ack(p, 0);
+    return p;
+}
+
+/* ATAPI by PIO: INQUIRY, the unit attention, REQUEST SENSE, READ CAPACITY, READ(10). */
+static GByteArray *ide_atapi_pio(void)
+{
+    GByteArray *p = g_byte_array_new();
+    uint8_t cdb[12];
+    const unsigned ch = FUZZ_IDE_CH1;
+
+    cdb6(cdb, 0x12, 0, 0, 36);
+    ide_packet(p, ch, 0xfffe, cdb);
+    ide_ack(p, 1);
+    ide_reg_read(p, 1, 2);                                  /* interrupt reason */
+    ide_data(p, true, ch, 18, 0);
+    ide_ack(p, 1);
+    cdb6(cdb, 0x00, 0, 0, 0);                               /* TEST UNIT READY */
+    ide_packet(p, ch, 0, cdb);
+    ide_reg_read(p, 1, 1);
+    cdb6(cdb, 0x03, 0, 0, 18);                              /* REQUEST SENSE */
+    ide_packet(p, ch, 18, cdb);
+    ide_data(p, true, ch, 9, 0);
+    cdb10(cdb, 0x25, 0, 0);
+    ide_packet(p, ch, 8, cdb);
+    ide_data(p, true, ch, 4, 0);
+    /* READ(10) of the volume descriptors, in DRQ blocks of 2048 bytes. */
+    cdb10(cdb, 0x28, 16, 2);
+    ide_packet(p, ch, 2048, cdb);
+    for (unsigned i = 0; i < 2; i++) {
+        ide_op(p, FUZZ_IDE_DRAIN);
+        ide_ack(p, 1);
+        ide_reg_read(p, 1, 4);
+        ide_data(p, true, ch | FUZZ_IDE_REP, 1024, 0);
+    }
+    ide_ack(p, 1);
+    /* An odd byte count limit: blocks of whole words but the last. */
+    cdb10(cdb, 0x43, 0, 0x20);                              /* READ TOC */
+    ide_packet(p, ch, 7, cdb);
+    ide_data(p, true, ch, 16, 0);
+    return p;
+}
+
+/* ATAPI by DMA: INQUIRY from the drive's buffer, READ(10) of 4 sectors from the medium. */
+static GByteArray *ide_atapi_dma(void)
+{
+    GByteArray *p = g_byte_array_new();
+    uint8_t cdb[12];
+    const unsigned ch = FUZZ_IDE_CH1 | FUZZ_IDE_DMA;
+
+    ide_prd(p, 1, true, 0, IDE_DMA_BUF, 0x2000);
+    cdb6(cdb, 0x00, 0, 0, 0);
+    ide_packet(p, FUZZ_IDE_CH1, 0, cdb);                    /* the unit attention, by PIO */
+    cdb6(cdb, 0x12, 0, 0, 96);
+    ide_packet(p, ch, 0, cdb);
+    ide_bm_write(p, 1, 0, 0x09);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_bm_read(p, 1, 2);
+    ide_ack(p, 1);
+    ide_bm_write(p, 1, 0, 0x00);
+    ide_bm_write(p, 1, 2, 0x06);
+    cdb10(cdb, 0x28, 15, 4);
+    ide_packet(p, ch, 0, cdb);
+    ide_bm_write(p, 1, 0, 0x09);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_ack(p, 1);
+    ide_bm_write(p, 1, 0, 0x00);
+    /* READ(12) past the end of the medium: CHECK CONDITION, nothing moves. */
+    memset(cdb, 0, sizeof(cdb));
+    cdb[0] = 0xa8;
+    cdb[5] = 47;
+    cdb[9] = 2;
+    ide_packet(p, ch, 0, cdb);
+    ide_reg_read(p, 1, 1);
+    return p;
+}
+
+/* The empty drive and the loaded one: sense, events, mode pages, configuration. */
+static GByteArray *ide_request_sense(void)
+{
+    GByteArray *p = g_byte_array_new();
+    uint8_t cdb[12];
+    const unsigned empty = FUZZ_IDE_CH1 | FUZZ_IDE_UNIT1;
+
+    cdb6(cdb, 0x00, 0, 0, 0);
+    ide_packet(p, empty, 0, cdb);                           /* NOT READY, 3A/01 */
+    ide_reg_read(p, 1, 1);
+    cdb6(cdb, 0x03, 0, 0, 252);
+    ide_packet(p, empty, 0xfffe, cdb);
+    ide_data(p, true, empty, 9, 0);
+    memset(cdb, 0, sizeof(cdb));
+    cdb[0] = 0x4a;                                          /* GET EVENT STATUS, media */
+    cdb[1] = 1;
+    cdb[4] = 0x10;
+    cdb[8] = 8;
+    ide_packet(p, FUZZ_IDE_CH1, 0xfffe, cdb);
+    ide_data(p, true, FUZZ_IDE_CH1, 4, 0);
+    cdb10(cdb, 0x5a, 0, 0xffff);                            /* MODE SENSE(10), all pages */
+    cdb[2] = 0x3f;
+    ide_packet(p, FUZZ_IDE_CH1, 0xfffe, cdb);
+    ide_data(p, true, FUZZ_IDE_CH1 | FUZZ_IDE_REP, 64, 0);
+    cdb10(cdb, 0x46, 0, 0x1000);                            /* GET CONFIGURATION */
+    ide_packet(p, FUZZ_IDE_CH1, 0x100, cdb);
+    ide_data(p, true, FUZZ_IDE_CH1, 128, 0);
+    return p;
+}
+
+/* Software reset mid-PIO, mid-DMA with a request in flight, and mid-ATAPI reply. */
+static GByteArray *ide_srst_mid_transfer(void)
+{
+    GByteArray *p = g_byte_array_new();
+    uint8_t cdb[12];
+
+    ide_command(p, 0, 0, 64, 0, ATA_DEV_LBA, 0xc4);         /* READ MULTIPLE, 16 a block */
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_data(p, true, 0, 100, 0);
+    ide_devctl(p, 0, 0x04);
+    ide_ack(p, 0);
+    ide_devctl(p, 0, 0x00);
+    ide_ack(p, 0);
+    ide_reg_read(p, 0, 1);                                  /* diagnostic code 01h */
+    ide_prd(p, 0, true, 0, IDE_DMA_BUF, 0);
+    ide_command(p, 0, 0, 128, 0, ATA_DEV_LBA, 0xc8);
+    ide_bm_write(p, 0, 0, 0x09);                            /* in flight now */
+    ide_devctl(p, 0, 0x04);
+    ide_devctl(p, 0, 0x00);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_bm_read(p, 0, 2);
+    ide_bm_write(p, 0, 0, 0x00);
+    ide_command(p, 0, 0, 8, 0, ATA_DEV_LBA, 0x30);          /* WRITE, then reset mid-block */
+    ide_data(p, false, 0, 100, 0x1111);
+    ide_devctl(p, 0, 0x06);
+    ide_devctl(p, 0, 0x02);
+    cdb10(cdb, 0x28, 0, 8);
+    ide_packet(p, FUZZ_IDE_CH1, 0x800, cdb);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_data(p, true, FUZZ_IDE_CH1, 300, 0);
+    ide_devctl(p, 1, 0x04);
+    ide_devctl(p, 1, 0x00);
+    ide_ack(p, 1);
+    ide_command(p, 0, 0, 4, 0, ATA_DEV_LBA, 0x20);          /* a machine reset in flight */
+    ide_op(p, FUZZ_IDE_RESET);
+    return p;
+}
+
+/* The tray locked by the guest, QMP eject refused then forced, a new medium, PV unplug. */
+static GByteArray *ide_medium_and_unplug(void)
+{
+    GByteArray *p = g_byte_array_new();
+    uint8_t cdb[12];
+
+    cdb6(cdb, 0x1e, 0, 0, 1);                               /* PREVENT MEDIUM REMOVAL */
+    ide_packet(p, FUZZ_IDE_CH1, 0, cdb);
+    ide_medium(p, 0, 0);                                    /* refused: locked */
+    ide_medium(p, 0, 1);                                    /* forced */
+    cdb6(cdb, 0x00, 0, 0, 0);
+    ide_packet(p, FUZZ_IDE_CH1, 0, cdb);
+    ide_medium(p, 0, 3);                                    /* the small disc */
+    ide_medium(p, 1, 2);                                    /* the empty drive gets one */
+    ide_packet(p, FUZZ_IDE_CH1, 0, cdb);
+    cdb10(cdb, 0x28, 4, 2);                                 /* past the small disc's end */
+    ide_packet(p, FUZZ_IDE_CH1, 0x800, cdb);
+    ide_reg_read(p, 1, 1);
+    cdb6(cdb, 0x1b, 0, 0, 0x02);                            /* START STOP: open the tray */
+    ide_packet(p, FUZZ_IDE_CH1 | FUZZ_IDE_UNIT1, 0, cdb);
+    /* A PIO read on the disk, then the PV drivers take the disks away. */
+    ide_command(p, 0, 0, 8, 0, ATA_DEV_LBA, 0x20);
+    ide_op(p, FUZZ_IDE_PIO);
+    ide_put(p, 1 | 1u << 2, 1);                             /* inw 0x10: the magic */
+    ide_put(p, 0x10, 2);
+    ide_put(p, 0, 4);
+    ide_op(p, FUZZ_IDE_PIO);
+    ide_put(p, 1u << 2, 1);                                 /* outw 0x10: unplug IDE disks */
+    ide_put(p, 0x10, 2);
+    ide_put(p, 0x0001, 4);
+    ide_op(p, FUZZ_IDE_DRAIN);
+    ide_data(p, true, 0, 16, 0);
+    ide_ack(p, 0);
+    ide_op(p, FUZZ_IDE_SAVE_LOAD);
+    return p;
+}
+
+static void write_ide_seeds(const char *dir)
+{
+    write_bytes(dir, "identify", ide_identify());
+    write_bytes(dir, "pio-read-write", ide_pio_read_write());
+    write_bytes(dir, "read-write-multiple", ide_read_multiple());
+    write_bytes(dir, "dma-read-write", ide_dma_read_write());
+    write_bytes(dir, "lba48", ide_lba48());
+    write_bytes(dir, "atapi-pio-inquiry-read10", ide_atapi_pio());
+    write_bytes(dir, "atapi-dma-inquiry-read10", ide_atapi_dma());
+    write_bytes(dir, "atapi-request-sense", ide_request_sense());
+    write_bytes(dir, "srst-mid-transfer", ide_srst_mid_transfer());
+    write_bytes(dir, "medium-change-and-unplug", ide_medium_and_unplug());
+}
+
+/* ---- fuzz-mmc: command packets on a drive whose medium comes and goes ---- */
+
+enum { MMC_IMAGE_NONE, MMC_IMAGE_EMPTY, MMC_IMAGE_SMALL, MMC_IMAGE_CD, MMC_IMAGE_DVD,
+       MMC_IMAGE_HUGE };
+
+static void mmc_cdb(GByteArray *p, const uint8_t cdb[12])
+{
+    ide_put(p, 0, 1);
+    g_byte_array_append(p, cdb, 12);
+}
+
+static void mmc_medium(GByteArray *p, uint8_t action, uint8_t image)
+{
+    ide_put(p, 1, 1);
+    ide_put(p, action, 1);
+    ide_put(p, image, 1);
+}
+
+/* What Linux's sr and udev's cdrom_id ask of a new drive, then reads of every kind. */
+static GByteArray *mmc_linux_probe(uint8_t image)
+{
+    GByteArray *p = g_byte_array_new();
+    uint8_t cdb[12];
+
+    ide_put(p, image, 1);
+    cdb6(cdb, 0x12, 0, 0, 36);
+    mmc_cdb(p, cdb);
+    cdb6(cdb, 0x12, 1, 0x83, 0xff);                         /* VPD device identification */
+    mmc_cdb(p, cdb);
+    cdb6(cdb, 0x00, 0, 0, 0);
+    mmc_cdb(p, cdb);
+    cdb6(cdb, 0x03, 0, 0, 18);
+    mmc_cdb(p, cdb);
+    cdb10(cdb, 0x25, 0, 0);
+    mmc_cdb(p, cdb);
+    cdb10(cdb, 0x5a, 0, 0x100);
+    cdb[2] = 0x2a;
+    mmc_cdb(p, cdb);
+    cdb6(cdb, 0x1a, 0, 0x3f, 0xff);
+    mmc_cdb(p, cdb);
+    cdb10(cdb, 0x46, 0, 0xffff);
+    mmc_cdb(p, cdb);
+    for (uint8_t format = 0; format < 3; format++) {
+        cdb10(cdb, 0x43, 0, 0xffff);
+        cdb[1] = 0x02;                                      /* MSF */
+        cdb[2] = format;
+        mmc_cdb(p, cdb);
+    }
+    cdb10(cdb, 0x51, 0, 34);
+    mmc_cdb(p, cdb);
+    cdb10(cdb, 0x52, 0, 48);
+    cdb[1] = 1;
+    cdb[5] = 1;
+    mmc_cdb(p, cdb);
+    cdb10(cdb, 0x42, 0, 24);
+    cdb[1] = 2;
+    cdb[2] = 0x40;
+    cdb[3] = 1;
+    mmc_cdb(p, cdb);
+    memset(cdb, 0, sizeof(cdb));
+    cdb[0] = 0x4a;
+    cdb[1] = 1;
+    cdb[4] = 0x10;
+    cdb[8] = 8;
+    mmc_cdb(p, cdb);
+    cdb10(cdb, 0x28, 16, 2);
+    mmc_cdb(p, cdb);
+    cdb10(cdb, 0x28, 0xfffffff0u, 0x20);                    /* wraps in 32 bits */
+    mmc_cdb(p, cdb);
+    memset(cdb, 0, sizeof(cdb));
+    cdb[0] = 0xbe;                                          /* READ CD, user data */
+    cdb[5] = 3;
+    cdb[8] = 1;
+    cdb[9] = 0x10;
+    mmc_cdb(p, cdb);
+    cdb10(cdb, 0x2b, 5, 0);
+    mmc_cdb(p, cdb);
+    memset(cdb, 0, sizeof(cdb));
+    cdb[0] = 0xbd;
+    cdb[9] = 8;
+    mmc_cdb(p, cdb);
+    return p;
+}
+
+/* The tray: locked, eject refused, forced, a disc inserted, START STOP UNIT both ways. */
+static GByteArray *mmc_tray(void)
+{
+    GByteArray *p = g_byte_array_new();
+    uint8_t cdb[12];
+
+    ide_put(p, MMC_IMAGE_CD, 1);
+    cdb6(cdb, 0x1e, 0, 0, 1);
+    mmc_cdb(p, cdb);
+    mmc_medium(p, 0, 0);
+    cdb6(cdb, 0x1b, 0, 0, 0x02);                            /* open: prevented */
+    mmc_cdb(p, cdb);
+    mmc_medium(p, 1, 0);
+    cdb6(cdb, 0x00, 0, 0, 0);
+    mmc_cdb(p, cdb);
+    mmc_medium(p, 2, MMC_IMAGE_DVD);
+    mmc_cdb(p, cdb);                                        /* unit attention */
+    cdb10(cdb, 0x46, 0, 0x20);
+    cdb[1] = 1;
+    mmc_cdb(p, cdb);
+    cdb6(cdb, 0x1b, 0, 0, 0x02);
+    mmc_cdb(p, cdb);
+    cdb6(cdb, 0x1b, 0, 0, 0x03);                            /* close: the disc is back */
+    mmc_cdb(p, cdb);
+    ide_put(p, 3, 1);                                       /* a failed sector read */
+    cdb6(cdb, 0x03, 0, 0, 18);
+    mmc_cdb(p, cdb);
+    ide_put(p, 2, 1);                                       /* reset */
+    mmc_medium(p, 2, MMC_IMAGE_EMPTY);
+    cdb10(cdb, 0x25, 0, 0);
+    mmc_cdb(p, cdb);
+    mmc_cdb(p, cdb);
+    return p;
+}
+
+static void write_mmc_seeds(const char *dir)
+{
+    write_bytes(dir, "linux-probe-cd", mmc_linux_probe(MMC_IMAGE_CD));
+    write_bytes(dir, "linux-probe-small", mmc_linux_probe(MMC_IMAGE_SMALL));
+    write_bytes(dir, "linux-probe-dvd", mmc_linux_probe(MMC_IMAGE_DVD));
+    write_bytes(dir, "linux-probe-huge", mmc_linux_probe(MMC_IMAGE_HUGE));
+    write_bytes(dir, "linux-probe-no-medium", mmc_linux_probe(MMC_IMAGE_NONE));
+    write_bytes(dir, "tray-lock-eject-insert", mmc_tray());
+}
+
+/* ---- IDE through plain ioreqs (fuzz-ioreq, fuzz-vmstate) ---- */
+
+#define IDE0 0x1f0u
+#define IDE1 0x170u
+#define IDE_BM 0xc200u
+
+/* hvmloader's pci_setup for 00:01.1: both channels decoded, BAR4, I/O and bus master. */
+static void ide_firmware_setup(GByteArray *p)
+{
+    fuzz_emit_pci(p, false, 2, FUZZ_IDE_DEVFN, 0x40, 0x8000);
+    fuzz_emit_pci(p, false, 2, FUZZ_IDE_DEVFN, 0x42, 0x8000);
+    fuzz_emit_pci(p, false, 4, FUZZ_IDE_DEVFN, REG_BAR(4), IDE_BM | 1);
+    fuzz_emit_pci(p, false, 2, FUZZ_IDE_DEVFN, REG_COMMAND, PCI_CMD_IO | PCI_CMD_MASTER);
+}
+
+static void ata_issue(GByteArray *p, uint16_t base, uint8_t count, uint32_t lba, uint8_t cmd)
+{
+    out8(p, base + 6, (uint8_t)(0xe0 | ((lba >> 24) & 0x0f)));
+    out8(p, base + 2, count);
+    out8(p, base + 3, (uint8_t)lba);
+    out8(p, base + 4, (uint8_t)(lba >> 8));
+    out8(p, base + 5, (uint8_t)(lba >> 16));
+    out8(p, base + 7, cmd);
+}
+
+static void atapi_issue(GByteArray *p, uint16_t base, bool dma, uint16_t limit,
+                        const uint8_t cdb[12])
+{
+    out8(p, base + 6, 0xa0);
+    out8(p, base + 1, dma ? 1 : 0);
+    out8(p, base + 4, (uint8_t)limit);
+    out8(p, base + 5, (uint8_t)(limit >> 8));
+    out8(p, base + 7, 0xa0);
+    for (unsigned i = 0; i < 12; i += 2) {
+        fuzz_emit_pio(p, false, 2, base, (uint32_t)cdb[i] | (uint32_t)cdb[i + 1] << 8);
+    }
+}
+
+/* Both channels mid-PIO: READ MULTIPLE 1000 words into its first block; READ(10) by ATAPI
+ * 300 words into its first DRQ block. */
+static GByteArray *ide_prog_mid_pio(void)
+{
+    GByteArray *p = g_byte_array_new();
+    uint8_t cdb[12];
+
+    ide_firmware_setup(p);
+    ata_issue(p, IDE0, 16, 0, 0xc6);
+    in8(p, IDE0 + 7);
+    ata_issue(p, IDE0, 40, 3, 0xc4);
+    fuzz_emit_pio_rep(p, FUZZ_F_READ, 2, IDE0, 1000, DMA_BUF);
+    cdb10(cdb, 0x00, 0, 0);
+    atapi_issue(p, IDE1, false, 0, cdb);                    /* the unit attention */
+    cdb10(cdb, 0x28, 16, 3);
+    atapi_issue(p, IDE1, false, 0x800, cdb);
+    fuzz_emit_pio_rep(p, FUZZ_F_READ, 2, IDE1, 300, DMA_BUF);
+    return p;
+}
+
+/* What a driver does next: the rest of both transfers. */
+static GByteArray *ide_prog_finish_pio(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    fuzz_emit_pio_rep(p, FUZZ_F_READ, 2, IDE0, 2048, DMA_BUF);
+    in8(p, IDE0 + 7);
+    fuzz_emit_pio_rep(p, FUZZ_F_READ, 4, IDE0, 1024, DMA_BUF);
+    fuzz_emit_pio_rep(p, FUZZ_F_READ, 2, IDE1, 1024, DMA_BUF);
+    in8(p, IDE1 + 7);
+    fuzz_emit_pio_rep(p, FUZZ_F_READ, 2, IDE1, 2048, DMA_BUF);
+    in8(p, IDE1 + 2);
+    return p;
+}
+
+/* A PIO write half done on the disk; an ATAPI INQUIRY by DMA waiting for the bus master. */
+static GByteArray *ide_prog_write_and_dma_pending(void)
+{
+    GByteArray *p = g_byte_array_new();
+    static const uint8_t prd[8] = {0x00, 0x00, 0x03, 0x00, 0x00, 0x10, 0x00, 0x80};
+    uint8_t cdb[12];
+
+    ide_firmware_setup(p);
+    ata_issue(p, IDE0, 4, 20, 0x30);
+    for (unsigned i = 0; i < 100; i++) {
+        fuzz_emit_pio(p, false, 2, IDE0, 0x5a00 | i);
+    }
+    fuzz_emit_ram(p, 0x9000, prd, sizeof(prd));             /* 4 KiB at 0x30000, EOT */
+    fuzz_emit_pio(p, false, 4, IDE_BM + 8 + 4, 0x9000);
+    cdb10(cdb, 0x00, 0, 0);
+    atapi_issue(p, IDE1, false, 0, cdb);
+    cdb6(cdb, 0x12, 0, 0, 96);
+    atapi_issue(p, IDE1, true, 0, cdb);
+    return p;
+}
+
+static GByteArray *ide_prog_finish_write_and_dma(void)
+{
+    GByteArray *p = g_byte_array_new();
+
+    fuzz_emit_pio(p, false, 1, IDE_BM + 8, 0x09);           /* start the secondary's master */
+    fuzz_emit_pio(p, true, 1, IDE_BM + 8 + 2, 0);
+    in8(p, IDE1 + 7);
+    for (unsigned i = 0; i < 4 * 256 - 100; i++) {
+        fuzz_emit_pio(p, false, 2, IDE0, i);
+    }
+    in8(p, IDE0 + 7);
+    return p;
+}
+
+/* For fuzz-ioreq: a disk and the CD-ROM read after the firmware's setup, a medium change. */
+static GByteArray *prog_ide(void)
+{
+    GByteArray *p = ide_prog_mid_pio();
+    GByteArray *rest = ide_prog_finish_pio();
+
+    g_byte_array_append(p, rest->data, rest->len);
+    g_byte_array_free(rest, TRUE);
+    fuzz_emit_medium(p, 0, 3);
+    fuzz_emit_medium(p, 1, 2);
+    return p;
+}
+
 static const char *expect_nothing(const struct fuzz_accel_record *a)
 {
     return NULL;
@@ -668,8 +1378,8 @@ static const char *expect_routes(const struct fuzz_accel_record *a)
 
 static const char *expect_sleeps(const struct fuzz_accel_record *a)
 {
-    return a->shutdown_reasons[SHUTDOWN_SUSPEND] == 1 &&
-                   a->shutdown_reasons[SHUTDOWN_POWEROFF] == 1 &&
+    /* S3 is the machine's own state now (machine_enter_s3), not a shutdown request. */
+    return a->s3_entries == 1 && a->shutdown_reasons[SHUTDOWN_POWEROFF] == 1 &&
                    a->shutdown_reasons[SHUTDOWN_REBOOT] == 1
                ? NULL
                : "not exactly one S3, one S5 and one 0xCF9 reset";
@@ -701,6 +1411,7 @@ static const struct ioreq_seed ioreq_seeds[] = {
     {"piix4-acpi-s3-s5-cf9", prog_acpi_sleep, expect_sleeps},
     {"xen-platform-unplug", prog_platform_unplug, expect_rom_lock},
     {"piix4-smbus-spd", prog_smbus_spd, expect_nothing},
+    {"ide-disk-and-cdrom-pio", prog_ide, expect_nothing},
     /* Regression seeds of the PCI findings fixed in hw/pci (docs/security.md, 2 to 4). */
     {"intx-shared-slot", prog_intx_shared_slot, expect_nothing},
     {"msi-outside-apic-window", prog_msi_outside_apic, expect_nothing},
@@ -741,6 +1452,7 @@ static void write_ioreq_seeds(const char *dir)
 #define VM_FLAG_DEBUGCON 0x08u
 #define VM_FLAG_FIX_DIGEST 0x10u
 #define VM_FLAG_PCI_TESTDEVS 0x20u
+#define VM_FLAG_DRIVES 0x40u
 
 /* flags | u32 length | the stream machine `cfg` saved after `setup` | `after` */
 static void write_vmstate_seed(const char *dir, const char *name, uint8_t flags,
@@ -751,6 +1463,7 @@ static void write_vmstate_seed(const char *dir, const char *name, uint8_t flags,
         .serials = (flags >> 1) & 3u,
         .debugcon = flags & VM_FLAG_DEBUGCON,
         .pci_testdevs = flags & VM_FLAG_PCI_TESTDEVS,
+        .drives = flags & VM_FLAG_DRIVES,
     };
     struct fuzz_machine *fm = fuzz_machine_new(&cfg);
     GByteArray *seed = g_byte_array_new();
@@ -791,6 +1504,12 @@ static void write_vmstate_seeds(const char *dir)
     /* The chipset after hvmloader's PCI setup and ACPI, then MSI-X on the loaded state. */
     write_vmstate_seed(dir, "pci-after-hvmloader", VM_FLAG_FIX_DIGEST | VM_FLAG_PCI_TESTDEVS,
                        prog_pci_enumeration(), prog_msix());
+    /* The IDE drives saved mid-transfer (PIO on both channels; a write and an ATAPI DMA
+     * waiting for the bus master), then the transfers finished on the loaded state. */
+    write_vmstate_seed(dir, "ide-mid-pio-transfers", VM_FLAG_FIX_DIGEST | VM_FLAG_DRIVES,
+                       ide_prog_mid_pio(), ide_prog_finish_pio());
+    write_vmstate_seed(dir, "ide-write-and-dma-pending", VM_FLAG_FIX_DIGEST | VM_FLAG_DRIVES,
+                       ide_prog_write_and_dma_pending(), ide_prog_finish_write_and_dma());
 }
 
 /* ---- QMP sessions ---- */
@@ -971,6 +1690,12 @@ int main(int argc, char **argv)
     g_free(dir);
     dir = subdir(argv[1], "vmstate");
     write_vmstate_seeds(dir);
+    g_free(dir);
+    dir = subdir(argv[1], "ide");
+    write_ide_seeds(dir);
+    g_free(dir);
+    dir = subdir(argv[1], "mmc");
+    write_mmc_seeds(dir);
     g_free(dir);
     dir = subdir(argv[1], "qmp");
     write_qmp_seeds(dir);
