@@ -51,6 +51,7 @@ struct machine *machine_new(void)
     m->core_state = g_ptr_array_new_with_free_func(g_free);
     m->chardevs = g_ptr_array_new();
     m->drives = g_ptr_array_new();
+    m->netdevs = g_ptr_array_new();
     m->unplug_handlers = g_ptr_array_new_with_free_func(g_free);
     return m;
 }
@@ -80,6 +81,8 @@ void machine_free(struct machine *m)
     g_ptr_array_free(m->chardevs, TRUE);
     /* After the devices, which detach from their drives when destroyed. */
     g_ptr_array_free(m->drives, TRUE);
+    /* After the devices, which detach from their backends when destroyed. */
+    g_ptr_array_free(m->netdevs, TRUE);
     address_space_free(m->io);
     address_space_free(m->mmio);
     g_free(m);

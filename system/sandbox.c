@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdlib.h>
@@ -217,8 +218,9 @@ static bool add_thread_rules(scmp_filter_ctx ctx, const struct sandbox_policy *p
 
 /*
  * ioctl: what the Xen libraries issue on privcmd and the event-channel device (Linux's
- * include/uapi/xen/privcmd.h and evtchn.h), and the terminal basics a pty chardev and
- * isatty() use. Any other request kills, as any other system call does: a device model
+ * include/uapi/xen/privcmd.h and evtchn.h), the terminal basics a pty chardev and
+ * isatty() use, and TUNSETOFFLOAD: a tap backend matches the offloads a guest's virtio-net
+ * driver accepts when the driver starts, long after start-up (net/tap.c). Any other request kills, as any other system call does: a device model
  * reaching for another driver is not doing its ioreq work. (A catch-all ENOTTY rule for
  * the rest cannot be expressed: libseccomp lets an argument-free rule for a system call
  * decide every call of it.)
@@ -229,7 +231,7 @@ static const unsigned long allowed_ioctls[] = {
     IOCTL_EVTCHN_BIND_INTERDOMAIN, IOCTL_EVTCHN_BIND_UNBOUND_PORT, IOCTL_EVTCHN_UNBIND,
     IOCTL_EVTCHN_NOTIFY, IOCTL_EVTCHN_RESET, IOCTL_EVTCHN_RESTRICT_DOMID,
     TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCGPTN, TIOCSPTLCK, FIONREAD, FIONBIO,
-    FIOCLEX, FIONCLEX,
+    FIOCLEX, FIONCLEX, TUNSETOFFLOAD,
 };
 
 static bool add_ioctl_rules(scmp_filter_ctx ctx, GError **err)

@@ -17,6 +17,7 @@
 
 #include "xendm/block.h"
 #include "xendm/log.h"
+#include "xendm/net.h"
 #include "xendm/pc-chipset.h"
 #include "xendm/xenfv.h"
 
@@ -94,6 +95,29 @@ static bool create_drives(struct machine *m, struct xendm_config *cfg, GError **
             return false;
         }
         machine_add_drive(m, drive);
+    }
+    return true;
+}
+
+/*
+ * -netdev: each backend opens its tap or socket now, before restriction takes that right away,
+ * and before the NICs that name it with netdev=. Two backends may not share an id.
+ */
+static bool create_netdevs(struct machine *m, struct xendm_config *cfg, GError **err)
+{
+    for (guint i = 0; i < cfg->netdevs->len; i++) {
+        struct net_backend *nb = net_backend_new(g_ptr_array_index(cfg->netdevs, i), err);
+        if (nb == NULL) {
+            g_prefix_error(err, "-netdev: ");
+            return false;
+        }
+        if (machine_find_netdev(m, net_backend_id(nb)) != NULL) {
+            g_set_error(err, XENFV_ERROR, 0, "-netdev: id %s is already in use",
+                        net_backend_id(nb));
+            net_backend_free(nb);
+            return false;
+        }
+        machine_add_netdev(m, nb);
     }
     return true;
 }
@@ -265,7 +289,7 @@ static bool is_xenfv(const struct xendm_config *cfg)
 bool xenfv_assemble(struct machine *m, struct xendm_config *cfg, GError **err)
 {
     if (!create_chardevs(m, cfg, err) || !create_drives(m, cfg, err) ||
-        !create_chipset(m, cfg, err) ||
+        !create_netdevs(m, cfg, err) || !create_chipset(m, cfg, err) ||
         !create_fixed_device(m, "i8042", err) || !create_fixed_device(m, "port92", err)) {
         return false;
     }

@@ -70,6 +70,7 @@ struct machine {
     GPtrArray *core_state;
     GPtrArray *chardevs; /* struct chardev *, owned */
     GPtrArray *drives;   /* struct drive *, owned (machine_add_drive) */
+    GPtrArray *netdevs;  /* struct net_backend *, owned (machine_add_netdev) */
     uint64_t ram_size;
     /* Sum of the guest's RTC changes reported by Xen (TIMEOFFSET), in seconds. */
     int64_t rtc_offset_seconds;
@@ -133,6 +134,11 @@ void machine_add_drive(struct machine *m, struct drive *drive); /* takes ownersh
 struct drive *machine_find_drive(struct machine *m, const char *id);
 /* The drive of interface `interface` at `index` (if=ide: 0..3), or NULL. */
 struct drive *machine_drive_at(struct machine *m, enum drive_interface interface, int index);
+
+/* ---- network backends (include/xendm/net.h) ---- */
+struct net_backend;
+void machine_add_netdev(struct machine *m, struct net_backend *nb); /* takes ownership */
+struct net_backend *machine_find_netdev(struct machine *m, const char *id);
 
 /* ---- regions ---- */
 static inline struct region *machine_add_io(struct machine *m, const char *name, uint64_t base,

@@ -1,0 +1,338 @@
+/*
+ * The guest driver's side of a virtio-pci function for qtests (see qtest-virtio.h).
+ */
+#include "qtest-virtio.h"
+
+#include <glib.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "qtest-pci.h"
+
+#define REG_COMMAND 0x04
+#define REG_BAR(n) (0x10 + 4 * (n))
+#define CMD_IO 0x1
+#define CMD_MEMORY 0x2
+#define CMD_MASTER 0x4
+
+/* §4.1.4 vendor capabilities */
+#define CAP_ID_VNDR 0x09
+#define CAP_ID_MSIX 0x11
+#define CAP_COMMON 1
+#define CAP_NOTIFY 2
+#define CAP_PCI_CFG 5
+
+#define MSIX_CTRL 2
+#define MSIX_TABLE 4
+#define MSIX_CTRL_ENABLE 0x8000
+#define MSI_ADDR UINT64_C(0xfee00000)
+
+static void find_caps(struct qvirtio *d)
+{
+    struct qvirtio_cap *slots[6] = {NULL, &d->common, &d->notify, &d->isr, &d->device,
+                                    &d->pci_cfg};
+    unsigned ptr = qpci_read(d->qt, d->devfn, 0x34, 1) & 0xfc;
+
+    d->common.off = d->notify.off = d->isr.off = d->device.off = d->pci_cfg.off = -1;
+    for (unsigned n = 0; ptr && n < 48; n++) {
+        uint8_t id = (uint8_t)qpci_read(d->qt, d->devfn, ptr, 1);
+        uint8_t type = (uint8_t)qpci_read(d->qt, d->devfn, ptr + 3, 1);
+
+        if (id == CAP_ID_VNDR && type >= CAP_COMMON && type <= CAP_PCI_CFG &&
+            slots[type]->off < 0) {
+            slots[type]->off = (int)ptr;
+            slots[type]->bar = (uint8_t)qpci_read(d->qt, d->devfn, ptr + 4, 1);
+            slots[type]->offset = qpci_read(d->qt, d->devfn, ptr + 8, 4);
+            slots[type]->length = qpci_read(d->qt, d->devfn, ptr + 12, 4);
+            if (type == CAP_NOTIFY) {
+                d->notify_multiplier = qpci_read(d->qt, d->devfn, ptr + 16, 4);
+            }
+        }
+        ptr = qpci_read(d->qt, d->devfn, ptr + 1, 1) & 0xfc;
+    }
+}
+
+/* Sizes every BAR and places it, as firmware does. */
+static void assign_bars(struct qvirtio *d, uint64_t mem, uint32_t io)
+{
+    for (unsigned bar = 0; bar < 6; bar++) {
+        uint32_t mask, size;
+        bool is64;
+
+        qpci_write(d->qt, d->devfn, REG_BAR(bar), 0xffffffff, 4);
+        mask = qpci_read(d->qt, d->devfn, REG_BAR(bar), 4);
+        if (mask == 0) {
+            continue;
+        }
+        if (mask & 1) {
+            size = (~(mask & ~3u) + 1) & 0xffff;
+            d->bar_io[bar] = true;
+            d->bar_addr[bar] = io;
+            qpci_write(d->qt, d->devfn, REG_BAR(bar), io, 4);
+            io += size < 0x100 ? 0x100 : size;
+            continue;
+        }
+        size = ~(mask & ~0xfu) + 1;
+        is64 = (mask & 6) == 4;
+        mem = (mem + size - 1) & ~(uint64_t)(size - 1);
+        d->bar_addr[bar] = mem;
+        qpci_write(d->qt, d->devfn, REG_BAR(bar), (uint32_t)mem, 4);
+        if (is64) {
+            qpci_write(d->qt, d->devfn, REG_BAR(bar + 1), 0, 4);
+            bar++;
+        }
+        mem += size;
+    }
+    qpci_write(d->qt, d->devfn, REG_COMMAND, CMD_IO | CMD_MEMORY | CMD_MASTER, 2);
+}
+
+struct qvirtio *qvirtio_open(struct qtest *qt, unsigned devfn, uint64_t mem_base,
+                             uint32_t io_base)
+{
+    struct qvirtio *d = g_new0(struct qvirtio, 1);
+
+    d->qt = qt;
+    d->devfn = devfn;
+    find_caps(d);
+    assign_bars(d, mem_base, io_base);
+    return d;
+}
+
+void qvirtio_close(struct qvirtio *d)
+{
+    g_free(d);
+}
+
+uint64_t qvirtio_cap_addr(const struct qvirtio *d, const struct qvirtio_cap *c, uint32_t offset)
+{
+    g_assert_cmpint(c->off, >=, 0);
+    return d->bar_addr[c->bar] + c->offset + offset;
+}
+
+uint64_t qvirtio_cc_read(struct qvirtio *d, uint32_t reg, unsigned size)
+{
+    return qmem_read(d->qt, qvirtio_cap_addr(d, &d->common, reg), size);
+}
+
+void qvirtio_cc_write(struct qvirtio *d, uint32_t reg, uint64_t v, unsigned size)
+{
+    qmem_write(d->qt, qvirtio_cap_addr(d, &d->common, reg), v, size);
+}
+
+uint8_t qvirtio_status(struct qvirtio *d)
+{
+    return (uint8_t)qvirtio_cc_read(d, QVIRTIO_CC_STATUS, 1);
+}
+
+uint8_t qvirtio_isr_read(struct qvirtio *d)
+{
+    return (uint8_t)qmem_read(d->qt, qvirtio_cap_addr(d, &d->isr, 0), 1);
+}
+
+uint64_t qvirtio_config_read(struct qvirtio *d, uint32_t offset, unsigned size)
+{
+    return qmem_read(d->qt, qvirtio_cap_addr(d, &d->device, offset), size);
+}
+
+void qvirtio_config_write(struct qvirtio *d, uint32_t offset, uint64_t v, unsigned size)
+{
+    qmem_write(d->qt, qvirtio_cap_addr(d, &d->device, offset), v, size);
+}
+
+uint64_t qvirtio_device_features(struct qvirtio *d)
+{
+    uint64_t lo, hi;
+
+    qvirtio_cc_write(d, QVIRTIO_CC_DFSELECT, 0, 4);
+    lo = qvirtio_cc_read(d, QVIRTIO_CC_DF, 4);
+    qvirtio_cc_write(d, QVIRTIO_CC_DFSELECT, 1, 4);
+    hi = qvirtio_cc_read(d, QVIRTIO_CC_DF, 4);
+    return hi << 32 | lo;
+}
+
+void qvirtio_reset(struct qvirtio *d)
+{
+    qvirtio_cc_write(d, QVIRTIO_CC_STATUS, 0, 1);
+    g_assert_cmphex(qvirtio_status(d), ==, 0);
+}
+
+bool qvirtio_negotiate(struct qvirtio *d, uint64_t features, uint16_t config_vector)
+{
+    const uint8_t st = QVIRTIO_ST_ACK | QVIRTIO_ST_DRIVER;
+
+    features |= QVIRTIO_BIT(QVIRTIO_F_VERSION_1);
+    qvirtio_reset(d);
+    qvirtio_cc_write(d, QVIRTIO_CC_STATUS, QVIRTIO_ST_ACK, 1);
+    qvirtio_cc_write(d, QVIRTIO_CC_STATUS, st, 1);
+    g_assert_cmphex(qvirtio_device_features(d) & features, ==, features);
+    qvirtio_cc_write(d, QVIRTIO_CC_GFSELECT, 0, 4);
+    qvirtio_cc_write(d, QVIRTIO_CC_GF, (uint32_t)features, 4);
+    qvirtio_cc_write(d, QVIRTIO_CC_GFSELECT, 1, 4);
+    qvirtio_cc_write(d, QVIRTIO_CC_GF, features >> 32, 4);
+    qvirtio_cc_write(d, QVIRTIO_CC_STATUS, st | QVIRTIO_ST_FEATURES_OK, 1);
+    qvirtio_cc_write(d, QVIRTIO_CC_MSIX_CONFIG, config_vector, 2);
+    return (qvirtio_status(d) & QVIRTIO_ST_FEATURES_OK) != 0;
+}
+
+void qvirtqueue_setup(struct qvirtio *d, struct qvirtqueue *vq, unsigned index, uint64_t base,
+                      uint16_t size, uint16_t vector)
+{
+    memset(vq, 0, sizeof(*vq));
+    vq->dev = d;
+    vq->index = index;
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_SELECT, index, 2);
+    vq->size = size ? size : (uint16_t)qvirtio_cc_read(d, QVIRTIO_CC_Q_SIZE, 2);
+    g_assert_cmpuint(vq->size, >=, 2);
+    g_assert_cmpuint(vq->size & (vq->size - 1), ==, 0);
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_SIZE, vq->size, 2);
+    /* The legacy layout, which also meets the modern alignments (§2.7). */
+    vq->desc = base;
+    vq->avail = base + 16u * vq->size;
+    vq->used = (vq->avail + 6 + 2u * vq->size + 4095) & ~UINT64_C(4095);
+    g_free(qtest_cmd_ok(d->qt, "memset 0x%" PRIx64 " %u 0", base,
+                        (unsigned)(vq->used + 6 + 8u * vq->size - base)));
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_MSIX, vector, 2);
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_DESC, (uint32_t)vq->desc, 4);
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_DESC + 4, vq->desc >> 32, 4);
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_DRIVER, (uint32_t)vq->avail, 4);
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_DRIVER + 4, vq->avail >> 32, 4);
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_DEVICE, (uint32_t)vq->used, 4);
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_DEVICE + 4, vq->used >> 32, 4);
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_ENABLE, 1, 2);
+}
+
+void qvirtio_driver_ok(struct qvirtio *d)
+{
+    qvirtio_cc_write(d, QVIRTIO_CC_STATUS, QVIRTIO_ST_ACK | QVIRTIO_ST_DRIVER |
+                     QVIRTIO_ST_FEATURES_OK | QVIRTIO_ST_DRIVER_OK, 1);
+}
+
+void qvirtq_write_desc(struct qtest *qt, uint64_t table_gpa, unsigned i, uint64_t addr,
+                       uint32_t len, uint16_t flags, uint16_t next)
+{
+    uint8_t raw[16];
+
+    memcpy(raw, &addr, 8);
+    memcpy(raw + 8, &len, 4);
+    memcpy(raw + 12, &flags, 2);
+    memcpy(raw + 14, &next, 2);
+    qtest_memwrite(qt, table_gpa + 16u * i, raw, sizeof(raw));
+}
+
+void qvirtqueue_set_desc(struct qvirtqueue *vq, unsigned i, uint64_t addr, uint32_t len,
+                         uint16_t flags, uint16_t next)
+{
+    g_assert_cmpuint(i, <, vq->size);
+    qvirtq_write_desc(vq->dev->qt, vq->desc, i, addr, len, flags, next);
+}
+
+void qvirtqueue_add_avail(struct qvirtqueue *vq, const uint16_t *heads, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint16_t slot = (uint16_t)((vq->avail_idx + i) % vq->size);
+
+        qtest_memwrite(vq->dev->qt, vq->avail + 4 + 2u * slot, &heads[i], 2);
+    }
+    vq->avail_idx = (uint16_t)(vq->avail_idx + n);
+    qtest_memwrite(vq->dev->qt, vq->avail + 2, &vq->avail_idx, 2);
+}
+
+void qvirtqueue_kick(struct qvirtqueue *vq)
+{
+    struct qvirtio *d = vq->dev;
+    uint16_t off;
+
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_SELECT, vq->index, 2);
+    off = (uint16_t)qvirtio_cc_read(d, QVIRTIO_CC_Q_NOTIFY_OFF, 2);
+    qmem_write(d->qt, qvirtio_cap_addr(d, &d->notify, (uint32_t)off * d->notify_multiplier),
+               vq->index, 2);
+}
+
+uint16_t qvirtqueue_used_idx(struct qvirtqueue *vq)
+{
+    uint16_t v;
+
+    qtest_memread(vq->dev->qt, vq->used + 2, &v, 2);
+    return v;
+}
+
+void qvirtqueue_used_elem(struct qvirtqueue *vq, uint16_t i, uint32_t *id, uint32_t *len)
+{
+    uint32_t e[2];
+
+    qtest_memread(vq->dev->qt, vq->used + 4 + 8u * (i % vq->size), e, sizeof(e));
+    *id = e[0];
+    *len = e[1];
+}
+
+bool qvirtqueue_wait_used(struct qvirtqueue *vq, uint16_t want, unsigned timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    for (;;) {
+        if (qvirtqueue_used_idx(vq) == want) {
+            return true;
+        }
+        if (g_get_monotonic_time() > deadline) {
+            return false;
+        }
+        g_usleep(200);
+    }
+}
+
+void qvirtqueue_set_used_event(struct qvirtqueue *vq, uint16_t v)
+{
+    qtest_memwrite(vq->dev->qt, vq->avail + 4 + 2u * vq->size, &v, 2);
+}
+
+uint16_t qvirtqueue_avail_event(struct qvirtqueue *vq)
+{
+    uint16_t v;
+
+    qtest_memread(vq->dev->qt, vq->used + 4 + 8u * vq->size, &v, 2);
+    return v;
+}
+
+bool qvirtio_msix_enable(struct qvirtio *d, unsigned n, uint32_t data)
+{
+    int cap = qpci_find_cap(d->qt, d->devfn, CAP_ID_MSIX);
+    uint32_t table;
+    uint64_t entry;
+
+    if (cap < 0) {
+        return false;
+    }
+    table = qpci_read(d->qt, d->devfn, (unsigned)cap + MSIX_TABLE, 4);
+    entry = d->bar_addr[table & 7] + (table & ~7u) + 16u * n;
+    qtest_writel(d->qt, entry, (uint32_t)MSI_ADDR);
+    qtest_writel(d->qt, entry + 4, 0);
+    qtest_writel(d->qt, entry + 8, data);
+    qtest_writel(d->qt, entry + 12, 0); /* unmasked */
+    qpci_write(d->qt, d->devfn, (unsigned)cap + MSIX_CTRL, MSIX_CTRL_ENABLE, 2);
+    d->msix = true;
+    return true;
+}
+
+char **qvirtio_wait_events(struct qtest *qt, const char *kind, unsigned want,
+                           unsigned timeout_ms)
+{
+    GPtrArray *got = g_ptr_array_new();
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    for (;;) {
+        char **ev = qirq_events(qt);
+
+        for (char **e = ev; *e; e++) {
+            if (g_str_has_prefix(*e, kind)) {
+                g_ptr_array_add(got, g_strdup(*e));
+            }
+        }
+        g_strfreev(ev);
+        if (got->len >= want || g_get_monotonic_time() > deadline) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    g_ptr_array_add(got, NULL);
+    return (char **)g_ptr_array_free(got, false);
+}
