@@ -58,9 +58,11 @@ static bool parse_interface(struct kv_list *kv, struct drive_config *cfg, GError
         cfg->interface = DRIVE_IF_IDE;
     } else if (strcmp(value, "none") == 0) {
         cfg->interface = DRIVE_IF_NONE;
+    } else if (strcmp(value, "virtio") == 0) {
+        cfg->interface = DRIVE_IF_VIRTIO;
     } else {
         g_set_error(err, DRIVE_ERROR, 0, "-drive: interface 'if=%s' is not supported "
-                    "(ide or none)", value);
+                    "(ide, virtio or none)", value);
         return false;
     }
     return true;
@@ -200,8 +202,12 @@ static bool parse_file(struct kv_list *kv, struct drive_config *cfg, GError **er
         return false;
     }
     /* A CD-ROM may be empty, and so may an if=none drive a -device ide-cd will use. */
-    if (cfg->file == NULL && cfg->interface == DRIVE_IF_IDE && cfg->media == DRIVE_MEDIA_DISK) {
+    if (cfg->file == NULL && cfg->interface != DRIVE_IF_NONE && cfg->media == DRIVE_MEDIA_DISK) {
         g_set_error(err, DRIVE_ERROR, 0, "-drive: a disk needs file=");
+        return false;
+    }
+    if (cfg->interface == DRIVE_IF_VIRTIO && cfg->media != DRIVE_MEDIA_DISK) {
+        g_set_error(err, DRIVE_ERROR, 0, "-drive: if=virtio is a disk (media=cdrom needs if=ide)");
         return false;
     }
     return true;

@@ -75,6 +75,8 @@ static bool place_ide_drive(struct machine *m, struct drive *drive, GError **err
  */
 static bool create_drives(struct machine *m, struct xendm_config *cfg, GError **err)
 {
+    unsigned virtio_drives = 0;
+
     for (guint i = 0; i < cfg->drives->len; i++) {
         struct drive *drive = drive_new(g_ptr_array_index(cfg->drives, i), err);
         if (drive == NULL) {
@@ -86,6 +88,10 @@ static bool create_drives(struct machine *m, struct xendm_config *cfg, GError **
             drive_free(drive);
             return false;
         }
+        if (drive->interface == DRIVE_IF_VIRTIO && drive->id == NULL) {
+            drive->id = g_strdup_printf("virtio%u", virtio_drives);
+        }
+        virtio_drives += drive->interface == DRIVE_IF_VIRTIO;
         if (machine_find_drive(m, drive->id) != NULL ||
             (drive->interface == DRIVE_IF_IDE &&
              machine_drive_at(m, DRIVE_IF_IDE, drive->index) != NULL)) {
@@ -286,6 +292,32 @@ static bool is_xenfv(const struct xendm_config *cfg)
     return cfg->machine_type == NULL || strcmp(cfg->machine_type, "xenfv") == 0;
 }
 
+/*
+ * -drive if=virtio: a virtio-blk-pci of its own for each, after the -device functions (QEMU
+ * creates them last too, so the slots of the others do not move).
+ */
+static bool create_virtio_drives(struct machine *m, GError **err)
+{
+    for (guint i = 0; i < m->drives->len; i++) {
+        struct drive *drive = g_ptr_array_index(m->drives, i);
+        struct kv_list *props;
+        void *dev;
+
+        if (drive->interface != DRIVE_IF_VIRTIO) {
+            continue;
+        }
+        props = kv_new();
+        kv_set(props, "drive", drive->id);
+        dev = machine_create_device(m, "virtio-blk-pci", props, err);
+        kv_free(props);
+        if (dev == NULL) {
+            g_prefix_error(err, "-drive %s,if=virtio: ", drive->id);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool xenfv_assemble(struct machine *m, struct xendm_config *cfg, GError **err)
 {
     if (!create_chardevs(m, cfg, err) || !create_drives(m, cfg, err) ||
@@ -307,5 +339,5 @@ bool xenfv_assemble(struct machine *m, struct xendm_config *cfg, GError **err)
             return false;
         }
     }
-    return true;
+    return create_virtio_drives(m, err);
 }

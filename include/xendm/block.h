@@ -101,6 +101,7 @@ int block_pread(struct block_backend *bb, void *buf, size_t len, uint64_t offset
 enum drive_interface {
     DRIVE_IF_NONE, /* a -device names it with drive=ID */
     DRIVE_IF_IDE,  /* the PIIX3 IDE controller takes it at index 0..3 */
+    DRIVE_IF_VIRTIO, /* a virtio-blk-pci of its own (QEMU's shorthand), id "virtioN" */
 };
 
 enum drive_media {

@@ -840,6 +840,29 @@ static void test_ide_drive_placement(void)
     unlink(image);
 }
 
+/* -drive if=virtio: a virtio-blk-pci of its own, after the -device functions, named virtioN. */
+static void test_virtio_drive(void)
+{
+    g_autofree char *image = NULL;
+    g_autofree char *line = NULL;
+    GError *err = NULL;
+    struct machine *m;
+    int fd = g_file_open_tmp("xendm-drive-XXXXXX", &image, &err);
+
+    g_assert_no_error(err);
+    g_assert_cmpint(ftruncate(fd, 1 << 20), ==, 0);
+    close(fd);
+    line = g_strdup_printf("-drive file=%s,if=virtio,format=raw -device pc-testdev", image);
+    m = assemble_line(line, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(machine_find_drive(m, "virtio0"));
+    /* 00:02.0 is the platform device; the virtio disk takes the next free slot. */
+    g_assert_cmphex(pci_bus_config_read(machine_pci_bus(m), PCI_DEVFN(3, 0), 0, 4), ==,
+                    0x10011af4);
+    machine_free(m);
+    unlink(image);
+}
+
 static void add(const char *name, const struct variant *v,
                 void (*fn)(struct fixture *, gconstpointer))
 {
@@ -868,6 +891,7 @@ int main(int argc, char **argv)
     add("/chipset/piix4-pm/timer-hotplug", &xenfv_1cpu, test_pm_timer_and_hotplug);
     add("/chipset/piix4-smbus/placement", &xenfv_1cpu, test_smbus_placement);
     g_test_add_func("/chipset/xenfv/ide-drive-placement", test_ide_drive_placement);
+    g_test_add_func("/chipset/xenfv/virtio-drive", test_virtio_drive);
     add("/chipset/piix4-smbus/eeprom", &xenfv_1cpu, test_smbus_eeprom);
     add("/chipset/piix4-smbus/interrupt", &xenfv_1cpu, test_smbus_interrupt);
     add("/chipset/piix4-smbus/state", &xenfv_1cpu, test_smbus_state);

@@ -149,7 +149,9 @@ static void test_refusals(void)
     } while (0)
 
     REFUSED_WITH_DISK("file=%s,if=scsi", "if=scsi");
-    REFUSED_WITH_DISK("file=%s,if=virtio", "if=virtio");
+    REFUSED_WITH_DISK("file=%s,if=floppy", "if=floppy");
+    REFUSED_WITH_DISK("file=%s,if=virtio,media=cdrom", "if=virtio is a disk");
+    assert_refused("if=virtio", "a disk needs file=");
     REFUSED_WITH_DISK("file=%s,media=floppy", "media=floppy");
     REFUSED_WITH_DISK("file=%s,index=4", "index=4");
     REFUSED_WITH_DISK("file=%s,index=-1", "index");
