@@ -2,11 +2,19 @@
  * Block backends: raw files and block devices, read and written on worker threads.
  *
  * A request is checked on the submitting (event-loop) thread, runs on one of the block layer's
- * worker threads (a fixed pool shared by every backend), and is put on its backend's queue of
+ * worker threads (a pool shared by every backend), and is put on its backend's queue of
  * finished requests; the worker then signals the backend's eventfd. A GSource on the default
  * main context watches that eventfd and runs the callbacks on the event-loop thread;
  * block_drain() runs them on the caller's thread instead. Even a request refused by the checks
  * goes through that queue, so a callback never runs inside the call that submitted it.
+ *
+ * Both hand-offs are batched, because at a queue depth of 32 a wakeup per request cost more
+ * than the requests themselves: a worker runs requests until the pool's queue is empty, and
+ * submission wakes a sleeping worker only when none is already on its way; a worker writes
+ * the eventfd only for the first request the event loop has not been told of, and the loop
+ * then takes every finished request in one go. The pool grows (up to BLOCK_WORKERS_MAX) only
+ * when a request finds every worker busy, so a disk that blocks still sees many requests at
+ * once, and a worker idle for BLOCK_WORKER_IDLE_US ends.
  *
  * O_DIRECT (cache=none, directsync) needs the file offset, the length and the memory of every
  * transfer aligned to the device's logical block size. Requests that are not are "bounced":
@@ -28,6 +36,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xendm/block.h"
@@ -37,9 +46,17 @@
 
 #define BLOCK_ERROR (g_quark_from_static_string("xendm-block"))
 
-/* Worker threads shared by all backends: enough to keep a disk's queue busy, few enough to
- * leave the event loop a core on a small host. */
-#define BLOCK_WORKER_THREADS 4
+/*
+ * Worker threads shared by all backends: enough for a queue depth of 32 on a disk that blocks
+ * (QEMU's pool allows 64); they exist only while requests keep them busy.
+ */
+#define BLOCK_WORKERS_MAX 32
+#define BLOCK_WORKER_IDLE_US (10 * G_USEC_PER_SEC)
+/* A request waited when it took this much longer than it ran; "many" of the last 32 did. */
+#define BLOCK_WAITED_US 50
+#define BLOCK_WAITED_MANY 4
+/* A request's vector up to this many elements lives in the request itself. */
+#define BLOCK_INLINE_IOVS 4
 /* The largest piece a bounced request moves at a time, and the zero buffer's size. */
 #define BLOCK_BOUNCE_CHUNK (1024 * 1024)
 #define BLOCK_ZERO_CHUNK (64 * 1024)
@@ -67,8 +84,10 @@ struct block_request {
     enum block_op op;
     uint64_t offset;
     uint64_t len;
-    struct iovec *iov; /* our copy; the worker advances it */
+    struct iovec *iov; /* our copy (iov_inline or allocated); the worker advances it */
+    struct iovec *iov_alloc; /* NULL when the copy is iov_inline */
     int iovcnt;
+    struct iovec iov_inline[BLOCK_INLINE_IOVS];
     int ret;
     block_complete_fn cb;
     void *opaque;
@@ -89,12 +108,15 @@ struct block_backend {
 
     /* Finished requests, filled by the workers, emptied on the event-loop thread. */
     GMutex done_lock;
-    GCond done_cond;
+    GCond done_cond;        /* broadcast only while drain_waiters > 0 */
     GQueue done;
+    bool done_signalled;    /* eventfd written since the event loop last took `done` */
+    unsigned drain_waiters; /* block_drain() calls waiting on done_cond */
     int event_fd;
     GSource *source;
 
     /* Event-loop thread only. */
+    GQueue ready;           /* taken from `done`, callbacks not yet run */
     unsigned in_flight;
     unsigned refs;
     struct block_stats stats;
@@ -102,22 +124,156 @@ struct block_backend {
 
 /* ---- the worker pool ---- */
 
-static GThreadPool *block_pool;
+static struct {
+    GMutex lock;
+    GCond work;       /* signalled for a request queued while a worker sleeps */
+    GQueue queue;     /* struct block_request *, submitted and not yet taken by a worker */
+    unsigned threads; /* workers alive */
+    unsigned idle;    /* workers waiting on `work` */
+    unsigned busy;    /* workers running a request */
+    unsigned cpus;
+    uint32_t blocked; /* one bit a request, newest lowest: it waited rather than ran */
+    unsigned woken;   /* signals sent and not yet taken up by a waking worker (a lower
+                       * bound: an extra signal costs a wakeup, a missing one a stall) */
+} block_pool;
 
-static void block_worker(gpointer data, gpointer user_data);
+static int request_run(struct block_request *req);
+static void request_finish(struct block_request *req);
+static bool block_pool_grow(void);
 
-static GThreadPool *block_get_pool(void)
+static int64_t thread_cpu_ns(void)
 {
-    /* Created on first use, on the event-loop thread, and kept for the life of the process. */
-    if (block_pool == NULL) {
-        GError *err = NULL;
-        block_pool = g_thread_pool_new(block_worker, NULL, BLOCK_WORKER_THREADS, TRUE, &err);
-        if (block_pool == NULL) {
-            log_error("block: cannot start worker threads: %s", err->message);
-            g_error_free(err);
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0) {
+        return 0;
+    }
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Whether another worker should run for the request just queued (pool lock held). Workers
+ * beyond the host's CPUs only add context switches while requests run on the CPU (the page
+ * cache), but they are the queue depth the disk sees while requests wait for it: the pool
+ * allows BLOCK_WORKERS_MAX awake when several of the last 32 requests waited, else one a CPU.
+ */
+static bool block_pool_wants_worker(void)
+{
+    unsigned awake = block_pool.threads - block_pool.idle + block_pool.woken;
+    unsigned limit, waited = 0;
+
+    for (uint32_t b = block_pool.blocked; b != 0; b &= b - 1) {
+        waited++;
+    }
+    limit = waited >= BLOCK_WAITED_MANY ? BLOCK_WORKERS_MAX : block_pool.cpus;
+    /* Workers awake and not in a request take queued ones without being told. */
+    return awake < limit && g_queue_get_length(&block_pool.queue) > awake - block_pool.busy;
+}
+
+/* Runs req; notes whether it spent most of its time waiting (for the disk, most likely). */
+static void block_worker_run(struct block_request *req)
+{
+    int64_t wall = g_get_monotonic_time(), cpu = thread_cpu_ns();
+    bool waited;
+
+    req->ret = request_run(req);
+    cpu = (thread_cpu_ns() - cpu) / 1000;
+    wall = g_get_monotonic_time() - wall;
+    waited = wall - cpu > BLOCK_WAITED_US && wall - cpu > cpu;
+    request_finish(req);
+    g_mutex_lock(&block_pool.lock);
+    block_pool.blocked = block_pool.blocked << 1 | waited;
+}
+
+/* Runs queued requests until there are none; ends after BLOCK_WORKER_IDLE_US without one. */
+static gpointer block_worker(gpointer unused)
+{
+    (void)unused;
+    g_mutex_lock(&block_pool.lock);
+    for (;;) {
+        struct block_request *req = g_queue_pop_head(&block_pool.queue);
+
+        if (req != NULL) {
+            block_pool.busy++;
+            g_mutex_unlock(&block_pool.lock);
+            block_worker_run(req); /* returns with the lock held */
+            block_pool.busy--;
+            /* Requests that waited for the disk may now let more workers run. */
+            block_pool_grow();
+            continue;
+        }
+        block_pool.idle++;
+        bool signalled = g_cond_wait_until(&block_pool.work, &block_pool.lock,
+                                           g_get_monotonic_time() + BLOCK_WORKER_IDLE_US);
+        block_pool.idle--;
+        if (block_pool.woken > 0) {
+            block_pool.woken--;
+        }
+        if (!signalled && g_queue_is_empty(&block_pool.queue)) {
+            break;
         }
     }
-    return block_pool;
+    block_pool.threads--;
+    g_mutex_unlock(&block_pool.lock);
+    return NULL;
+}
+
+/* A new worker, pool lock held; false (logged once) when no thread can be created. */
+static bool block_pool_spawn(void)
+{
+    static bool warned;
+    GError *err = NULL;
+    GThread *t = g_thread_try_new("block-worker", block_worker, NULL, &err);
+
+    if (t == NULL) {
+        if (!warned) {
+            log_error("block: cannot start a worker thread: %s", err->message);
+            warned = true;
+        }
+        g_error_free(err);
+        return false;
+    }
+    g_thread_unref(t); /* detached: it ends by itself */
+    block_pool.threads++;
+    return true;
+}
+
+/*
+ * Wakes a sleeping worker, or starts one, if the queue wants another (pool lock held); false
+ * only when there is no worker at all to run what is queued.
+ */
+static bool block_pool_grow(void)
+{
+    if (!block_pool_wants_worker()) {
+        return true;
+    }
+    if (block_pool.idle > block_pool.woken) {
+        block_pool.woken++;
+        g_cond_signal(&block_pool.work);
+        return true;
+    }
+    if (block_pool.threads < BLOCK_WORKERS_MAX) {
+        return block_pool_spawn() || block_pool.threads > 0;
+    }
+    return true;
+}
+
+/* Queues req for a worker; false when no worker thread can run it. */
+static bool block_pool_submit(struct block_request *req)
+{
+    bool ok;
+
+    g_mutex_lock(&block_pool.lock);
+    if (block_pool.cpus == 0) {
+        block_pool.cpus = XENDM_MAX(g_get_num_processors(), 1u);
+    }
+    g_queue_push_tail(&block_pool.queue, req);
+    ok = block_pool_grow();
+    if (!ok) {
+        g_queue_pop_tail(&block_pool.queue);
+    }
+    g_mutex_unlock(&block_pool.lock);
+    return ok;
 }
 
 /* ---- iovec helpers ---- */
@@ -442,19 +598,19 @@ static void request_finish(struct block_request *req)
      */
     g_mutex_lock(&bb->done_lock);
     g_queue_push_tail(&bb->done, req);
-    /* A full counter (EAGAIN) still wakes the loop; nothing else can fail here. */
-    if (write(bb->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
-        log_warn("block '%s': cannot signal a completion: %s", bb->filename, strerror(errno));
+    /* Once per batch: the loop takes everything in `done` when it reads the eventfd. */
+    if (!bb->done_signalled) {
+        bb->done_signalled = true;
+        /* A full counter (EAGAIN) still wakes the loop; nothing else can fail here. */
+        if (write(bb->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+            log_warn("block '%s': cannot signal a completion: %s", bb->filename,
+                     strerror(errno));
+        }
     }
-    g_cond_broadcast(&bb->done_cond);
+    if (bb->drain_waiters > 0) {
+        g_cond_broadcast(&bb->done_cond);
+    }
     g_mutex_unlock(&bb->done_lock);
-}
-
-static void block_worker(gpointer data, gpointer user_data)
-{
-    struct block_request *req = data;
-    req->ret = request_run(req);
-    request_finish(req);
 }
 
 /* ---- completion (event-loop thread) ---- */
@@ -501,27 +657,47 @@ static void account(struct block_backend *bb, const struct block_request *req)
     }
 }
 
+static void request_free(struct block_request *req)
+{
+    g_free(req->iov_alloc);
+    g_free(req);
+}
+
+/* Moves every finished request from `done` to `ready`, in order. done_lock held. */
+static void take_done(struct block_backend *bb)
+{
+    GQueue *from = &bb->done, *to = &bb->ready;
+
+    if (from->head == NULL) {
+        return;
+    }
+    if (to->tail == NULL) {
+        *to = *from;
+    } else {
+        to->tail->next = from->head;
+        from->head->prev = to->tail;
+        to->tail = from->tail;
+        to->length += from->length;
+    }
+    g_queue_init(from);
+}
+
 /*
  * Runs the callbacks of finished requests, one at a time: a callback may submit more, drain
- * or even close the backend, and whatever it leaves on the queue is then still counted in
- * in_flight and found by that drain.
+ * or even close the backend, and whatever it leaves in `ready` or `done` is then still
+ * counted in in_flight and found by that drain.
  */
-static void run_completions(struct block_backend *bb)
+static void run_ready(struct block_backend *bb)
 {
-    for (;;) {
-        g_mutex_lock(&bb->done_lock);
-        struct block_request *req = g_queue_pop_head(&bb->done);
-        g_mutex_unlock(&bb->done_lock);
-        if (req == NULL) {
-            return;
-        }
+    struct block_request *req;
+
+    while ((req = g_queue_pop_head(&bb->ready)) != NULL) {
         account(bb, req);
         bb->in_flight--;
         TRACE(block_complete, "file=%s op=%s offset=%" PRIu64 " len=%" PRIu64 " ret=%d",
               bb->filename, block_op_names[req->op], req->offset, req->len, req->ret);
         req->cb(req->opaque, req->ret);
-        g_free(req->iov);
-        g_free(req);
+        request_free(req);
     }
 }
 
@@ -530,11 +706,15 @@ static gboolean completion_ready(gint fd, GIOCondition condition, gpointer opaqu
     struct block_backend *bb = opaque;
     uint64_t count;
 
-    /* Read first: a request finishing after this sets the counter again. */
+    /* Read first: a request finishing after this writes the counter again. */
     while (read(fd, &count, sizeof(count)) < 0 && errno == EINTR) {
     }
     bb->refs++;
-    run_completions(bb);
+    g_mutex_lock(&bb->done_lock);
+    bb->done_signalled = false;
+    take_done(bb);
+    g_mutex_unlock(&bb->done_lock);
+    run_ready(bb);
     block_unref(bb);
     return G_SOURCE_CONTINUE;
 }
@@ -546,12 +726,17 @@ void block_drain(struct block_backend *bb)
     }
     bb->refs++;
     while (bb->in_flight > 0) {
-        g_mutex_lock(&bb->done_lock);
-        while (g_queue_is_empty(&bb->done)) {
-            g_cond_wait(&bb->done_cond, &bb->done_lock);
+        if (g_queue_is_empty(&bb->ready)) {
+            g_mutex_lock(&bb->done_lock);
+            bb->drain_waiters++;
+            while (g_queue_is_empty(&bb->done)) {
+                g_cond_wait(&bb->done_cond, &bb->done_lock);
+            }
+            bb->drain_waiters--;
+            take_done(bb);
+            g_mutex_unlock(&bb->done_lock);
         }
-        g_mutex_unlock(&bb->done_lock);
-        run_completions(bb);
+        run_ready(bb);
     }
     block_unref(bb);
 }
@@ -585,14 +770,10 @@ static void request_submit(struct block_request *req, int check)
     bb->in_flight++;
     TRACE(block_request, "file=%s op=%s offset=%" PRIu64 " len=%" PRIu64 " check=%d",
           bb->filename, block_op_names[req->op], req->offset, req->len, check);
-    GThreadPool *pool = check == 0 ? block_get_pool() : NULL;
-    if (pool == NULL) {
+    if (check != 0 || !block_pool_submit(req)) {
         req->ret = check != 0 ? check : -EAGAIN;
         request_finish(req);
-        return;
     }
-    /* Exclusive pool: pushing cannot fail. */
-    g_thread_pool_push(pool, req, NULL);
 }
 
 static int check_range(const struct block_backend *bb, uint64_t offset, uint64_t len)
@@ -621,7 +802,11 @@ static int take_vector(struct block_request *req, const struct iovec *iov, int i
         }
         len += iov[i].iov_len;
     }
-    req->iov = g_new(struct iovec, (size_t)iovcnt);
+    if (iovcnt <= BLOCK_INLINE_IOVS) {
+        req->iov = req->iov_inline;
+    } else {
+        req->iov = req->iov_alloc = g_new(struct iovec, (size_t)iovcnt);
+    }
     memcpy(req->iov, iov, sizeof(*iov) * (size_t)iovcnt);
     req->iovcnt = iovcnt;
     req->len = len;
@@ -885,6 +1070,7 @@ struct block_backend *block_open(const struct block_open_options *options, GErro
     g_mutex_init(&bb->done_lock);
     g_cond_init(&bb->done_cond);
     g_queue_init(&bb->done);
+    g_queue_init(&bb->ready);
 
     if (options->fd >= 0) {
         bb->fd = options->fd;

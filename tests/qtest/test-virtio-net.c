@@ -314,7 +314,7 @@ static void test_transmit(void)
     got = sock_read_frame(t->sock, &len);
     g_assert_cmpmem(got, len, frame, sizeof(frame));
     g_free(got);
-    g_assert_true(qvirtqueue_wait_used(&t->tx, 1, 2000));
+    g_assert_true(qvirtqueue_wait_used(&t->tx, 1, 10000));
     qvirtqueue_used_elem(&t->tx, 0, &id, &used_len);
     g_assert_cmpuint(id, ==, 0);
     g_assert_cmpuint(used_len, ==, 0);
@@ -326,7 +326,7 @@ static void test_transmit(void)
     got = sock_read_frame(t->sock, &len);
     g_assert_cmpmem(got, len, frame, 60);
     g_free(got);
-    g_assert_true(qvirtqueue_wait_used(&t->tx, 2, 2000));
+    g_assert_true(qvirtqueue_wait_used(&t->tx, 2, 10000));
     finish(t);
 }
 
@@ -373,7 +373,7 @@ static void test_receive(void)
     rx_post(t, 4, 2048);
     pattern(frame, sizeof(frame), 0x42);
     sock_write_frame(t->sock, frame, sizeof(frame));
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 3000));
+    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
     got = rx_collect(t, 0, 1, &len);
     assert_rx_frame(got, len, frame, sizeof(frame), 1);
     g_free(got);
@@ -396,13 +396,13 @@ static void test_receive_mergeable(void)
     pattern(frame, sizeof(frame), 0x17);
     sock_write_frame(t->sock, frame, sizeof(frame));
     /* (12 + 1000) bytes in 256-byte buffers: 4 of them. */
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 4, 3000));
+    g_assert_true(qvirtqueue_wait_used(&t->rx, 4, 10000));
     got = rx_collect(t, 0, 4, &len);
     assert_rx_frame(got, len, frame, sizeof(frame), 4);
     g_free(got);
     /* The next frame takes the next buffers. */
     sock_write_frame(t->sock, frame, 100);
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 5, 3000));
+    g_assert_true(qvirtqueue_wait_used(&t->rx, 5, 10000));
     got = rx_collect(t, 4, 1, &len);
     assert_rx_frame(got, len, frame, 100, 1);
     g_free(got);
@@ -425,14 +425,14 @@ static void test_receive_waits_for_buffers(void)
     g_usleep(200 * 1000);
     g_assert_cmpuint(qvirtqueue_used_idx(&t->rx), ==, 0);
     rx_post(t, 1, 2048);
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 3000));
+    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
     got = rx_collect(t, 0, 1, &len);
     assert_rx_frame(got, len, a, sizeof(a), 1);
     g_free(got);
     g_usleep(100 * 1000);
     g_assert_cmpuint(qvirtqueue_used_idx(&t->rx), ==, 1);
     rx_post(t, 1, 2048);
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 2, 3000));
+    g_assert_true(qvirtqueue_wait_used(&t->rx, 2, 10000));
     got = rx_collect(t, 1, 1, &len);
     assert_rx_frame(got, len, b, sizeof(b), 1);
     g_free(got);
@@ -457,7 +457,7 @@ static uint8_t ctrl_cmd(struct net_test *t, uint8_t cls, uint8_t cmd, const void
     n = t->ctrl.avail_idx;
     qvirtqueue_add_avail(&t->ctrl, &h, 1);
     qvirtqueue_kick(&t->ctrl);
-    g_assert_true(qvirtqueue_wait_used(&t->ctrl, (uint16_t)(n + 1), 2000));
+    g_assert_true(qvirtqueue_wait_used(&t->ctrl, (uint16_t)(n + 1), 10000));
     qvirtqueue_used_elem(&t->ctrl, n, &id, &used_len);
     g_assert_cmpuint(id, ==, 0);
     g_assert_cmpuint(used_len, ==, 1);
@@ -521,7 +521,7 @@ static void test_hostile_transmit(void)
         head = 0;
         qvirtqueue_add_avail(&t->tx, &head, 1);
         qvirtqueue_kick(&t->tx);
-        g_assert_true(qvirtqueue_wait_used(&t->tx, 1, 2000));
+        g_assert_true(qvirtqueue_wait_used(&t->tx, 1, 10000));
         qvirtqueue_used_elem(&t->tx, 0, &id, &used_len);
         g_assert_cmpuint(used_len, ==, 0);
         /* Larger than 64 KiB + header: refused (qemu-xen cuts it to its buffer). */
@@ -529,7 +529,7 @@ static void test_hostile_transmit(void)
         head = 1;
         qvirtqueue_add_avail(&t->tx, &head, 1);
         qvirtqueue_kick(&t->tx);
-        g_assert_true(qvirtqueue_wait_used(&t->tx, 2, 2000));
+        g_assert_true(qvirtqueue_wait_used(&t->tx, 2, 10000));
         qvirtqueue_used_elem(&t->tx, 1, &id, &used_len);
         g_assert_cmpuint(used_len, ==, 0);
         g_assert_cmpuint(qvirtio_status(t->d) & QVIRTIO_ST_NEEDS_RESET, ==, 0);
@@ -559,7 +559,7 @@ static void test_hostile_transmit(void)
     g_free(got);
     rx_post(t, 1, 2048);
     sock_write_frame(t->sock, frame, sizeof(frame));
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 3000));
+    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
     got = rx_collect(t, 0, 1, &len);
     assert_rx_frame(got, len, frame, sizeof(frame), 1);
     g_free(got);
@@ -584,7 +584,7 @@ static void test_reset_drops_old_frames(void)
     driver_init(t, QVIRTIO_BIT(F_MAC) | QVIRTIO_BIT(F_MRG_RXBUF), false);
     rx_post(t, 2, 2048);
     sock_write_frame(t->sock, b, sizeof(b));
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 3000));
+    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
     got = rx_collect(t, 0, 1, &len);
     if (qtest_dm_is_xendm()) {
         /* xendm drops while no driver runs (documented); qemu-xen may hold it instead. */
@@ -616,7 +616,7 @@ static void test_receive_not_mergeable(void)
     pattern(small, sizeof(small), 0x62);
     sock_write_frame(t->sock, big, sizeof(big));
     sock_write_frame(t->sock, small, sizeof(small));
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 3000));
+    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
     got = rx_collect(t, 0, 1, &len);
     assert_rx_frame(got, len, small, sizeof(small), 1);
     g_free(got);
@@ -776,7 +776,7 @@ static void test_tap(void)
         uint8_t *data;
         size_t len;
 
-        g_assert_true(qvirtqueue_wait_used(&t->rx, used, 3000));
+        g_assert_true(qvirtqueue_wait_used(&t->rx, used, 10000));
         data = rx_collect(t, (uint16_t)(used - 1), 1, &len);
         if (len == HDR_LEN + sizeof(frame) && data[HDR_LEN + 12] == 0x88) {
             g_assert_cmpuint(data[1], ==, 0);  /* gso_type NONE */
@@ -814,7 +814,7 @@ static void test_save_restore(void)
     pattern(frame, sizeof(frame), 0x71);
     rx_post(t, 2, 2048);
     sock_write_frame(t->sock, frame, sizeof(frame));
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 3000));
+    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
     g_free(qtest_cmd_ok(t->qt, "dm_save %s", file));
     g_free(qtest_cmd_ok(t->qt, "dm_restore %s", file));
     /* The restored device model opened its backend anew: a new connection. */
@@ -826,7 +826,7 @@ static void test_save_restore(void)
     g_assert_cmphex(qvirtio_config_read(t->d, 5, 1), ==, 0x0c);
     /* The second posted buffer is still the device's: the next frame lands in it. */
     sock_write_frame(t->sock, frame, 64);
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 2, 3000));
+    g_assert_true(qvirtqueue_wait_used(&t->rx, 2, 10000));
     got = rx_collect(t, 1, 1, &len);
     assert_rx_frame(got, len, frame, 64, 1);
     g_free(got);
