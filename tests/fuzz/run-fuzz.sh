@@ -14,7 +14,7 @@
 set -eu
 
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-targets="ioreq vmstate qmp options ide mmc"
+targets="ioreq vmstate qmp options ide mmc virtqueue"
 # Per-input limits: a hang or a runaway allocation is a finding too.
 libfuzzer_limits="-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512"
 
