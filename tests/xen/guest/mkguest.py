@@ -8,7 +8,8 @@ boot.img   an MBR disk (syslinux's mbr.bin, one active FAT partition at 1 MiB) w
            Debian kernel and an initramfs: static busybox, the IDE/SCSI/ISO 9660 modules and
            tests/xen/guest/init, which checks the disks and powers off (see README.md).
 test.iso   an ISO 9660 image (xorriso -as mkisofs) of a few files whose checksums the
-           initramfs carries.
+           initramfs carries, bootable too: El Torito (no emulation) with isolinux, the same
+           kernel and initramfs, and "xrig.boot=cd" on the kernel's command line.
 
 No loop device, no mount, no root: sfdisk, mkfs.fat --offset, mtools and syslinux all work on
 the image file. The kernel and busybox come from the rig's package cache (tests/xen/rig.py
@@ -31,18 +32,23 @@ sys.path.insert(0, os.path.dirname(HERE))
 import rig  # noqa: E402  (the package cache, the newc archive writer)
 
 # The image tools, unpacked into the cache (their binaries run from there: see tool_env()).
-TOOL_PACKAGES = ["syslinux", "syslinux-common", "mtools", "dosfstools", "fdisk", "xorriso",
-                 "libburn4", "libisofs6", "libisoburn1", "libjte2"]
+TOOL_PACKAGES = ["syslinux", "syslinux-common", "isolinux", "mtools", "dosfstools", "fdisk",
+                 "xorriso", "libburn4", "libisofs6", "libisoburn1", "libjte2"]
 # Modules the init loads; their dependencies are added from each module's modinfo "depends".
 GUEST_MODULES = ["ata_piix", "sd_mod", "sr_mod", "isofs"]
 # xen_emul_unplug=never: Debian's kernel has blkfront and the Xen platform driver, so on Xen
 # it would otherwise ask the device model to unplug the emulated IDE disks (the platform
 # device's port 0x10) and expect PV disks instead. These guests test the emulated ones.
 KERNEL_ARGS = "console=ttyS0,115200 quiet xen_emul_unplug=never rdinit=/init"
+# What the init reads from /proc/cmdline: where it booted from (xrig.boot=disk|cd) and, on the
+# disk, the CD's size and MD5 (xrig.iso=BYTES:MD5). The CD cannot carry its own checksum (it
+# holds the initramfs and isolinux.cfg), so after a CD boot the host compares the guest's sum.
+DISK_BOOT_ARGS = KERNEL_ARGS + " xrig.boot=disk xrig.iso={iso_bytes}:{iso_md5}"
+CD_BOOT_ARGS = KERNEL_ARGS + " xrig.boot=cd"
 PART_START = 2048          # sectors: the partition starts at 1 MiB
 SECTOR = 512
 # Bump when the images' layout changes in a way the inputs do not show.
-IMAGE_FORMAT = "1"
+IMAGE_FORMAT = "2"
 
 
 def log(msg):
@@ -136,20 +142,45 @@ def iso_files():
     }
 
 
-def build_iso(env, work):
+ISOLINUX_CFG = """\
+SERIAL 0 115200
+PROMPT 0
+TIMEOUT 0
+DEFAULT guest
+LABEL guest
+  LINUX /vmlinuz
+  INITRD /initrd.gz
+  APPEND {args}
+"""
+
+
+def build_iso(env, troot, kernel, initramfs, work):
+    """The CD: the checked files, and the kernel and initramfs with isolinux as its El Torito
+    boot image (no emulation: SeaBIOS loads 4 virtual 512-byte sectors of isolinux.bin, and
+    -boot-info-table patches in where the rest of it is). isolinux wants ldlinux.c32 in its own
+    directory; it matches ISO 9660 names without regard to case."""
     src = os.path.join(work, "iso")
-    for name, data in iso_files().items():
+    files = dict(iso_files())
+    files["vmlinuz"] = open(kernel, "rb").read()
+    files["initrd.gz"] = initramfs
+    files["isolinux/isolinux.cfg"] = ISOLINUX_CFG.format(args=CD_BOOT_ARGS).encode()
+    files["isolinux/isolinux.bin"] = open(os.path.join(troot, "usr/lib/ISOLINUX/isolinux.bin"),
+                                          "rb").read()
+    files["isolinux/ldlinux.c32"] = open(
+        os.path.join(troot, "usr/lib/syslinux/modules/bios/ldlinux.c32"), "rb").read()
+    for name, data in files.items():
         path = os.path.join(src, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
             f.write(data)
     iso = os.path.join(work, "test.iso")
     tool(env, "xorriso", "-as", "mkisofs", "-quiet", "-o", iso, "-V", "XENDM_TEST", "-R", "-J",
-         src)
+         "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat", "-no-emul-boot",
+         "-boot-load-size", "4", "-boot-info-table", src)
     return iso
 
 
-def build_initramfs(root, iso):
+def build_initramfs(root, kernel):
     t = rig.Tree()
     for d in ["bin", "proc", "sys", "dev", "tmp", "mnt/cd", "etc", "lib/modules"]:
         t.mkdir(d)
@@ -160,13 +191,14 @@ def build_initramfs(root, iso):
     for name, path in modules:
         t.add_file(f"lib/modules/{name}.ko", path, 0o644)
     t.add_bytes("etc/modules", "".join(n + "\n" for n, _ in modules).encode())
-    # What the guest checks on the CD: each file's MD5, and the whole medium's.
+    # What the guest checks on the CD: each file's MD5, the kernel's too (the CD carries it).
+    # Not the initramfs (this archive) nor the whole medium's (it holds this archive): the
+    # disk's kernel command line carries that one.
+    checked = dict(iso_files())
+    checked["vmlinuz"] = open(kernel, "rb").read()
     sums = "".join(f"{hashlib.md5(data).hexdigest()}  {name}\n"
-                   for name, data in sorted(iso_files().items()))
+                   for name, data in sorted(checked.items()))
     t.add_bytes("etc/iso.md5", sums.encode())
-    iso_bytes = open(iso, "rb").read()
-    t.add_bytes("etc/iso.image", f"{len(iso_bytes)} {hashlib.md5(iso_bytes).hexdigest()}\n"
-                .encode())
     # rig.Tree compresses for speed; this archive is built once and carried in every run.
     return gzip.compress(gzip.decompress(t.newc()), compresslevel=9, mtime=0)
 
@@ -187,9 +219,11 @@ LABEL guest
 """
 
 
-def build_boot_image(env, troot, kernel, initramfs, work):
+def build_boot_image(env, troot, kernel, initramfs, iso, work):
+    iso_data = open(iso, "rb").read()
+    args = DISK_BOOT_ARGS.format(iso_bytes=len(iso_data), iso_md5=hashlib.md5(iso_data).hexdigest())
     files = {"vmlinuz": open(kernel, "rb").read(), "initrd.gz": initramfs,
-             "syslinux.cfg": SYSLINUX_CFG.format(args=KERNEL_ARGS).encode()}
+             "syslinux.cfg": SYSLINUX_CFG.format(args=args).encode()}
     # The FAT: the files, syslinux's ~150 KiB, FAT overhead; rounded up to whole MiB.
     need = sum(len(d) for d in files.values()) + 768 * 1024
     fat_mib = -(-need // (1 << 20))
@@ -251,9 +285,10 @@ def build_images(root=None):
     # sanitized one running their tests) may build the same images at once.
     tmp = tempfile.mkdtemp(dir=rig.CACHE, prefix=os.path.basename(out) + ".tmp.")
     with tempfile.TemporaryDirectory(prefix="mkguest.") as work:
-        iso = build_iso(env, work)
-        initramfs = build_initramfs(root, iso)
-        img = build_boot_image(env, troot, os.path.join(rig.CACHE, "vmlinuz"), initramfs, work)
+        kernel = os.path.join(rig.CACHE, "vmlinuz")
+        initramfs = build_initramfs(root, kernel)
+        iso = build_iso(env, troot, kernel, initramfs, work)
+        img = build_boot_image(env, troot, kernel, initramfs, iso, work)
         shutil.copyfile(img, os.path.join(tmp, "boot.img"))
         shutil.copyfile(iso, os.path.join(tmp, "test.iso"))
     shutil.copyfile(os.path.join(HERE, "datadisk.sh"), os.path.join(tmp, "datadisk.sh"))
@@ -268,7 +303,7 @@ def build_images(root=None):
         shutil.rmtree(tmp)  # the other build finished first: its images are the same
         return out
     log(f"boot.img {sizes['boot.img'] / 1e6:.1f} MB (initramfs {len(initramfs) / 1e6:.1f} MB), "
-        f"test.iso {sizes['test.iso'] / 1e3:.0f} kB")
+        f"test.iso {sizes['test.iso'] / 1e6:.1f} MB")
     return out
 
 

@@ -1,12 +1,16 @@
 #!/bin/sh
-# The IDE guest itself, without Xen: plain QEMU (TCG) boots boot.img through SeaBIOS from its
-# PIIX3 IDE disk, with a fresh data disk as the primary slave and test.iso as the secondary
-# master CD-ROM - the layout the rig's ide-boot scenario gives xl. The guest's checks become
-# this test's TAP points, plus the host's own: the markers, the data disk's pattern recomputed
-# here, and QEMU ending through the guest's ACPI S5.
+# The IDE guest itself, without Xen, booted twice by plain QEMU (TCG) through SeaBIOS and PIIX3
+# IDE, with the layouts the rig's scenarios give xl:
+#   disk  boot.img as the primary master (syslinux), a fresh data disk as the primary slave,
+#         test.iso as the secondary master CD-ROM (ide-boot)
+#   cd    boot.img as the primary master and test.iso as the secondary master, -boot d: the El
+#         Torito image (isolinux) boots before the disk (ide-cdboot)
+# The guest's checks become this test's TAP points, plus the host's own: the markers and where
+# the guest says it booted from, the data disk's pattern recomputed here, the CD's checksum the
+# guest read compared with the image's, and QEMU ending through the guest's ACPI S5.
 #
 # usage: test-guest-qemu.sh [WORKDIR]
-# env:   QEMU (default qemu-system-x86_64), GUEST_TIMEOUT (seconds, default 240),
+# env:   QEMU (default qemu-system-x86_64), GUEST_TIMEOUT (seconds per boot, default 240),
 #        GUEST_MEMORY (MiB, default 192)
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,92 +32,143 @@ fi
 . "$here/datadisk.sh"
 datadisk_make "$work/data.img" || { echo "Bail out! cannot make $work/data.img"; exit 1; }
 
-serial=$work/serial.log
-: >"$serial"
 now() { cut -d' ' -f1 /proc/uptime; }
-t0=$(now)
-# snapshot=on: the guest never writes its boot disk, and must not be able to change the cache.
-"$qemu" -accel tcg -m "${GUEST_MEMORY:-192}" \
-    -drive "file=$images/boot.img,if=ide,index=0,media=disk,format=raw,snapshot=on" \
-    -drive "file=$work/data.img,if=ide,index=1,media=disk,format=raw" \
-    -drive "file=$images/test.iso,if=ide,index=2,media=cdrom,format=raw" \
-    -display none -monitor none -serial "file:$serial" -no-reboot \
-    </dev/null >"$work/qemu.log" 2>&1 &
-qpid=$!
-
-# Poll the serial log for the markers, timing each from QEMU's start.
-t_syslinux="" t_booted="" t_result=""
 elapsed() { awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-while kill -0 "$qpid" 2>/dev/null; do
-    [ -z "$t_syslinux" ] && grep -q '^SYSLINUX ' "$serial" && t_syslinux=$(elapsed)
-    [ -z "$t_booted" ] && grep -q '^GUEST-BOOTED' "$serial" && t_booted=$(elapsed)
-    [ -z "$t_result" ] && grep -q '^GUEST-RESULT' "$serial" && t_result=$(elapsed)
-    if [ "$(elapsed | cut -d. -f1)" -ge "$limit" ]; then
-        kill "$qpid"
-        echo "# QEMU killed after ${limit}s"
-        break
-    fi
-    sleep 0.2
-done
-wait "$qpid"
-status=$?
-t_end=$(elapsed)
-tr -d '\r' <"$serial" >"$serial.txt"
+
+# boot NAME BANNER QEMU-ARGS...: runs QEMU until the guest powers it off (or the limit), polling
+# the serial log for the boot loader's BANNER and the guest's markers, each timed from QEMU's
+# start (t_banner, t_booted, t_result, t_end); the log ends in $work/NAME.txt without CRs,
+# QEMU's exit status in $status.
+boot() {
+    boot_name=$1
+    banner=$2
+    serial=$work/$1.serial
+    shift 2
+    : >"$serial"
+    t0=$(now)
+    "$qemu" -accel tcg -m "${GUEST_MEMORY:-192}" "$@" \
+        -display none -monitor none -serial "file:$serial" -no-reboot \
+        </dev/null >"$work/$boot_name.qemu.log" 2>&1 &
+    qpid=$!
+    t_banner="" t_booted="" t_result=""
+    while kill -0 "$qpid" 2>/dev/null; do
+        [ -z "$t_banner" ] && grep -q "^$banner " "$serial" && t_banner=$(elapsed)
+        [ -z "$t_booted" ] && grep -q '^GUEST-BOOTED' "$serial" && t_booted=$(elapsed)
+        [ -z "$t_result" ] && grep -q '^GUEST-RESULT' "$serial" && t_result=$(elapsed)
+        if [ "$(elapsed | cut -d. -f1)" -ge "$limit" ]; then
+            kill "$qpid"
+            echo "# $boot_name: QEMU killed after ${limit}s"
+            break
+        fi
+        sleep 0.2
+    done
+    wait "$qpid"
+    status=$?
+    t_end=$(elapsed)
+    tr -d '\r' <"$serial" >"$work/$boot_name.txt"
+}
 
 n=0
-point() { # point OK|FAIL DESCRIPTION
-    n=$((n + 1))
-    if [ "$1" = ok ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
 failed=0
-if grep -q '^SYSLINUX ' "$serial.txt"; then
-    point ok "SeaBIOS booted syslinux from the IDE disk (${t_syslinux:-?}s)"
-else
-    point FAIL "no SYSLINUX banner: the disk did not boot"
-fi
-if grep -q '^GUEST-BOOTED' "$serial.txt"; then
-    booted=$(grep -m1 '^GUEST-BOOTED' "$serial.txt")
-    point ok "the kernel ran the initramfs's init: $booted (${t_booted:-?}s)"
-else
-    point FAIL "no GUEST-BOOTED marker"
-fi
-# The guest's own checks, one point each.
-while IFS= read -r line; do
-    case $line in
-    GUEST-OK\ *) point ok "guest: ${line#GUEST-OK }" ;;
-    GUEST-FAIL\ *) point FAIL "guest: ${line#GUEST-FAIL }" ;;
+failed_logs=""
+point() { # point ok|FAIL DESCRIPTION
+    n=$((n + 1))
+    if [ "$1" = ok ]; then
+        echo "ok $n - $2"
+    else
+        echo "not ok $n - $2"
+        failed=$((failed + 1))
+        case " $failed_logs " in *" $name "*) ;; *) failed_logs="$failed_logs $name" ;; esac
+    fi
+}
+
+# guest_points NAME BANNER WHAT BOOT: the points every boot has, from $work/NAME.txt: the boot
+# loader's banner, GUEST-BOOTED with boot=BOOT, the guest's own checks, its summary and the
+# power-off. WHAT says what booted the loader. Sets $name, which the later points name.
+guest_points() {
+    name=$1
+    log=$work/$1.txt
+    banner=$2
+    what=$3
+    want_boot=$4
+    if grep -q "^$banner " "$log"; then
+        point ok "$name: SeaBIOS booted $banner from $what (${t_banner:-?}s)"
+    else
+        point FAIL "$name: no $banner banner: $what did not boot"
+    fi
+    booted=$(grep -m1 '^GUEST-BOOTED' "$log")
+    case $booted in
+    *" boot=$want_boot")
+        point ok "$name: the kernel ran the initramfs's init: $booted (${t_booted:-?}s)" ;;
+    "") point FAIL "$name: no GUEST-BOOTED marker" ;;
+    *) point FAIL "$name: the guest booted from elsewhere: $booted" ;;
     esac
-done <"$serial.txt"
-summary=$(grep -m1 '^GUEST-RESULT ' "$serial.txt")
-case $summary in
-"GUEST-RESULT pass="[1-9]*" fail=0 "*) point ok "guest summary: $summary (${t_result:-$t_end}s)" ;;
-*) point FAIL "guest summary: ${summary:-no GUEST-RESULT line}" ;;
-esac
+    # The guest's own checks, one point each.
+    while IFS= read -r line; do
+        case $line in
+        GUEST-OK\ *) point ok "$name: guest: ${line#GUEST-OK }" ;;
+        GUEST-FAIL\ *) point FAIL "$name: guest: ${line#GUEST-FAIL }" ;;
+        esac
+    done <"$log"
+    summary=$(grep -m1 '^GUEST-RESULT ' "$log")
+    case $summary in
+    "GUEST-RESULT pass="[1-9]*" fail=0 "*)
+        point ok "$name: guest summary: $summary (${t_result:-$t_end}s)" ;;
+    *) point FAIL "$name: guest summary: ${summary:-no GUEST-RESULT line}" ;;
+    esac
+    if grep -q 'reboot: Power down' "$log" && [ "$status" -eq 0 ]; then
+        point ok "$name: the guest powered QEMU off through ACPI S5 (${t_end}s in all)"
+    else
+        point FAIL "$name: the guest did not power off (QEMU status $status)"
+    fi
+}
+
+# The disk boot. snapshot=on: the guest never writes its boot disk, and must not be able to
+# change the cache.
+boot disk SYSLINUX \
+    -drive "file=$images/boot.img,if=ide,index=0,media=disk,format=raw,snapshot=on" \
+    -drive "file=$work/data.img,if=ide,index=1,media=disk,format=raw" \
+    -drive "file=$images/test.iso,if=ide,index=2,media=cdrom,format=raw"
+guest_points disk SYSLINUX "the IDE disk" disk
 # From the host: the pattern the guest says it wrote, recomputed here, is on the data disk.
-nonce=$(sed -n 's/^GUEST-FACT pattern nonce=\([0-9a-f]*\) .*/\1/p' "$serial.txt")
+nonce=$(sed -n 's/^GUEST-FACT pattern nonce=\([0-9a-f]*\) .*/\1/p' "$work/disk.txt")
 if [ -n "$nonce" ] && datadisk_check "$work/data.img" "$nonce"; then
-    point ok "host: the data disk holds the guest's pattern (nonce $nonce)"
+    point ok "disk: host: the data disk holds the guest's pattern (nonce $nonce)"
 else
-    point FAIL "host: the data disk lacks the guest's pattern (nonce '${nonce}')"
+    point FAIL "disk: host: the data disk lacks the guest's pattern (nonce '${nonce}')"
 fi
 if datadisk_has_label "$work/data.img" &&
    [ "$(datadisk_region_md5 "$work/data.img" "$DATADISK_HOST_BLOCK")" = \
      "$(datadisk_pattern_md5 "$DATADISK_HOST_NONCE")" ]; then
-    point ok "host: the guest left the label and the host's pattern alone"
+    point ok "disk: host: the guest left the label and the host's pattern alone"
 else
-    point FAIL "host: the label or the host's pattern changed"
+    point FAIL "disk: host: the label or the host's pattern changed"
 fi
-if grep -q 'reboot: Power down' "$serial.txt" && [ "$status" -eq 0 ]; then
-    point ok "the guest powered QEMU off through ACPI S5 (${t_end}s in all)"
+
+# The CD boot: the boot disk is there too, and bootable; -boot d puts the CD first.
+boot cd ISOLINUX \
+    -drive "file=$images/boot.img,if=ide,index=0,media=disk,format=raw,snapshot=on" \
+    -drive "file=$images/test.iso,if=ide,index=2,media=cdrom,format=raw" -boot d
+guest_points cd ISOLINUX "the CD-ROM (El Torito)" cd
+# The CD carries the initramfs, so the guest cannot know the whole medium's sum: compare here.
+fact=$(sed -n 's/^GUEST-FACT cdrom=.* \(medium_bytes=[0-9]* medium_md5=[0-9a-f]*\) .*/\1/p' \
+    "$work/cd.txt")
+iso_md5=$(md5sum <"$images/test.iso" | cut -c1-32)
+want="medium_bytes=$(wc -c <"$images/test.iso") medium_md5=$iso_md5"
+if [ "$fact" = "$want" ]; then
+    point ok "cd: host: the guest read the whole CD as the image is ($want)"
 else
-    point FAIL "the guest did not power off (QEMU status $status)"
+    point FAIL "cd: host: the guest read '$fact' from the CD, the image is '$want'"
 fi
+
 echo "1..$n"
 echo "# boot.img $(wc -c <"$images/boot.img") bytes, test.iso $(wc -c <"$images/test.iso") bytes"
 if [ "$failed" -ne 0 ]; then
-    echo "# --- serial output ---"
-    sed 's/^/# /' "$serial.txt"
-    sed 's/^/# qemu: /' "$work/qemu.log"
+    for name in $failed_logs; do
+        echo "# --- $name: serial output ---"
+        sed 's/^/# /' "$work/$name.txt"
+        sed 's/^/# qemu: /' "$work/$name.qemu.log"
+    done
     exit 1
 fi
 [ -z "$1" ] && rm -rf "$work"
