@@ -292,7 +292,9 @@ static void rx_pump(struct net_backend *nb)
         if (!nb->rx_ready) {
             got = nb->kind == NET_BACKEND_SOCKET_STREAM ? read_stream(nb) : read_datagram(nb);
             if (got <= 0) {
-                return;
+                /* Drained (or disconnected): still re-arm the watch below. Called from
+                 * net_backend_rx_resume, the watch was removed when the NIC had no room. */
+                break;
             }
             nb->rx_ready = true;
         }

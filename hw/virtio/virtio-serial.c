@@ -40,6 +40,7 @@
 
 #include "xendm/chardev.h"
 #include "xendm/common.h"
+#include "xendm/keyval.h"
 #include "xendm/log.h"
 #include "xendm/machine.h"
 #include "xendm/virtio.h"
@@ -686,6 +687,18 @@ static void *virtio_serial_create(struct machine *m, struct kv_list *props, GErr
         goto fail;
     }
     s->max_ports = (unsigned)max_ports;
+    /* MSI-X vectors: by default max_ports + 1, as QEMU's virtio-serial-pci has, not one per
+     * queue (2 * max_ports + 3). A Xen HVM guest's Linux maps each MSI-X vector it enables to a
+     * pirq, and a domU has few to spare (Xen's extra_domU_irqs, 32 by default): asking for 65
+     * fails in xen_hvm_setup_msi_irqs (-ENODEV) and Linux 6.1's fallback then oopses in
+     * vp_find_vqs_msix (seen on the rig). With fewer vectors than queues Linux takes one for
+     * configuration changes and one shared by all queues (vectors may be shared: virtio 1.2
+     * §4.1.5.1.2). */
+    if (kv_get(props, "vectors") == NULL) {
+        char *vectors = g_strdup_printf("%u", s->max_ports + 1);
+        kv_set(props, "vectors", vectors);
+        g_free(vectors);
+    }
     s->info = (struct virtio_device_info){
         .name = "virtio-serial-pci",
         .device_id = VIRTIO_ID_CONSOLE,
