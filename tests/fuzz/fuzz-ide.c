@@ -67,25 +67,6 @@
 static const uint16_t cmd_base[2] = {0x1f0, 0x170};
 static const uint16_t ctl_port[2] = {0x3f6, 0x376};
 
-struct cursor {
-    const uint8_t *p;
-    size_t left;
-};
-
-static uint64_t take(struct cursor *c, unsigned width)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < width; i++) {
-        uint64_t byte = 0;
-        if (c->left > 0) {
-            byte = *c->p++;
-            c->left--;
-        }
-        v |= byte << (8 * i);
-    }
-    return v;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -129,18 +110,18 @@ static void ram_write(struct fuzz_machine *fm, uint32_t gpa, const uint8_t *byte
     }
 }
 
-static void step_command(struct fuzz_machine *fm, struct cursor *c)
+static void step_command(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
-    uint8_t a = (uint8_t)take(c, 1);
+    uint8_t a = (uint8_t)fuzz_take(c, 1);
     uint16_t base = cmd_base[a & 1];
     uint8_t regs[7], hob[5];
 
     for (unsigned i = 0; i < 7; i++) {
-        regs[i] = (uint8_t)take(c, 1); /* feature, count, lba 0-2, device, command */
+        regs[i] = (uint8_t)fuzz_take(c, 1); /* feature, count, lba 0-2, device, command */
     }
     if (a & 2) {
         for (unsigned i = 0; i < 5; i++) {
-            hob[i] = (uint8_t)take(c, 1); /* count, lba 3-5, feature */
+            hob[i] = (uint8_t)fuzz_take(c, 1); /* count, lba 3-5, feature */
         }
     }
     pio(fm, false, 1, base + 6, (regs[5] & ~0x10u) | ((a & 4) ? 0x10u : 0));
@@ -170,11 +151,11 @@ static void data_rep(struct fuzz_machine *fm, bool read, uint16_t port, unsigned
     }
 }
 
-static void step_data(struct fuzz_machine *fm, struct cursor *c, bool read)
+static void step_data(struct fuzz_machine *fm, struct fuzz_cursor *c, bool read)
 {
-    uint8_t a = (uint8_t)take(c, 1);
-    unsigned items = (unsigned)take(c, 2);
-    uint32_t fill = read ? 0 : (uint32_t)take(c, 4);
+    uint8_t a = (uint8_t)fuzz_take(c, 1);
+    unsigned items = (unsigned)fuzz_take(c, 2);
+    uint32_t fill = read ? 0 : (uint32_t)fuzz_take(c, 4);
     unsigned size = (a & 2) ? 4 : 2;
     uint16_t port = cmd_base[a & 1];
 
@@ -187,14 +168,14 @@ static void step_data(struct fuzz_machine *fm, struct cursor *c, bool read)
     }
 }
 
-static void step_packet(struct fuzz_machine *fm, struct cursor *c)
+static void step_packet(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
-    uint8_t a = (uint8_t)take(c, 1);
-    uint16_t limit = (uint16_t)take(c, 2), base = cmd_base[a & 1];
+    uint8_t a = (uint8_t)fuzz_take(c, 1);
+    uint16_t limit = (uint16_t)fuzz_take(c, 2), base = cmd_base[a & 1];
     uint8_t cdb[12];
 
     for (unsigned i = 0; i < sizeof(cdb); i++) {
-        cdb[i] = (uint8_t)take(c, 1);
+        cdb[i] = (uint8_t)fuzz_take(c, 1);
     }
     pio(fm, false, 1, base + 6, (a & 4) ? 0xb0 : 0xa0);
     pio(fm, false, 1, base + 1, (a & 2) ? 1 : 0);
@@ -212,19 +193,19 @@ static unsigned size_code(uint8_t code)
     return sizes[code & 3];
 }
 
-static void step_bm(struct fuzz_machine *fm, struct cursor *c, bool read)
+static void step_bm(struct fuzz_machine *fm, struct fuzz_cursor *c, bool read)
 {
-    uint8_t a = (uint8_t)take(c, 1);
-    uint32_t value = read ? 0 : (uint32_t)take(c, 4);
+    uint8_t a = (uint8_t)fuzz_take(c, 1);
+    uint32_t value = read ? 0 : (uint32_t)fuzz_take(c, 4);
     uint16_t port = (uint16_t)(BM_BASE + 8 * (a & 1) + ((a >> 1) & 7));
 
     pio(fm, read, size_code(a >> 4), port, value);
 }
 
-static void step_prd(struct fuzz_machine *fm, struct cursor *c)
+static void step_prd(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
-    uint8_t a = (uint8_t)take(c, 1), entry = (uint8_t)take(c, 1);
-    uint32_t addr = (uint32_t)take(c, 4), count = (uint32_t)take(c, 2);
+    uint8_t a = (uint8_t)fuzz_take(c, 1), entry = (uint8_t)fuzz_take(c, 1);
+    uint32_t addr = (uint32_t)fuzz_take(c, 4), count = (uint32_t)fuzz_take(c, 2);
     uint32_t flags = count | ((a & 0x80) ? 0x80000000u : 0);
     uint8_t bytes[8];
 
@@ -235,27 +216,27 @@ static void step_prd(struct fuzz_machine *fm, struct cursor *c)
     ram_write(fm, PRD_TABLE(a & 1) + 8u * entry, bytes, sizeof(bytes));
 }
 
-static void step_ram(struct fuzz_machine *fm, struct cursor *c)
+static void step_ram(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
-    uint32_t gpa = (uint32_t)take(c, 4);
-    uint8_t len = (uint8_t)take(c, 1), bytes[UINT8_MAX];
+    uint32_t gpa = (uint32_t)fuzz_take(c, 4);
+    uint8_t len = (uint8_t)fuzz_take(c, 1), bytes[UINT8_MAX];
 
     for (unsigned i = 0; i < len; i++) {
-        bytes[i] = (uint8_t)take(c, 1);
+        bytes[i] = (uint8_t)fuzz_take(c, 1);
     }
     ram_write(fm, gpa, bytes, len);
 }
 
-static void run_step(struct fuzz_machine *fm, enum fuzz_ide_op op, struct cursor *c)
+static void run_step(struct fuzz_machine *fm, enum fuzz_ide_op op, struct fuzz_cursor *c)
 {
     switch (op) {
     case FUZZ_IDE_REG_WRITE: {
-        uint8_t a = (uint8_t)take(c, 1), reg = (a >> 1) & 7;
-        pio(fm, false, reg ? 1 : 2, (uint16_t)(cmd_base[a & 1] + reg), (uint32_t)take(c, 1));
+        uint8_t a = (uint8_t)fuzz_take(c, 1), reg = (a >> 1) & 7;
+        pio(fm, false, reg ? 1 : 2, (uint16_t)(cmd_base[a & 1] + reg), (uint32_t)fuzz_take(c, 1));
         break;
     }
     case FUZZ_IDE_REG_READ: {
-        uint8_t a = (uint8_t)take(c, 1), reg = (a >> 1) & 7;
+        uint8_t a = (uint8_t)fuzz_take(c, 1), reg = (a >> 1) & 7;
         pio(fm, true, reg ? 1 : 2, (uint16_t)(cmd_base[a & 1] + reg), 0);
         break;
     }
@@ -264,24 +245,24 @@ static void run_step(struct fuzz_machine *fm, enum fuzz_ide_op op, struct cursor
     case FUZZ_IDE_DATA_OUT: step_data(fm, c, false); break;
     case FUZZ_IDE_PACKET: step_packet(fm, c); break;
     case FUZZ_IDE_DEVCTL: {
-        uint8_t a = (uint8_t)take(c, 1);
-        pio(fm, false, 1, ctl_port[a & 1], (uint32_t)take(c, 1));
+        uint8_t a = (uint8_t)fuzz_take(c, 1);
+        pio(fm, false, 1, ctl_port[a & 1], (uint32_t)fuzz_take(c, 1));
         break;
     }
-    case FUZZ_IDE_ALTSTATUS: pio(fm, true, 1, ctl_port[take(c, 1) & 1], 0); break;
+    case FUZZ_IDE_ALTSTATUS: pio(fm, true, 1, ctl_port[fuzz_take(c, 1) & 1], 0); break;
     case FUZZ_IDE_BM_WRITE: step_bm(fm, c, false); break;
     case FUZZ_IDE_BM_READ: step_bm(fm, c, true); break;
     case FUZZ_IDE_PRD: step_prd(fm, c); break;
     case FUZZ_IDE_RAM: step_ram(fm, c); break;
     case FUZZ_IDE_DRAIN: fuzz_machine_drain(fm); break;
     case FUZZ_IDE_PCI: {
-        unsigned reg = (unsigned)take(c, 1), size = size_code((uint8_t)take(c, 1));
-        pci_write(fm, reg & ~(size - 1), size, (uint32_t)take(c, 4));
+        unsigned reg = (unsigned)fuzz_take(c, 1), size = size_code((uint8_t)fuzz_take(c, 1));
+        pci_write(fm, reg & ~(size - 1), size, (uint32_t)fuzz_take(c, 4));
         break;
     }
     case FUZZ_IDE_MEDIUM: {
-        unsigned which = (unsigned)take(c, 1);
-        fuzz_machine_medium(fm, which, (unsigned)take(c, 1));
+        unsigned which = (unsigned)fuzz_take(c, 1);
+        fuzz_machine_medium(fm, which, (unsigned)fuzz_take(c, 1));
         break;
     }
     case FUZZ_IDE_RESET: machine_reset(fm->m); break;
@@ -294,9 +275,9 @@ static void run_step(struct fuzz_machine *fm, enum fuzz_ide_op op, struct cursor
         fuzz_machine_request(fm, XENABI_IOREQ_TYPE_INVALIDATE, false, 1, 0, 0, 1, false);
         break;
     case FUZZ_IDE_PIO: {
-        uint8_t a = (uint8_t)take(c, 1);
-        uint16_t port = (uint16_t)take(c, 2);
-        pio(fm, a & 1, size_code(a >> 2), port, (uint32_t)take(c, 4));
+        uint8_t a = (uint8_t)fuzz_take(c, 1);
+        uint16_t port = (uint16_t)fuzz_take(c, 2);
+        pio(fm, a & 1, size_code(a >> 2), port, (uint32_t)fuzz_take(c, 4));
         break;
     }
     case FUZZ_IDE_OP_COUNT: break;
@@ -307,13 +288,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_machine_config cfg = fuzz_machine_full_config;
     struct fuzz_machine *fm;
-    struct cursor c = {data, size};
+    struct fuzz_cursor c = {data, size};
 
     cfg.manual_drain = true;
     fm = fuzz_machine_new(&cfg);
     firmware_setup(fm);
     for (unsigned steps = 0; c.left > 0 && steps < MAX_STEPS; steps++) {
-        run_step(fm, (enum fuzz_ide_op)(take(&c, 1) % FUZZ_IDE_OP_COUNT), &c);
+        run_step(fm, (enum fuzz_ide_op)(fuzz_take(&c, 1) % FUZZ_IDE_OP_COUNT), &c);
         fuzz_machine_check_lines(fm);
         fuzz_machine_check_ide(fm, fuzz_machine_in_flight(fm) == 0);
     }

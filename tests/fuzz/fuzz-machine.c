@@ -1155,25 +1155,6 @@ bool fuzz_gpa_is_ram(uint64_t gpa)
 
 /* ---- the program reader ---- */
 
-struct cursor {
-    const uint8_t *p;
-    size_t left;
-};
-
-static uint64_t take(struct cursor *c, unsigned width)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < width; i++) {
-        uint64_t byte = 0;
-        if (c->left > 0) {
-            byte = *c->p++;
-            c->left--;
-        }
-        v |= byte << (8 * i);
-    }
-    return v;
-}
 
 static unsigned mode_size(uint8_t mode)
 {
@@ -1193,43 +1174,43 @@ static struct xenabi_ioreq make_req(unsigned type, uint8_t mode, bool ptr)
     return req;
 }
 
-static void step_pio(struct fuzz_machine *fm, struct cursor *c)
+static void step_pio(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
-    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_PIO, (uint8_t)take(c, 1), false);
+    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_PIO, (uint8_t)fuzz_take(c, 1), false);
 
-    req.addr = take(c, 2);
-    req.data = take(c, 4);
+    req.addr = fuzz_take(c, 2);
+    req.data = fuzz_take(c, 4);
     serve(fm, req, false);
 }
 
 /* REP INS/OUTS and REP MOVS/STOS: mode, address (addr_width bytes), count, buffer gpa. */
-static void step_rep(struct fuzz_machine *fm, struct cursor *c, unsigned type, unsigned addr_width)
+static void step_rep(struct fuzz_machine *fm, struct fuzz_cursor *c, unsigned type, unsigned addr_width)
 {
-    struct xenabi_ioreq req = make_req(type, (uint8_t)take(c, 1), true);
+    struct xenabi_ioreq req = make_req(type, (uint8_t)fuzz_take(c, 1), true);
 
-    req.addr = take(c, addr_width);
-    req.count = (uint32_t)take(c, 2);
-    req.data = take(c, 4);
+    req.addr = fuzz_take(c, addr_width);
+    req.count = (uint32_t)fuzz_take(c, 2);
+    req.data = fuzz_take(c, 4);
     serve(fm, req, false);
 }
 
-static void step_mmio(struct fuzz_machine *fm, struct cursor *c)
+static void step_mmio(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
-    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_COPY, (uint8_t)take(c, 1), false);
+    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_COPY, (uint8_t)fuzz_take(c, 1), false);
 
-    req.addr = take(c, 8);
-    req.data = take(c, 8);
-    req.count = (uint32_t)take(c, 2);
+    req.addr = fuzz_take(c, 8);
+    req.data = fuzz_take(c, 8);
+    req.count = (uint32_t)fuzz_take(c, 2);
     serve(fm, req, false);
 }
 
-static void step_pci(struct fuzz_machine *fm, struct cursor *c)
+static void step_pci(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
-    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_PCI_CONFIG, (uint8_t)take(c, 1), false);
-    uint64_t sbdf = take(c, 4);
+    struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_PCI_CONFIG, (uint8_t)fuzz_take(c, 1), false);
+    uint64_t sbdf = fuzz_take(c, 4);
 
-    req.addr = sbdf << 32 | take(c, 2);
-    req.data = take(c, 4);
+    req.addr = sbdf << 32 | fuzz_take(c, 2);
+    req.data = fuzz_take(c, 4);
     serve(fm, req, false);
 }
 
@@ -1241,20 +1222,20 @@ static void ring_put(struct xenabi_buffered_iopage *page, uint32_t index, uint32
 }
 
 /* The harness is Xen's producer here: entries go in at the write pointer. */
-static void step_buffered(struct fuzz_machine *fm, struct cursor *c)
+static void step_buffered(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
     struct xenabi_buffered_iopage *page = fm->buf_page;
-    unsigned n = (unsigned)take(c, 1), how = (unsigned)take(c, 1);
+    unsigned n = (unsigned)fuzz_take(c, 1), how = (unsigned)fuzz_take(c, 1);
     uint32_t w = page->write_pointer;
     int drained = 0;
 
     for (unsigned i = 0; i < n; i++) {
-        uint32_t word = (uint32_t)take(c, 4), data = (uint32_t)take(c, 4);
+        uint32_t word = (uint32_t)fuzz_take(c, 4), data = (uint32_t)fuzz_take(c, 4);
         ring_put(page, w++, word, data);
     }
     if (how & 1) {
-        page->read_pointer = (uint32_t)take(c, 4);
-        page->write_pointer = (uint32_t)take(c, 4);
+        page->read_pointer = (uint32_t)fuzz_take(c, 4);
+        page->write_pointer = (uint32_t)fuzz_take(c, 4);
     } else {
         page->write_pointer = w;
     }
@@ -1276,25 +1257,25 @@ static void step_buffered(struct fuzz_machine *fm, struct cursor *c)
     page->read_pointer = page->write_pointer = 0;
 }
 
-static void step_raw(struct fuzz_machine *fm, struct cursor *c)
+static void step_raw(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
     struct xenabi_ioreq req;
     uint8_t bytes[sizeof(req)];
 
     for (size_t i = 0; i < sizeof(bytes); i++) {
-        bytes[i] = (uint8_t)take(c, 1);
+        bytes[i] = (uint8_t)fuzz_take(c, 1);
     }
     memcpy(&req, bytes, sizeof(req));
     serve_raw(fm, &req);
 }
 
-static void step_ram(struct fuzz_machine *fm, struct cursor *c)
+static void step_ram(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
-    uint32_t gpa = (uint32_t)take(c, 4) % FUZZ_RAM_SIZE;
-    unsigned len = (unsigned)take(c, 1);
+    uint32_t gpa = (uint32_t)fuzz_take(c, 4) % FUZZ_RAM_SIZE;
+    unsigned len = (unsigned)fuzz_take(c, 1);
 
     for (unsigned i = 0; i < len; i++, gpa = (gpa + 1) % FUZZ_RAM_SIZE) {
-        uint8_t byte = (uint8_t)take(c, 1);
+        uint8_t byte = (uint8_t)fuzz_take(c, 1);
         if (gfn_is_ram(gpa / PAGE)) {
             fm->ram[gpa] = byte;
         }
@@ -1302,17 +1283,17 @@ static void step_ram(struct fuzz_machine *fm, struct cursor *c)
 }
 
 /* The host side of a UART: what a person types on its pty, through the chardev frontend. */
-static void step_host_input(struct fuzz_machine *fm, struct cursor *c)
+static void step_host_input(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
     char id[16];
     struct chardev *chr;
     uint8_t bytes[UINT8_MAX];
     unsigned len, done = 0;
 
-    snprintf(id, sizeof(id), "serial%u", (unsigned)(take(c, 1) % XENDM_MAX_SERIALS));
-    len = (unsigned)take(c, 1);
+    snprintf(id, sizeof(id), "serial%u", (unsigned)(fuzz_take(c, 1) % XENDM_MAX_SERIALS));
+    len = (unsigned)fuzz_take(c, 1);
     for (unsigned i = 0; i < len; i++) {
-        bytes[i] = (uint8_t)take(c, 1);
+        bytes[i] = (uint8_t)fuzz_take(c, 1);
     }
     chr = machine_find_chardev(fm->m, id);
     while (chr != NULL && chr->has_frontend && done < len) {
@@ -1327,12 +1308,12 @@ static void step_host_input(struct fuzz_machine *fm, struct cursor *c)
 }
 
 /* An access relative to where a BAR decodes now: MMIO or port I/O by the BAR's kind. */
-static void step_bar(struct fuzz_machine *fm, struct cursor *c)
+static void step_bar(struct fuzz_machine *fm, struct fuzz_cursor *c)
 {
-    uint8_t mode = (uint8_t)take(c, 1);
-    unsigned devfn = (unsigned)take(c, 1), bar = (unsigned)take(c, 1) % PCI_NUM_BARS;
-    uint64_t offset = take(c, 4), value = take(c, 8);
-    uint32_t count = (uint32_t)take(c, 2);
+    uint8_t mode = (uint8_t)fuzz_take(c, 1);
+    unsigned devfn = (unsigned)fuzz_take(c, 1), bar = (unsigned)fuzz_take(c, 1) % PCI_NUM_BARS;
+    uint64_t offset = fuzz_take(c, 4), value = fuzz_take(c, 8);
+    uint32_t count = (uint32_t)fuzz_take(c, 2);
     struct pci_bus *bus = machine_pci_bus(fm->m);
     struct pci_device *d = bus != NULL ? pci_bus_find(bus, devfn) : NULL;
     uint64_t base = d != NULL ? pci_bar_address(d, bar) : PCI_BAR_UNMAPPED;
@@ -1360,7 +1341,7 @@ static void step_timers(struct fuzz_machine *fm)
     }
 }
 
-static void run_step(struct fuzz_machine *fm, enum fuzz_op op, struct cursor *c)
+static void run_step(struct fuzz_machine *fm, enum fuzz_op op, struct fuzz_cursor *c)
 {
     switch (op) {
     case FUZZ_OP_PIO: step_pio(fm, c); break;
@@ -1371,7 +1352,7 @@ static void run_step(struct fuzz_machine *fm, enum fuzz_op op, struct cursor *c)
     case FUZZ_OP_BUFFERED: step_buffered(fm, c); break;
     case FUZZ_OP_TIMEOFFSET: {
         struct xenabi_ioreq req = make_req(XENABI_IOREQ_TYPE_TIMEOFFSET, 0, false);
-        req.data = take(c, 8);
+        req.data = fuzz_take(c, 8);
         serve(fm, req, false);
         break;
     }
@@ -1391,8 +1372,8 @@ static void run_step(struct fuzz_machine *fm, enum fuzz_op op, struct cursor *c)
     case FUZZ_OP_HOST_INPUT: step_host_input(fm, c); break;
     case FUZZ_OP_BAR: step_bar(fm, c); break;
     case FUZZ_OP_MEDIUM: {
-        unsigned which = (unsigned)take(c, 1);
-        fuzz_machine_medium(fm, which, (unsigned)take(c, 1));
+        unsigned which = (unsigned)fuzz_take(c, 1);
+        fuzz_machine_medium(fm, which, (unsigned)fuzz_take(c, 1));
         break;
     }
     case FUZZ_OP_COUNT: break;
@@ -1401,10 +1382,10 @@ static void run_step(struct fuzz_machine *fm, enum fuzz_op op, struct cursor *c)
 
 void fuzz_machine_run(struct fuzz_machine *fm, const uint8_t *prog, size_t len)
 {
-    struct cursor c = {prog, len};
+    struct fuzz_cursor c = {prog, len};
 
     while (c.left > 0) {
-        run_step(fm, (enum fuzz_op)(take(&c, 1) % FUZZ_OP_COUNT), &c);
+        run_step(fm, (enum fuzz_op)(fuzz_take(&c, 1) % FUZZ_OP_COUNT), &c);
         if (!fm->manual_drain) {
             fuzz_machine_drain(fm);
         }

@@ -32,6 +32,27 @@
 #include "xendm/ioreq.h"
 #include "xendm/machine.h"
 
+/* Little-endian operands read from a fuzz input; past its end they read as zero. */
+struct fuzz_cursor {
+    const uint8_t *p;
+    size_t left;
+};
+
+static inline uint64_t fuzz_take(struct fuzz_cursor *c, unsigned width)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < width; i++) {
+        uint64_t byte = 0;
+        if (c->left > 0) {
+            byte = *c->p++;
+            c->left--;
+        }
+        v |= byte << (8 * i);
+    }
+    return v;
+}
+
 /* 1 MiB of guest RAM with the legacy VGA hole (0xA0000-0xBFFFF) left unmapped. */
 #define FUZZ_RAM_SIZE (1024u * 1024u)
 #define FUZZ_HOLE_START 0xa0000u

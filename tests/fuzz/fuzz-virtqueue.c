@@ -83,10 +83,6 @@ enum op {
     OP_COUNT
 };
 
-struct cursor {
-    const uint8_t *p;
-    size_t left;
-};
 
 struct setup {
     uint8_t features;
@@ -113,21 +109,6 @@ struct harness {
 
 static uint8_t *ram_buffer; /* the harness's own view of the RAM file */
 static int ram_fd = -1;
-
-static uint64_t take(struct cursor *c, unsigned width)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < width; i++) {
-        uint64_t byte = 0;
-        if (c->left > 0) {
-            byte = *c->p++;
-            c->left--;
-        }
-        v |= byte << (8 * i);
-    }
-    return v;
-}
 
 static bool gpa_range_is_ram(uint64_t gpa, uint64_t len)
 {
@@ -585,41 +566,41 @@ static void step_kick(struct harness *h, unsigned index)
                index, h->kicks - before);
 }
 
-static void step_desc(struct harness *h, struct cursor *c)
+static void step_desc(struct harness *h, struct fuzz_cursor *c)
 {
-    unsigned table = (unsigned)take(c, 1) % 4, index = (unsigned)take(c, 1);
+    unsigned table = (unsigned)fuzz_take(c, 1) % 4, index = (unsigned)fuzz_take(c, 1);
     struct virtq_desc d;
     uint64_t base = table ? TABLE_GPA(table - 1) : queue(h)->desc_gpa;
 
-    d.addr = take(c, 4) | take(c, 1) << 32;
-    d.len = (uint32_t)take(c, 4);
-    d.flags = (uint16_t)take(c, 1);
-    d.next = (uint16_t)take(c, 2);
+    d.addr = fuzz_take(c, 4) | fuzz_take(c, 1) << 32;
+    d.len = (uint32_t)fuzz_take(c, 4);
+    d.flags = (uint16_t)fuzz_take(c, 1);
+    d.next = (uint16_t)fuzz_take(c, 2);
     if (gpa_range_is_ram(base + 16u * index, sizeof(d))) {
         memcpy(h->ram + base + 16u * index, &d, sizeof(d));
     }
 }
 
-static void step_setup(struct harness *h, struct cursor *c)
+static void step_setup(struct harness *h, struct fuzz_cursor *c)
 {
-    struct setup s = {.features = (uint8_t)take(c, 1)};
+    struct setup s = {.features = (uint8_t)fuzz_take(c, 1)};
     bool custom;
 
-    s.log2 = (unsigned)take(c, 1) % 9;
-    custom = take(c, 1) & 1;
-    s.desc = custom ? take(c, 4) : DESC_GPA;
-    s.avail = custom ? take(c, 4) : AVAIL_GPA;
-    s.used = custom ? take(c, 4) : USED_GPA;
+    s.log2 = (unsigned)fuzz_take(c, 1) % 9;
+    custom = fuzz_take(c, 1) & 1;
+    s.desc = custom ? fuzz_take(c, 4) : DESC_GPA;
+    s.avail = custom ? fuzz_take(c, 4) : AVAIL_GPA;
+    s.used = custom ? fuzz_take(c, 4) : USED_GPA;
     device_reset(h);
     h->setup = s;
     driver_setup(h);
 }
 
-static void step_save_load(struct harness *h, struct cursor *c)
+static void step_save_load(struct harness *h, struct fuzz_cursor *c)
 {
     struct virtio_saved *a = g_malloc0(sizeof(*a)), *b = g_malloc0(sizeof(*b));
-    uint8_t mutate = (uint8_t)take(c, 1), field = (uint8_t)take(c, 1);
-    uint32_t value = (uint32_t)take(c, 4);
+    uint8_t mutate = (uint8_t)fuzz_take(c, 1), field = (uint8_t)fuzz_take(c, 1);
+    uint32_t value = (uint32_t)fuzz_take(c, 4);
     bool was_broken = h->vdev.broken;
 
     virtio_device_save(&h->vdev, a);
@@ -648,13 +629,13 @@ static void step_save_load(struct harness *h, struct cursor *c)
     g_free(b);
 }
 
-static void step_ram(struct harness *h, struct cursor *c)
+static void step_ram(struct harness *h, struct fuzz_cursor *c)
 {
-    uint32_t gpa = (uint32_t)take(c, 4);
-    unsigned len = (unsigned)take(c, 1);
+    uint32_t gpa = (uint32_t)fuzz_take(c, 4);
+    unsigned len = (unsigned)fuzz_take(c, 1);
 
     for (unsigned i = 0; i < len; i++) {
-        uint8_t byte = (uint8_t)take(c, 1);
+        uint8_t byte = (uint8_t)fuzz_take(c, 1);
         uint64_t at = ((uint64_t)gpa + i) % RAM_SIZE;
 
         if (gpa_range_is_ram(at, 1)) {
@@ -663,41 +644,41 @@ static void step_ram(struct harness *h, struct cursor *c)
     }
 }
 
-static void run_step(struct harness *h, enum op op, struct cursor *c)
+static void run_step(struct harness *h, enum op op, struct fuzz_cursor *c)
 {
     struct virtqueue *vq = queue(h);
 
     switch (op) {
     case OP_DESC: step_desc(h, c); break;
     case OP_AVAIL_ADD: {
-        uint16_t head = (uint16_t)take(c, 2);
+        uint16_t head = (uint16_t)fuzz_take(c, 2);
         put16(h, vq->avail_gpa + 4 + 2u * (h->avail_idx & (vq->num - 1)), head);
         h->avail_idx++;
         put16(h, vq->avail_gpa + 2, h->avail_idx);
         break;
     }
     case OP_AVAIL_IDX:
-        h->avail_idx = (uint16_t)take(c, 2);
+        h->avail_idx = (uint16_t)fuzz_take(c, 2);
         put16(h, vq->avail_gpa + 2, h->avail_idx);
         break;
-    case OP_AVAIL_FLAGS: put16(h, vq->avail_gpa, (uint16_t)take(c, 2)); break;
-    case OP_USED_EVENT: put16(h, vq->avail_gpa + 4 + 2u * vq->num, (uint16_t)take(c, 2)); break;
+    case OP_AVAIL_FLAGS: put16(h, vq->avail_gpa, (uint16_t)fuzz_take(c, 2)); break;
+    case OP_USED_EVENT: put16(h, vq->avail_gpa + 4 + 2u * vq->num, (uint16_t)fuzz_take(c, 2)); break;
     case OP_POP: step_pop(h); break;
     case OP_PUSH: {
-        unsigned which = (unsigned)take(c, 1);
-        step_push(h, which, (uint32_t)take(c, 4));
+        unsigned which = (unsigned)fuzz_take(c, 1);
+        step_push(h, which, (uint32_t)fuzz_take(c, 4));
         break;
     }
     case OP_UNPOP: step_unpop(h); break;
     case OP_NOTIFY: step_notify(h); break;
-    case OP_KICK: step_kick(h, (unsigned)take(c, 1)); break;
+    case OP_KICK: step_kick(h, (unsigned)fuzz_take(c, 1)); break;
     case OP_RESET:
         device_reset(h);
         driver_setup(h);
         break;
     case OP_SETUP: step_setup(h, c); break;
     case OP_STATUS: {
-        uint8_t status = (uint8_t)take(c, 1);
+        uint8_t status = (uint8_t)fuzz_take(c, 1);
         if (status == 0) {
             device_reset(h);
         } else {
@@ -756,7 +737,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const struct mapcache_config cfg = {.bucket_shift = 16, .max_buckets = RAM_SIZE >> 16};
     struct harness *h = g_new0(struct harness, 1);
     struct mapcache_mapper mapper = {.map = fake_map, .unmap = fake_unmap, .opaque = h};
-    struct cursor c = {data, size};
+    struct fuzz_cursor c = {data, size};
 
     h->ram = ram_buffer;
     h->views = g_hash_table_new_full(NULL, NULL, NULL, g_free);
@@ -773,12 +754,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .queue_notify = count_kick,
     };
     virtio_device_init(&h->vdev, h->m, &h->info, h, &fake_transport, h);
-    h->setup = (struct setup){.features = (uint8_t)take(&c, 1),
-                              .log2 = (unsigned)take(&c, 1) % 9,
+    h->setup = (struct setup){.features = (uint8_t)fuzz_take(&c, 1),
+                              .log2 = (unsigned)fuzz_take(&c, 1) % 9,
                               .desc = DESC_GPA, .avail = AVAIL_GPA, .used = USED_GPA};
     driver_setup(h);
     for (unsigned steps = 0; c.left > 0 && steps < MAX_STEPS; steps++) {
-        run_step(h, (enum op)(take(&c, 1) % OP_COUNT), &c);
+        run_step(h, (enum op)(fuzz_take(&c, 1) % OP_COUNT), &c);
         check_invariants(h);
     }
     /* Every request completed (some stale): only the rings are locked, then nothing. */

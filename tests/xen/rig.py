@@ -303,6 +303,8 @@ def build_overlay(builddir, root, scenarios):
         add_stubdom(t, builddir, root)
     if any(name.startswith("ide-") for name, _ in scenarios):
         add_guest(t, root)
+    if any(name.startswith("virtio-") for name, _ in scenarios):
+        add_virtio_guest(t, root)
     fwdir = os.path.join(builddir, "tests", "xen", "firmware")
     for fw in sorted(os.listdir(fwdir)) if os.path.isdir(fwdir) else []:
         if fw.endswith(".elf"):
@@ -331,6 +333,16 @@ def add_guest(tree, root):
     images = mkguest.build_images(root)
     for name in ["boot.img", "test.iso", "datadisk.sh"]:
         tree.add_file("rig/guest/" + name, os.path.join(images, name), 0o644)
+
+
+def add_virtio_guest(tree, root):
+    """The virtio guest for the virtio-* scenarios (tests/xen/guest/mkvirtio.py): its boot disk
+    and dom0's tun module, in /rig/virtio. Built once per set of inputs."""
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, os.path.join(HERE, "guest"))
+    import mkvirtio
+    for dest, path in mkvirtio.rig_files(root).items():
+        tree.add_file(dest, path, 0o644)
 
 
 # ---------------------------------------------------------------------------------------------
