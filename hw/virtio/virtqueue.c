@@ -713,6 +713,13 @@ void virtqueue_notify_if_needed(struct virtqueue *vq)
         return;
     }
     vq->pushed_since_notify = false;
+    /*
+     * The used idx store must be visible before the driver's suppression field is read, or a
+     * driver that just re-enabled interrupts and found no new entry would wait for one this
+     * device decided not to send (§2.7.7.2, §2.7.10). A release store followed by a load may
+     * pass each other, even on x86: a full barrier.
+     */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (virtio_has_feature(vdev, VIRTIO_F_EVENT_IDX)) {
         /* §2.7.7.2: notify only when used idx passed used_event since the last one. */
         old = vq->signalled_used;
