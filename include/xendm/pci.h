@@ -172,6 +172,21 @@ uint64_t pci_bar_address(const struct pci_device *d, unsigned bar); /* or PCI_BA
 /* Expansion ROM (0x30): read-only contents, size rounded up to a power of two >= 2 KiB. */
 int pci_register_rom(struct pci_device *d, const void *data, size_t len);
 
+struct kv_list;
+/*
+ * The path of firmware file `name` (hw/pci/pci-romfile.c): a path with a slash as it is, a bare
+ * name in /usr/share/qemu, /usr/lib/ipxe/qemu or /usr/share/seabios. NULL when absent; g_free.
+ */
+char *pci_find_firmware(const char *name);
+/*
+ * The expansion ROM from `-device ...,romfile=NAME`, or from default_name when the property is
+ * absent (it marks the property used). romfile= (empty) or a NULL default: no ROM. A default
+ * that is not installed: a warning and no ROM. false with err set when a named file is missing
+ * or unreadable, or is no ROM's size.
+ */
+bool pci_load_romfile(struct pci_device *d, struct kv_list *props, const char *default_name,
+                      GError **err);
+
 /* Adds a capability of `size` bytes; offset 0 = the first free dword-aligned place >= 0x40.
  * Links it into the list and sets status bit 4. Returns its offset, or -1. */
 int pci_add_capability(struct pci_device *d, uint8_t cap_id, uint8_t offset, uint8_t size);
@@ -212,7 +227,6 @@ void pci_msix_notify(struct pci_device *d, unsigned vector);
  * property with kv_get (which marks it used). false with err set on a malformed or
  * out-of-range value.
  */
-struct kv_list;
 bool pci_devfn_from_props(struct kv_list *props, int *devfn, GError **err);
 
 /* `info pci` for QMP/HMP: one line per function. */

@@ -5,6 +5,7 @@
  * and MSIs.
  */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include "xendm/keyval.h"
 #include "xendm/machine.h"
 #include "xendm/pci.h"
@@ -462,6 +463,57 @@ static void test_rom(struct fixture *f, gconstpointer data)
     g_assert_cmphex(address_space_read(f->m->mmio, 0xfeb00000, 2), ==, 0xaa55);
     cfg_write(f, PCI_ROM_ADDRESS, 0xfeb00000, 4); /* enable bit off */
     g_assert_cmphex(address_space_read(f->m->mmio, 0xfeb00000, 2), ==, 0xffff);
+}
+
+/* romfile=: a named file, none, a missing named file (an error), a missing default (no ROM). */
+static void test_romfile(struct fixture *f, gconstpointer data)
+{
+    struct pci_device *d = f->dev.pci;
+    char *dir = g_dir_make_tmp("xendm-romfile-XXXXXX", NULL), *path, *text;
+    struct kv_list *props;
+    GError *err = NULL;
+    uint8_t rom[5000] = {0x55, 0xaa, 0x0a};
+
+    g_assert_nonnull(dir);
+    path = g_build_filename(dir, "test.rom", NULL);
+    g_assert_true(g_file_set_contents(path, (const char *)rom, sizeof(rom), NULL));
+
+    props = kv_new();
+    kv_set(props, "romfile", "");
+    g_assert_true(pci_load_romfile(d, props, "efi-rtl8139.rom", &err));
+    g_assert_null(kv_first_unused(props));
+    kv_free(props);
+    cfg_write(f, PCI_ROM_ADDRESS, 0xfffff800, 4);
+    g_assert_cmphex(cfg_read(f, PCI_ROM_ADDRESS, 4), ==, 0); /* no ROM: the register is 0 */
+
+    g_assert_true(pci_load_romfile(d, NULL, "xendm-no-such-default.rom", &err));
+    g_assert_cmphex(cfg_read(f, PCI_ROM_ADDRESS, 4), ==, 0);
+
+    props = kv_new();
+    kv_set(props, "romfile", "xendm-no-such-file.rom");
+    g_assert_false(pci_load_romfile(d, props, "efi-rtl8139.rom", &err));
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+    kv_free(props);
+
+    props = kv_new();
+    kv_set(props, "romfile", path);
+    g_assert_true(pci_load_romfile(d, props, "efi-rtl8139.rom", &err));
+    kv_free(props);
+    cfg_write(f, PCI_ROM_ADDRESS, 0xfffff800, 4);
+    g_assert_cmphex(cfg_read(f, PCI_ROM_ADDRESS, 4), ==, 0xffffe000); /* 8 KiB */
+    cfg_write(f, PCI_ROM_ADDRESS, 0xfeb00000 | 1, 4);
+    cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+    g_assert_cmphex(address_space_read(f->m->mmio, 0xfeb00000, 4), ==, 0x0aaa55);
+
+    text = pci_find_firmware(path);
+    g_assert_cmpstr(text, ==, path);
+    g_free(text);
+    g_assert_null(pci_find_firmware("xendm-no-such-default.rom"));
+    g_remove(path);
+    g_rmdir(dir);
+    g_free(path);
+    g_free(dir);
 }
 
 /* ---- capabilities ---- */
@@ -1033,6 +1085,7 @@ int main(int argc, char **argv)
     add("/pci/bar/64bit", test_bar64);
     add("/pci/bar/widths", test_bar_widths);
     add("/pci/bar/rom", test_rom);
+    add("/pci/bar/romfile", test_romfile);
     add("/pci/capabilities", test_capabilities);
     add("/pci/msi/vectors-and-masking", test_msi);
     add("/pci/msi/32bit", test_msi_32bit);
