@@ -38,7 +38,7 @@ PACKAGES = [
     "libxenmisc4.17", "libxenstore4", "libxencall1",
     "libxenevtchn1", "libxenforeignmemory1", "libxengnttab1", "libxendevicemodel1",
     "libxentoolcore1", "libxentoollog1", "libxenhypfs1", "libyajl2",
-    "qemu-system-xen", "qemu-system-data", "seabios", "gdbserver",
+    "qemu-system-xen", "qemu-system-data", "seabios", "gdbserver", "ipxe-qemu",
 ]
 # Programs copied into dom0 with the shared libraries they need (resolved with ldd).
 DOM0_PROGRAMS = [
@@ -51,10 +51,17 @@ DOM0_PROGRAMS = [
 DOM0_MODULES = [
     "drivers/xen/xen-evtchn.ko", "drivers/xen/xen-privcmd.ko", "drivers/xen/xenfs/xenfs.ko",
     "drivers/xen/xen-gntdev.ko", "drivers/xen/xen-gntalloc.ko",
+    # The guests' networks: the tap a device model opens, the bridge a vif= line names, the
+    # PV network backend libxl adds beside every emulated NIC (each after what it depends on).
+    "drivers/net/tun.ko", "net/llc/llc.ko", "net/802/stp.ko", "net/bridge/bridge.ko",
+    "drivers/net/xen-netback/xen-netback.ko",
 ]
 FIRMWARE_FILES = [
     XEN_LIBEXEC + "/boot/hvmloader", "usr/share/seabios/bios-256k.bin",
     "usr/share/seabios/vgabios-stdvga.bin", "usr/share/seabios/vgabios-cirrus.bin",
+    # The NICs' option ROMs (iPXE) the device models put in their ROM BARs.
+    "usr/lib/ipxe/qemu/efi-rtl8139.rom", "usr/lib/ipxe/qemu/efi-e1000.rom",
+    "usr/lib/ipxe/qemu/efi-virtio.rom",
 ]
 # Bump when the base's layout changes in a way its inputs do not show.
 BASE_FORMAT = "3"
@@ -267,6 +274,9 @@ def build_base(root):
     t.add_tree("etc/xen", os.path.join(root, "etc/xen"))
     # The reference device model wants its keymaps even with -vnc none.
     t.add_tree("usr/share/qemu/keymaps", os.path.join(root, "usr/share/qemu/keymaps"))
+    # ... and its NIC option ROMs where qemu-system-data links them from.
+    for rom in ["efi-rtl8139.rom", "efi-e1000.rom", "efi-virtio.rom"]:
+        t.add_symlink("usr/share/qemu/" + rom, "../../lib/ipxe/qemu/" + rom)
     kver = kernel_release(root)
     for mod in DOM0_MODULES:
         t.add_file("lib/modules/" + os.path.basename(mod),
@@ -292,6 +302,8 @@ def build_overlay(builddir, root, scenarios):
     t.add_file("rig/bin/argv-recorder", os.path.join(HERE, "dom0", "argv-recorder"), 0o755)
     t.add_file("rig/bin/xendm-gdb", os.path.join(SRC, "scripts", "xendm-gdb"), 0o755)
     t.add_file("rig/bin/local-ssh", os.path.join(HERE, "dom0", "local-ssh"), 0o755)
+    t.add_file("rig/bin/vif-rig", os.path.join(HERE, "dom0", "vif-rig"), 0o755)
+    t.add_file("rig/nic-guest.sh", os.path.join(HERE, "dom0", "nic-guest.sh"), 0o644)
     for name, path in scenarios:
         t.add_file(f"rig/scenarios/{name}.sh", path, 0o644)
     xendm = os.path.join(builddir, "xendm")
@@ -303,7 +315,7 @@ def build_overlay(builddir, root, scenarios):
         add_stubdom(t, builddir, root)
     if any(name.startswith("ide-") for name, _ in scenarios):
         add_guest(t, root)
-    if any(name.startswith("virtio-") for name, _ in scenarios):
+    if any(name.startswith(("virtio-", "nic-")) for name, _ in scenarios):
         add_virtio_guest(t, root)
     fwdir = os.path.join(builddir, "tests", "xen", "firmware")
     for fw in sorted(os.listdir(fwdir)) if os.path.isdir(fwdir) else []:
@@ -357,9 +369,7 @@ def all_scenarios():
 def select_scenarios(names):
     every = all_scenarios()
     if not names:
-        # virtio-guest: only when named until it passes on the rig (its image is built then).
-        return [s for s in every if not s[0].startswith(("demo", "tool-", "bench-", "stubdom",
-                                                         "virtio-guest"))]
+        return [s for s in every if not s[0].startswith(("demo", "tool-", "bench-", "stubdom"))]
     by_name = dict(every)
     missing = [n for n in names if n not in by_name]
     if missing:

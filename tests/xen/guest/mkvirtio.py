@@ -34,10 +34,11 @@ from mkguest import rig  # noqa: E402
 
 # The drivers init-virtio loads, in this order (each after its dependencies).
 VIRTIO_MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console"]
-# dom0's end of virtio-net is the tap xendm creates: dom0's kernel has tun as a module.
-DOM0_TUN = "drivers/net/tun.ko"
+# The emulated NICs' drivers, loaded only when init-virtio finds such a NIC (the nic-* scenarios):
+# 8139cp drives the RTL8139C+ (revision 0x20, which 8139too leaves to it), e1000 the 82540EM.
+NIC_MODULES = ["8139cp", "8139too", "e1000"]
 # Bump when the image's layout changes in a way the inputs do not show.
-IMAGE_FORMAT = "1"
+IMAGE_FORMAT = "2"
 
 # The data disk (the layout init-virtio and scenarios/virtio-guest.sh share): the label in its
 # first bytes, the guest's 64 MiB pattern at 8 MiB, 80 MiB in all.
@@ -60,9 +61,11 @@ def build_initramfs(root):
     t.add_file("init", os.path.join(HERE, "init-virtio"), 0o755)
     t.add_file("bin/busybox", os.path.join(root, "bin/busybox"), 0o755)
     modules = mkguest.module_load_order(root, VIRTIO_MODULES)
-    for name, path in modules:
+    nic_modules = [m for m in mkguest.module_load_order(root, NIC_MODULES) if m not in modules]
+    for name, path in modules + nic_modules:
         t.add_file(f"lib/modules/{name}.ko", path, 0o644)
     t.add_bytes("etc/modules", "".join(n + "\n" for n, _ in modules).encode())
+    t.add_bytes("etc/nic-modules", "".join(n + "\n" for n, _ in nic_modules).encode())
     return gzip.compress(gzip.decompress(t.newc()), compresslevel=9, mtime=0)
 
 
@@ -158,10 +161,9 @@ def build_images(root=None):
 
 
 def rig_files(root):
-    """What the rig's overlay carries for the virtio-* scenarios: dest path -> host path."""
-    images = build_images(root)
-    tun = os.path.join(root, "lib/modules", rig.kernel_release(root), "kernel", DOM0_TUN)
-    return {"rig/virtio/boot.img": os.path.join(images, "boot.img"), "rig/virtio/tun.ko": tun}
+    """What the rig's overlay carries for the virtio-* and nic-* scenarios: dest -> host path.
+    (dom0's tun, bridge and netback modules are in the rig's base.)"""
+    return {"rig/virtio/boot.img": os.path.join(build_images(root), "boot.img")}
 
 
 # ---------------------------------------------------------------------------------------------
