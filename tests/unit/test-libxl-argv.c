@@ -148,6 +148,24 @@ static void test_linux_disk(void)
     config_free(cfg);
 }
 
+/* vif lines: libxl's default rtl8139 and a model=e1000, each -device before its -netdev. */
+static void test_nics(void)
+{
+    struct xendm_config *cfg = parse_ok("nics.argv");
+    struct kv_list *netdev;
+
+    g_assert_cmpuint(cfg->netdevs->len, ==, 2);
+    netdev = g_ptr_array_index(cfg->netdevs, 0);
+    g_assert_cmpstr(kv_peek(netdev, "type"), ==, "tap");
+    g_assert_cmpstr(kv_peek(netdev, "id"), ==, "net0");
+    g_assert_cmpstr(kv_peek(netdev, "ifname"), ==, "vif4.0-emu");
+    g_assert_cmpstr(kv_peek(netdev, "br"), ==, "xenbr0");
+    g_assert_cmpstr(kv_peek(netdev, "script"), ==, "no");
+    netdev = g_ptr_array_index(cfg->netdevs, 1);
+    g_assert_cmpstr(kv_peek(netdev, "ifname"), ==, "vif4.1-emu");
+    config_free(cfg);
+}
+
 /* Configs whose devices arrive with later issues (USB). */
 static void test_device_configs_pending(void)
 {
@@ -158,6 +176,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/libxl-argv/minimal", test_minimal);
+    g_test_add_func("/libxl-argv/nics", test_nics);
     g_test_add_func("/libxl-argv/restricted", test_restricted);
     g_test_add_func("/libxl-argv/saved-and-restored", test_saved_and_restored);
     g_test_add_func("/libxl-argv/linux-disk", test_linux_disk);

@@ -53,6 +53,18 @@ device_model_args = [ "-trace", "ioreq*" ]
 EOF2
 finish linux
 
+# Emulated NICs as an administrator's vif lines give them (the bridge must exist for the
+# hotplug script that joins the taps to it).
+brctl addbr xenbr0 2>/dev/null
+ip link set xenbr0 up
+capture nics <<EOF2
+memory = 256
+vnc = 0
+vif = [ "bridge=xenbr0,mac=00:16:3e:5a:00:01,script=/rig/bin/vif-rig",
+        "model=e1000,bridge=xenbr0,mac=00:16:3e:5a:00:02,script=/rig/bin/vif-rig" ]
+EOF2
+finish nics
+
 capture restricted <<EOF2
 memory = 256
 vnc = 0
