@@ -291,6 +291,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fuzz_cursor c = {data, size};
 
     cfg.manual_drain = true;
+    cfg.virtio = false; /* the IDE bus alone, and the strict check that no lock outlives DMA */
     fm = fuzz_machine_new(&cfg);
     firmware_setup(fm);
     for (unsigned steps = 0; c.left > 0 && steps < MAX_STEPS; steps++) {

@@ -83,6 +83,14 @@ struct fuzz_machine_config {
      * sets this and calls fuzz_machine_drain() itself.
      */
     bool manual_drain;
+    /*
+     * virtio functions: virtio-blk-pci at 00:05.0 on the read-only disk (needs drives),
+     * virtio-rng-pci at 00:06.0, virtio-net-pci at 00:07.0 on a UDP socket backend whose frames
+     * go to the discard port, virtio-serial-pci at 00:08.0 with a virtconsole on a null chardev.
+     * An enabled virtqueue keeps its rings locked in the mapcache, so the check that no lock
+     * outlives its request is made only after a reset then.
+     */
+    bool virtio;
 };
 
 extern const struct fuzz_machine_config fuzz_machine_full_config;
@@ -131,6 +139,7 @@ struct fuzz_machine {
     struct xenabi_buffered_iopage *buf_page;   /* the buffered ring */
     unsigned save_loads;                       /* FUZZ_OP_SAVE_LOAD steps run */
     bool manual_drain;                         /* from the config */
+    bool ring_locks;                           /* config.virtio: enabled queues hold rings */
     /*
      * The device state came from a stream (fuzz-vmstate): what a guest saved may leave its
      * own disk waiting for ever; only the checks that guard xendm itself apply then.

@@ -435,6 +435,96 @@ static GByteArray *prog_msix(void)
     return p;
 }
 
+/*
+ * A virtio 1.2 driver bringing up virtio-blk-pci (00:05.0 of fuzz_machine_full_config) as
+ * Linux's virtio_pci and virtio_blk do (§3.1.1, §4.1.4, §5.2.6): BARs, MSI-X, the status dance,
+ * queue 0 in guest RAM, one read of sector 0 (header, data, status), a notify; the completion
+ * comes back as an MSI-X message.
+ */
+#define DEVFN_VIRTIO_BLK 0x28
+#define VBLK_MODERN 0xf1500000ull /* BAR4: common 0x0000, ISR 0x1000, device 0x2000, notify */
+#define VBLK_MSIX 0xf1504000ull   /* BAR1 */
+#define VQ_DESC 0x10000u
+#define VQ_AVAIL 0x10800u
+#define VQ_USED 0x11000u
+#define VREQ_HDR 0x12000u
+#define VREQ_DATA 0x13000u
+#define VREQ_STATUS 0x14000u
+
+static void virtq_desc(GByteArray *p, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+                       uint16_t next)
+{
+    uint8_t d[16];
+
+    for (unsigned b = 0; b < 8; b++) {
+        d[b] = (uint8_t)(addr >> (8 * b));
+    }
+    for (unsigned b = 0; b < 4; b++) {
+        d[8 + b] = (uint8_t)(len >> (8 * b));
+    }
+    d[12] = (uint8_t)flags;
+    d[13] = (uint8_t)(flags >> 8);
+    d[14] = (uint8_t)next;
+    d[15] = (uint8_t)(next >> 8);
+    fuzz_emit_ram(p, VQ_DESC + 16 * i, d, sizeof(d));
+}
+
+static GByteArray *prog_virtio_blk(void)
+{
+    GByteArray *p = g_byte_array_new();
+    unsigned cap = (unsigned)find_cap(DEVFN_VIRTIO_BLK, 0x11);
+    const uint8_t hdr[16] = {0}; /* VIRTIO_BLK_T_IN, sector 0 */
+    const uint8_t avail[6] = {0, 0, 1, 0, 0, 0}; /* flags, idx 1, ring[0] = head 0 */
+    const uint64_t cc = VBLK_MODERN;
+
+    hvmloader_pci_setup(p, PCI_CMD_MASTER);
+    cfg_write(p, DEVFN_VIRTIO_BLK, REG_BAR(4), 4, 0xffffffff);
+    cfg_read(p, DEVFN_VIRTIO_BLK, REG_BAR(4), 4);
+    cfg_write(p, DEVFN_VIRTIO_BLK, REG_BAR(4), 4, (uint32_t)VBLK_MODERN);
+    cfg_write(p, DEVFN_VIRTIO_BLK, REG_BAR(5), 4, 0);
+    cfg_write(p, DEVFN_VIRTIO_BLK, REG_BAR(1), 4, (uint32_t)VBLK_MSIX);
+    cfg_write(p, DEVFN_VIRTIO_BLK, REG_BAR(0), 4, 0xc400);
+    cfg_write(p, DEVFN_VIRTIO_BLK, REG_COMMAND, 2, PCI_CMD_IO | PCI_CMD_MEMORY | PCI_CMD_MASTER);
+    cfg_write(p, DEVFN_VIRTIO_BLK, cap + 2, 2, 0x8000); /* MSI-X on */
+    msix_entry(p, VBLK_MSIX, 0, 0xfee00000, 0x51, false);
+    msix_entry(p, VBLK_MSIX, 1, 0xfee00000, 0x52, false);
+    fuzz_emit_mmio(p, false, 1, cc + 0x14, 0, 1);    /* device_status: reset */
+    fuzz_emit_mmio(p, false, 1, cc + 0x14, 0x01, 1); /* ACKNOWLEDGE */
+    fuzz_emit_mmio(p, false, 1, cc + 0x14, 0x03, 1); /* DRIVER */
+    fuzz_emit_mmio(p, false, 4, cc + 0x00, 1, 1);    /* device_feature_select 1 */
+    fuzz_emit_mmio(p, true, 4, cc + 0x04, 0, 1);
+    fuzz_emit_mmio(p, false, 4, cc + 0x08, 1, 1);    /* driver_feature_select 1 */
+    fuzz_emit_mmio(p, false, 4, cc + 0x0c, 1, 1);    /* VERSION_1 */
+    fuzz_emit_mmio(p, false, 1, cc + 0x14, 0x0b, 1); /* FEATURES_OK */
+    fuzz_emit_mmio(p, true, 1, cc + 0x14, 0, 1);
+    fuzz_emit_mmio(p, false, 2, cc + 0x10, 0, 1);    /* config vector 0 */
+    fuzz_emit_mmio(p, false, 2, cc + 0x16, 0, 1);    /* queue_select 0 */
+    fuzz_emit_mmio(p, true, 2, cc + 0x18, 0, 1);
+    fuzz_emit_mmio(p, false, 2, cc + 0x18, 8, 1);    /* queue_size 8 */
+    fuzz_emit_mmio(p, false, 2, cc + 0x1a, 1, 1);    /* queue vector 1 */
+    fuzz_emit_mmio(p, false, 8, cc + 0x20, VQ_DESC, 1);
+    fuzz_emit_mmio(p, false, 8, cc + 0x28, VQ_AVAIL, 1);
+    fuzz_emit_mmio(p, false, 8, cc + 0x30, VQ_USED, 1);
+    fuzz_emit_mmio(p, false, 2, cc + 0x1c, 1, 1);    /* queue_enable */
+    fuzz_emit_mmio(p, false, 1, cc + 0x14, 0x0f, 1); /* DRIVER_OK */
+    fuzz_emit_mmio(p, true, 8, cc + 0x2000, 0, 1);   /* capacity */
+    fuzz_emit_ram(p, VREQ_HDR, hdr, sizeof(hdr));
+    virtq_desc(p, 0, VREQ_HDR, sizeof(hdr), 1, 1);        /* NEXT */
+    virtq_desc(p, 1, VREQ_DATA, 512, 1 | 2, 2);           /* NEXT | WRITE */
+    virtq_desc(p, 2, VREQ_STATUS, 1, 2, 0);               /* WRITE */
+    fuzz_emit_ram(p, VQ_AVAIL, avail, sizeof(avail));
+    fuzz_emit_mmio(p, true, 2, cc + 0x1e, 0, 1);          /* queue_notify_off */
+    fuzz_emit_mmio(p, false, 2, cc + 0x3000, 0, 1);       /* notify queue 0 */
+    fuzz_emit_mmio(p, true, 1, cc + 0x1000, 0, 1);        /* ISR */
+    fuzz_emit_simple(p, FUZZ_OP_SAVE_LOAD);
+    return p;
+}
+
+static const char *expect_one_msi(const struct fuzz_accel_record *a)
+{
+    return a->msis >= 1 ? NULL : "no MSI-X message reached Xen";
+}
+
 /* Multi-message MSI with per-vector masking on 00:04.0, then INTx after MSI is off. */
 static GByteArray *prog_msi(void)
 {
@@ -1412,6 +1502,7 @@ static const struct ioreq_seed ioreq_seeds[] = {
     {"xen-platform-unplug", prog_platform_unplug, expect_rom_lock},
     {"piix4-smbus-spd", prog_smbus_spd, expect_nothing},
     {"ide-disk-and-cdrom-pio", prog_ide, expect_nothing},
+    {"virtio-blk-linux-driver", prog_virtio_blk, expect_one_msi},
     /* Regression seeds of the PCI findings fixed in hw/pci (docs/security.md, 2 to 4). */
     {"intx-shared-slot", prog_intx_shared_slot, expect_nothing},
     {"msi-outside-apic-window", prog_msi_outside_apic, expect_nothing},
