@@ -6,7 +6,8 @@ ASANDIR ?= build-asan
 FUZZDIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = tests/fuzz/fuzz-ioreq tests/fuzz/fuzz-vmstate tests/fuzz/fuzz-qmp \
-	tests/fuzz/fuzz-options tests/fuzz/fuzz-ide tests/fuzz/fuzz-mmc tests/fuzz/fuzz-virtqueue
+	tests/fuzz/fuzz-options tests/fuzz/fuzz-ide tests/fuzz/fuzz-mmc tests/fuzz/fuzz-virtqueue \
+	tests/fuzz/fuzz-e1000
 PREFIX ?= /usr/local
 NINJA ?= ninja
 

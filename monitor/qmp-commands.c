@@ -855,6 +855,14 @@ static const struct qmp_param query_blockstats_params[] = {
     {.name = NULL},
 };
 
+static const struct qmp_param screendump_params[] = {
+    {"filename", QMP_PARAM_STRING, false},
+    {"device", QMP_PARAM_STRING, true},
+    {"head", QMP_PARAM_INT, true},
+    {"format", QMP_PARAM_STRING, true},
+    {.name = NULL},
+};
+
 /*
  * Not here, as in qemu-xen 7.2: cpu-add (removed in QEMU 6.0; libxl 4.17 falls back to it
  * only when query-hotpluggable-cpus is CommandNotFound).
@@ -895,6 +903,7 @@ static const struct qmp_command qmp_commands[] = {
     {.name = "query-block", .handler = qmp_query_block, .params = query_block_params},
     {.name = "query-blockstats", .handler = qmp_query_blockstats,
      .params = query_blockstats_params},
+    {.name = "screendump", .handler = qmp_screendump, .params = screendump_params},
 };
 
 const struct qmp_command *qmp_command_find(const char *name)

@@ -87,6 +87,9 @@ struct json_value *qmp_query_blockstats(struct qmp_request *req, GError **err);
 void hmp_info_block(struct monitor *mon, GString *out);
 void hmp_info_blockstats(struct monitor *mon, GString *out);
 
+/* ---- display (qmp-display.c) ---- */
+struct json_value *qmp_screendump(struct qmp_request *req, GError **err);
+
 /* ---- fd sets (fdset.c) ---- */
 struct fdsets *fdsets_new(void);
 void fdsets_free(struct fdsets *f);

@@ -261,6 +261,8 @@ unsigned machine_unplug(struct machine *m, unsigned kind_bitmask)
 {
     unsigned total = 0;
 
+    m->unplugged.kinds |= kind_bitmask & (UNPLUG_KIND_BIT(UNPLUG_KIND_COUNT) - 1);
+
     for (unsigned kind = 0; kind < UNPLUG_KIND_COUNT; kind++) {
         if (kind_bitmask & UNPLUG_KIND_BIT(kind)) {
             unsigned n = unplug_one_kind(m, kind);
@@ -516,6 +518,42 @@ static GArray *state_sections(struct machine *m)
     return all;
 }
 
+/*
+ * The machine's own section: which kinds of emulated device the guest unplugged. A function
+ * the guest unplugged saves nothing (its configuration space is gone), so the side that loads
+ * must unplug the same devices before it looks for the sections of the others.
+ */
+static const struct vmstate_field unplug_state_fields[] = {
+    VMSTATE_U32(struct machine_unplug_state, kinds),
+    VMSTATE_END,
+};
+
+static const struct vmstate_desc unplug_state_vmstate = {
+    .name = "machine-unplug",
+    .version = 1,
+    .fields = unplug_state_fields,
+};
+
+/* Unplugs what the saving side had unplugged and this side has not (yet). */
+static bool load_unplug_state(struct machine *m, struct vmstate_stream *stream, GError **err)
+{
+    struct vmstate_pending *p = vmstate_pending_new(stream, &unplug_state_vmstate, 0, err);
+    struct machine_unplug_state saved = {0};
+    unsigned missing;
+
+    if (p == NULL) {
+        return false;
+    }
+    vmstate_pending_apply(p, &saved);
+    missing = saved.kinds & ~m->unplugged.kinds & (UNPLUG_KIND_BIT(UNPLUG_KIND_COUNT) - 1);
+    if (missing != 0) {
+        log_info("device state: the guest had unplugged kinds 0x%x: unplugging them here",
+                 missing);
+        machine_unplug(m, missing);
+    }
+    return true;
+}
+
 GBytes *machine_save_state(struct machine *m)
 {
     struct vmstate_writer *w;
@@ -525,6 +563,7 @@ GBytes *machine_save_state(struct machine *m)
         return NULL;
     }
     w = vmstate_writer_new();
+    vmstate_write_section(w, &unplug_state_vmstate, 0, &m->unplugged);
     all = state_sections(m);
     for (guint i = 0; i < all->len; i++) {
         const struct state_section *sec = &g_array_index(all, struct state_section, i);
@@ -538,8 +577,11 @@ GBytes *machine_save_state(struct machine *m)
 }
 
 /*
- * Two passes: every section is decoded and checked first; only when all of them (and nothing
- * else) are there and valid is any device touched.
+ * The machine's unplug section first (it decides which devices the stream describes; a stream
+ * that fails later leaves those devices unplugged, and the load is then refused as a whole:
+ * the toolstack abandons a restore whose device state does not load). Then two passes: every
+ * section is decoded and checked first; only when all of them (and nothing else) are there
+ * and valid is any device touched.
  */
 bool machine_load_state(struct machine *m, const uint8_t *data, size_t len, GError **err)
 {
@@ -549,6 +591,10 @@ bool machine_load_state(struct machine *m, const uint8_t *data, size_t len, GErr
     bool ok = true;
 
     if (stream == NULL) {
+        return false;
+    }
+    if (!load_unplug_state(m, stream, err)) {
+        vmstate_stream_free(stream);
         return false;
     }
     all = state_sections(m);

@@ -419,38 +419,65 @@ static void pio_start_identify(struct ide_drive *d, void (*fill)(struct ide_driv
     pio_block_start(d, true);
 }
 
-static void ata_read_cb(void *opaque, int ret);
 static void ata_write_cb(void *opaque, int ret);
 
-static void ata_fetch_block(struct ide_drive *d)
-{
-    uint32_t n = XENDM_MIN(d->io_sectors_left, d->drq_sectors);
-    struct iovec iov = {.iov_base = d->buf, .iov_len = (size_t)n * IDE_SECTOR_SIZE};
-
-    d->status = ATA_STATUS_BSY;
-    d->io_busy = true;
-    d->buf_end = n * IDE_SECTOR_SIZE;
-    block_readv(d->drive->backend, d->io_lba * IDE_SECTOR_SIZE, &iov, 1, ata_read_cb, d);
-}
-
-static void ata_read_cb(void *opaque, int ret)
+/* ide_pio_read_fetch's block read came back; after a reset or another command it is dropped. */
+static void pio_read_cb(void *opaque, int ret)
 {
     struct ide_drive *d = opaque;
-    uint32_t n = d->buf_end / IDE_SECTOR_SIZE;
+    const struct ide_pio_read *r = d->pio_read;
+    uint32_t n = d->buf_end / r->sector_size;
 
     d->io_busy = false;
-    if (d->io_cancelled || d->op != IDE_OP_READ) {
+    if (d->io_cancelled || d->op != r->op) {
         return;
     }
     if (ret < 0) {
-        ide_command_done(d, ATA_ERROR_UNC);
+        r->failed(d);
         return;
     }
     d->io_lba += n;
     d->io_sectors_left -= n;
     d->buf_pos = 0;
+    r->filled(d);
+}
+
+void ide_pio_read_fetch(struct ide_drive *d, const struct ide_pio_read *r,
+                        uint32_t max_sectors)
+{
+    uint32_t n = XENDM_MIN(d->io_sectors_left, max_sectors);
+    struct iovec iov = {.iov_base = d->buf, .iov_len = (size_t)n * r->sector_size};
+
+    d->status = ATA_STATUS_BSY;
+    d->io_busy = true;
+    d->pio_read = r;
+    d->buf_end = n * r->sector_size;
+    block_readv(d->drive->backend, d->io_lba * r->sector_size, &iov, 1, pio_read_cb, d);
+}
+
+/* The disk's PIO data-in: each fill of buf is one DRQ block, announced by an interrupt. */
+static void ata_read_filled(struct ide_drive *d)
+{
     d->drq_end = d->buf_end;
     pio_block_start(d, true);
+}
+
+/* A read the medium could not deliver: UNCORRECTABLE DATA (the error register's UNC bit). */
+static void ata_read_failed(struct ide_drive *d)
+{
+    ide_command_done(d, ATA_ERROR_UNC);
+}
+
+static const struct ide_pio_read ata_pio_read = {
+    .op = IDE_OP_READ,
+    .sector_size = IDE_SECTOR_SIZE,
+    .filled = ata_read_filled,
+    .failed = ata_read_failed,
+};
+
+static void ata_fetch_block(struct ide_drive *d)
+{
+    ide_pio_read_fetch(d, &ata_pio_read, d->drq_sectors);
 }
 
 static void ata_submit_write(struct ide_drive *d)
@@ -878,16 +905,17 @@ void ide_dma_finished(struct ide_drive *d, int ret, bool underrun, bool fault)
 {
     TRACE(ide_dma_done, "ch=%u unit=%u ret=%d underrun=%d fault=%d", d->ch->index, d->unit,
           ret, underrun, fault);
-    if (d->kind == IDE_KIND_CD) {
-        atapi_dma_finished(d, ret, underrun, fault);
-        return;
-    }
     if (underrun) {
         /* SFF-8038i §3.1: the PRD table ended before the transfer; the device never gets to
-         * interrupt. The command is abandoned with an error a polling driver can see. */
+         * interrupt (ATA and ATAPI alike). The command is abandoned with an error a polling
+         * driver can see. */
         ide_transfer_stop(d);
         d->error = ATA_ERROR_ABRT;
         d->status = ATA_STATUS_DRDY | ATA_STATUS_DSC | ATA_STATUS_ERR;
+        return;
+    }
+    if (d->kind == IDE_KIND_CD) {
+        atapi_dma_finished(d, ret, fault);
         return;
     }
     if (fault) {

@@ -6,9 +6,10 @@
  * DMA, then the 12-byte packet through the data port (interrupt reason CoD=1, IO=0). The
  * reply goes back by PIO in DRQ blocks of at most the byte count limit, each announced with
  * an interrupt, IO=1 CoD=0 and its length in LBA mid/high, or by bus-master DMA. Sector reads
- * are done here through the drive's backend, a buffer-full at a time for PIO. The command
- * ends with IO=1 CoD=1 and an interrupt; CHECK CONDITION puts the sense key in the error
- * register's high nibble with ERR in the status.
+ * go to the drive's backend a buffer-full at a time for PIO (ide_pio_read_fetch, shared with
+ * the ATA disk's reads) or by bus-master DMA. The command ends with IO=1 CoD=1 and an
+ * interrupt; CHECK CONDITION puts the sense key in the error register's high nibble with ERR
+ * in the status.
  */
 #include <glib.h>
 #include <inttypes.h>
@@ -107,38 +108,21 @@ static void atapi_open_drq_block(struct ide_drive *d)
     ide_set_intrq(d);
 }
 
-static void atapi_read_cb(void *opaque, int ret)
-{
-    struct ide_drive *d = opaque;
-    uint32_t n = d->buf_end / MMC_SECTOR_SIZE;
-
-    d->io_busy = false;
-    if (d->io_cancelled || d->op != IDE_OP_ATAPI_READ) {
-        return;
-    }
-    if (ret < 0) {
-        atapi_read_failed(d);
-        return;
-    }
-    d->io_lba += n;
-    d->io_sectors_left -= n;
-    d->buf_pos = 0;
-    atapi_open_drq_block(d);
-}
+/* ATAPI PIO data-in: each fill of buf goes out in DRQ blocks of the byte count limit. */
+static const struct ide_pio_read atapi_pio_read = {
+    .op = IDE_OP_ATAPI_READ,
+    .sector_size = MMC_SECTOR_SIZE,
+    .filled = atapi_open_drq_block,
+    .failed = atapi_read_failed,
+};
 
 static void atapi_fetch(struct ide_drive *d)
 {
-    uint32_t n = XENDM_MIN(d->io_sectors_left, ATAPI_SECTORS_PER_FILL);
-    struct iovec iov = {.iov_base = d->buf, .iov_len = (size_t)n * MMC_SECTOR_SIZE};
-
     if (d->drive == NULL || d->drive->backend == NULL) {
         atapi_read_failed(d); /* the medium went away mid-command */
         return;
     }
-    d->status = ATA_STATUS_BSY;
-    d->io_busy = true;
-    d->buf_end = n * MMC_SECTOR_SIZE;
-    block_readv(d->drive->backend, d->io_lba * MMC_SECTOR_SIZE, &iov, 1, atapi_read_cb, d);
+    ide_pio_read_fetch(d, &atapi_pio_read, ATAPI_SECTORS_PER_FILL);
 }
 
 void atapi_pio_block_done(struct ide_drive *d)
@@ -168,15 +152,8 @@ static void atapi_start_dma(struct ide_drive *d, enum ide_dma_kind kind, uint64_
     bmdma_kick(d->ch);
 }
 
-void atapi_dma_finished(struct ide_drive *d, int ret, bool underrun, bool fault)
+void atapi_dma_finished(struct ide_drive *d, int ret, bool fault)
 {
-    if (underrun) {
-        /* SFF-8038i: no interrupt, the bus master's active bit clear. */
-        ide_transfer_stop(d);
-        d->error = ATA_ERROR_ABRT;
-        d->status = ATA_STATUS_DRDY | ATA_STATUS_DSC | ATA_STATUS_ERR;
-        return;
-    }
     if (fault) {
         atapi_done(d, ATA_STATUS_ERR, ATA_ERROR_ABRT);
     } else if (ret < 0) {

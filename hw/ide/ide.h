@@ -88,6 +88,20 @@ enum ide_dma_kind {
 };
 
 struct ide_channel;
+struct ide_drive;
+
+/*
+ * A PIO read through buf, the ATA disk's (512-byte sectors) or the ATAPI drive's (2048): how
+ * its sectors are sized and what follows each fill of buf. ide_pio_read_fetch runs it.
+ */
+struct ide_pio_read {
+    uint8_t op;           /* enum ide_op: a completion for another transfer is dropped */
+    uint32_t sector_size; /* bytes per sector in the backend */
+    /* buf[0, buf_end) holds the sectors just read: open the first DRQ block of them. */
+    void (*filled)(struct ide_drive *d);
+    /* The backend failed the read: end the command with the transport's error. */
+    void (*failed)(struct ide_drive *d);
+};
 
 struct ide_drive {
     struct ide_channel *ch;
@@ -121,6 +135,7 @@ struct ide_drive {
     uint64_t io_lba;     /* next sector to read or write (512 B ATA, 2048 B ATAPI) */
     uint32_t io_sectors_left; /* sectors not yet fetched (read) or written (write) */
     uint32_t drq_sectors;     /* sectors per DRQ block (ATA) */
+    const struct ide_pio_read *pio_read; /* the PIO read io_busy stands for (never saved) */
 
     /* ATAPI. */
     uint8_t cdb[MMC_CDB_SIZE];
@@ -202,6 +217,13 @@ void ide_command_done(struct ide_drive *d, uint8_t error);
 void ide_pio_block_done(struct ide_drive *d);
 /* Bring the transfer state back to idle (no data port phase). */
 void ide_transfer_stop(struct ide_drive *d);
+/*
+ * Fills buf with the next sectors of a PIO read (at most max_sectors of io_sectors_left,
+ * from io_lba), BSY meanwhile; on completion io_lba and io_sectors_left advance past them,
+ * buf_pos goes to 0 and `r->filled` runs, or `r->failed`. The drive must have a backend.
+ */
+void ide_pio_read_fetch(struct ide_drive *d, const struct ide_pio_read *r,
+                        uint32_t max_sectors);
 /* The bus master finished the drive's DMA transfer: ret 0, or -errno from the backend;
  * underrun: the PRD table ran out first; fault: a PRD pointed outside guest RAM. */
 void ide_dma_finished(struct ide_drive *d, int ret, bool underrun, bool fault);
@@ -211,7 +233,8 @@ void atapi_packet_command(struct ide_drive *d);
 void atapi_run_cdb(struct ide_drive *d);
 /* A PIO DRQ block of an ATAPI reply or read went through the data port. */
 void atapi_pio_block_done(struct ide_drive *d);
-void atapi_dma_finished(struct ide_drive *d, int ret, bool underrun, bool fault);
+/* The bus master moved the whole ATAPI transfer, or faulted (an underrun is ide_dma_finished's). */
+void atapi_dma_finished(struct ide_drive *d, int ret, bool fault);
 void atapi_set_signature(struct ide_drive *d);
 void atapi_identify(struct ide_drive *d, uint16_t *words);
 

@@ -347,8 +347,8 @@ fail:
 /*
  * Saved: the flags (ROM lock) and what the PV drivers told us. The ROM area's memory type is
  * set again on load, as the restored guest expects its ROM locked if it locked it. Which
- * emulated devices were unplugged needs no record: on the new side libxl starts the device
- * model with the same devices, and the guest's PV drivers run on without asking again.
+ * emulated devices were unplugged is the machine's record (machine_load_state unplugs them on
+ * the new side, which libxl starts with the same devices, before it loads the others).
  */
 static void xen_platform_post_load(void *dev)
 {

@@ -64,6 +64,11 @@ struct machine {
     void *pci_opaque;
     struct pci_bus *pci_bus; /* created by the host bridge (include/xendm/pci.h) */
     GPtrArray *unplug_handlers; /* struct unplug_handler *, owned (machine_register_unplug) */
+    /* UNPLUG_KIND_BIT()s the guest has unplugged: saved first, so that a restore unplugs the
+     * same devices before it matches the rest of the stream (machine_load_state). */
+    struct machine_unplug_state {
+        uint32_t kinds;
+    } unplugged;
     GPtrArray *devices;  /* struct device_instance * */
     /* State the core keeps for devices (a PCI function's config space): struct state_section *,
      * owned; saved and loaded before the devices' own (machine_add_state). */
@@ -192,7 +197,8 @@ enum machine_unplug_kind {
 void machine_register_unplug(struct machine *m, unsigned kinds_bitmask,
                              void (*cb)(void *opaque, unsigned kind), void *opaque);
 void machine_unregister_unplug(struct machine *m, void *opaque); /* every entry of opaque */
-/* Calls the handlers of every kind in kind_bitmask, logs it; returns how many were called. */
+/* Calls the handlers of every kind in kind_bitmask, logs it, records the kinds in
+ * m->unplugged; returns how many handlers were called. */
 unsigned machine_unplug(struct machine *m, unsigned kind_bitmask);
 
 /* ---- guest memory ---- */

@@ -68,6 +68,7 @@ const struct fuzz_machine_config fuzz_machine_full_config = {
     .pci_testdevs = true,
     .drives = true,
     .virtio = true,
+    .nics = true,
 };
 
 void fuzz_quiet_logs(void)
@@ -680,6 +681,13 @@ static const char *const virtio_args[] = {
     "-device", "virtconsole,chardev=fvc0",
 };
 
+static const char *const nic_args[] = {
+    "-netdev", "socket,id=fnic0,udp=127.0.0.1:9,localaddr=127.0.0.1:0",
+    "-device", "rtl8139,netdev=fnic0,addr=9,romfile=",
+    "-netdev", "socket,id=fnic1,udp=127.0.0.1:9,localaddr=127.0.0.1:0",
+    "-device", "e1000,netdev=fnic1,addr=a,romfile=",
+};
+
 static GPtrArray *machine_argv(const struct fuzz_machine_config *cfg)
 {
     GPtrArray *argv = g_ptr_array_new();
@@ -722,6 +730,9 @@ static GPtrArray *machine_argv(const struct fuzz_machine_config *cfg)
         for (size_t i = 0; i < G_N_ELEMENTS(virtio_args); i++) {
             g_ptr_array_add(argv, virtio_args[i] != NULL ? (gpointer)virtio_args[i] : vdisk);
         }
+    }
+    for (size_t i = 0; cfg->nics && i < G_N_ELEMENTS(nic_args); i++) {
+        g_ptr_array_add(argv, (gpointer)nic_args[i]);
     }
     return argv;
 }

@@ -91,6 +91,9 @@ struct fuzz_machine_config {
      * outlives its request is made only after a reset then.
      */
     bool virtio;
+    /* rtl8139 at 00:09.0 and e1000 at 00:0a.0, each on a UDP socket backend (discard port),
+     * without option ROMs. */
+    bool nics;
 };
 
 extern const struct fuzz_machine_config fuzz_machine_full_config;

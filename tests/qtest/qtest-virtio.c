@@ -11,6 +11,7 @@
 
 #define REG_COMMAND 0x04
 #define REG_BAR(n) (0x10 + 4 * (n))
+#define REG_INT_PIN 0x3d
 #define CMD_IO 0x1
 #define CMD_MEMORY 0x2
 #define CMD_MASTER 0x4
@@ -21,6 +22,11 @@
 #define CAP_COMMON 1
 #define CAP_NOTIFY 2
 #define CAP_PCI_CFG 5
+/* §4.1.4.9: struct virtio_pci_cap's bar, offset and length, then pci_cfg_data */
+#define CAP_FIELD_BAR 4
+#define CAP_FIELD_OFFSET 8
+#define CAP_FIELD_LENGTH 12
+#define PCI_CFG_DATA 16
 
 #define MSIX_CTRL 2
 #define MSIX_TABLE 4
@@ -242,6 +248,10 @@ void qvirtqueue_kick(struct qvirtqueue *vq)
     struct qvirtio *d = vq->dev;
     uint16_t off;
 
+    if (vq->legacy) {
+        qvirtio_legacy_write(d, QVIRTIO_LEGACY_QUEUE_NOTIFY, vq->index, 2);
+        return;
+    }
     qvirtio_cc_write(d, QVIRTIO_CC_Q_SELECT, vq->index, 2);
     off = (uint16_t)qvirtio_cc_read(d, QVIRTIO_CC_Q_NOTIFY_OFF, 2);
     qmem_write(d->qt, qvirtio_cap_addr(d, &d->notify, (uint32_t)off * d->notify_multiplier),
@@ -278,6 +288,33 @@ bool qvirtqueue_wait_used(struct qvirtqueue *vq, uint16_t want, unsigned timeout
         }
         g_usleep(200);
     }
+}
+
+bool qvirtqueue_wait_used_reach(struct qvirtqueue *vq, uint16_t want, unsigned timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    for (;;) {
+        /* At or past `want` in the 16-bit index space: less than half the space beyond it. */
+        if ((uint16_t)(qvirtqueue_used_idx(vq) - want) < 0x8000) {
+            return true;
+        }
+        if (g_get_monotonic_time() > deadline) {
+            return false;
+        }
+        g_usleep(200);
+    }
+}
+
+bool qvirtqueue_pop_used(struct qvirtqueue *vq, uint32_t *id, uint32_t *len,
+                         unsigned timeout_ms)
+{
+    if (!qvirtqueue_wait_used_reach(vq, (uint16_t)(vq->last_used + 1), timeout_ms)) {
+        return false;
+    }
+    qvirtqueue_used_elem(vq, vq->last_used, id, len);
+    vq->last_used++;
+    return true;
 }
 
 void qvirtqueue_set_used_event(struct qvirtqueue *vq, uint16_t v)
@@ -335,4 +372,154 @@ char **qvirtio_wait_events(struct qtest *qt, const char *kind, unsigned want,
     }
     g_ptr_array_add(got, NULL);
     return (char **)g_ptr_array_free(got, false);
+}
+
+/* ---- the legacy interface (§4.1.4.10) ---- */
+
+static uint16_t legacy_port(const struct qvirtio *d, unsigned reg)
+{
+    g_assert_true(d->bar_io[0]);
+    return (uint16_t)(d->bar_addr[0] + reg);
+}
+
+uint32_t qvirtio_legacy_read(struct qvirtio *d, unsigned reg, unsigned size)
+{
+    uint16_t port = legacy_port(d, reg);
+
+    switch (size) {
+    case 1:
+        return qtest_inb(d->qt, port);
+    case 2:
+        return qtest_inw(d->qt, port);
+    default:
+        g_assert_cmpuint(size, ==, 4);
+        return qtest_inl(d->qt, port);
+    }
+}
+
+void qvirtio_legacy_write(struct qvirtio *d, unsigned reg, uint32_t v, unsigned size)
+{
+    uint16_t port = legacy_port(d, reg);
+
+    switch (size) {
+    case 1:
+        qtest_outb(d->qt, port, (uint8_t)v);
+        break;
+    case 2:
+        qtest_outw(d->qt, port, (uint16_t)v);
+        break;
+    default:
+        g_assert_cmpuint(size, ==, 4);
+        qtest_outl(d->qt, port, v);
+        break;
+    }
+}
+
+void qvirtqueue_setup_legacy(struct qvirtio *d, struct qvirtqueue *vq, unsigned index,
+                             uint64_t base)
+{
+    g_assert_cmphex(base % QVIRTIO_LEGACY_PAGE, ==, 0);
+    memset(vq, 0, sizeof(*vq));
+    vq->dev = d;
+    vq->index = index;
+    vq->legacy = true;
+    qvirtio_legacy_write(d, QVIRTIO_LEGACY_QUEUE_SELECT, index, 2);
+    /* The legacy driver cannot choose the size: it takes the device's. */
+    vq->size = (uint16_t)qvirtio_legacy_read(d, QVIRTIO_LEGACY_QUEUE_SIZE, 2);
+    g_assert_cmpuint(vq->size, >=, 2);
+    g_assert_cmpuint(vq->size & (vq->size - 1), ==, 0);
+    vq->desc = base;
+    vq->avail = base + 16u * vq->size;
+    vq->used = (vq->avail + 6 + 2u * vq->size + QVIRTIO_LEGACY_PAGE - 1) &
+               ~(uint64_t)(QVIRTIO_LEGACY_PAGE - 1);
+    g_free(qtest_cmd_ok(d->qt, "memset 0x%" PRIx64 " %u 0", base,
+                        (unsigned)(vq->used + 6 + 8u * vq->size - base)));
+    qvirtio_legacy_write(d, QVIRTIO_LEGACY_QUEUE_PFN, (uint32_t)(base / QVIRTIO_LEGACY_PAGE), 4);
+}
+
+/* ---- the PCI configuration access capability (§4.1.4.9) ---- */
+
+static unsigned pci_cfg_cap(const struct qvirtio *d)
+{
+    g_assert_cmpint(d->pci_cfg.off, >=, 0x40);
+    return (unsigned)d->pci_cfg.off;
+}
+
+void qvirtio_pci_cfg_window(struct qvirtio *d, uint8_t bar, uint32_t offset, uint32_t length)
+{
+    unsigned cap = pci_cfg_cap(d);
+
+    qpci_write(d->qt, d->devfn, cap + CAP_FIELD_BAR, bar, 1);
+    qpci_write(d->qt, d->devfn, cap + CAP_FIELD_OFFSET, offset, 4);
+    qpci_write(d->qt, d->devfn, cap + CAP_FIELD_LENGTH, length, 4);
+}
+
+uint32_t qvirtio_pci_cfg_data_read(struct qvirtio *d)
+{
+    return qpci_read(d->qt, d->devfn, pci_cfg_cap(d) + PCI_CFG_DATA, 4);
+}
+
+void qvirtio_pci_cfg_data_write(struct qvirtio *d, uint32_t v)
+{
+    qpci_write(d->qt, d->devfn, pci_cfg_cap(d) + PCI_CFG_DATA, v, 4);
+}
+
+/* ---- interrupts without MSI-X, and MSI messages ---- */
+
+unsigned qvirtio_expect_msi(struct qtest *qt, uint32_t data, unsigned timeout_ms)
+{
+    char **ev = qvirtio_wait_events(qt, "msi ", 1, timeout_ms);
+    g_autofree char *want = g_strdup_printf("msi 0x%" PRIx64 " 0x%x", MSI_ADDR, data);
+    g_autofree char *suffix = g_strdup_printf(" 0x%x", data);
+    unsigned n = g_strv_length(ev);
+
+    g_assert_cmpuint(n, >=, 1);
+    if (qtest_dm_is_xendm()) {
+        g_assert_cmpstr(ev[0], ==, want);
+    } else {
+        g_assert_true(g_str_has_suffix(ev[0], suffix));
+    }
+    g_strfreev(ev);
+    return n;
+}
+
+char *qvirtio_intx_event(struct qvirtio *d, unsigned level)
+{
+    unsigned slot = d->devfn >> 3;
+    unsigned pin = qpci_read(d->qt, d->devfn, REG_INT_PIN, 1);
+
+    g_assert_cmpuint(pin, >=, 1); /* 1: INTA# ... 4: INTD# */
+    g_assert_cmpuint(pin, <=, 4);
+    return g_strdup_printf("intx %u %u %u %u", slot, pin - 1, level,
+                           qirq_intx_gsi(slot, pin - 1));
+}
+
+bool qvirtio_wait_intx(struct qvirtio *d, unsigned level, unsigned timeout_ms)
+{
+    g_autofree char *want = qvirtio_intx_event(d, level);
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    for (;;) {
+        char **ev = qirq_events(d->qt);
+        bool seen = g_strv_contains((const char *const *)ev, want);
+
+        g_strfreev(ev);
+        if (seen) {
+            return true;
+        }
+        if (g_get_monotonic_time() > deadline) {
+            return false;
+        }
+        g_usleep(1000);
+    }
+}
+
+/* ---- saved state ---- */
+
+void qvirtio_save_restore(struct qtest *qt, const char *name)
+{
+    g_autofree char *file = qtest_tmp_path(name);
+
+    g_free(qtest_cmd_ok(qt, "dm_save %s", file));
+    g_free(qtest_cmd_ok(qt, "dm_restore %s", file));
 }

@@ -1,9 +1,11 @@
 /*
  * The guest driver's side of a virtio-pci function (virtio 1.2 §4.1, §3.1.1, §2.7) for
  * qtests: find the capabilities, place the BARs, negotiate features, lay out split queues in
- * guest memory, post descriptor chains, kick, and read what the device used. Works against
- * xendm and qemu-xen alike (qemu-xen's functions have no MSI-X under Xen: qvirtio_msix_enable
- * says so).
+ * guest memory, post descriptor chains, kick, and read what the device used; also the legacy
+ * interface of a transitional function, the PCI configuration access capability, INTx and the
+ * ISR without MSI-X, and a save and restore of the device model. Works against xendm and
+ * qemu-xen alike (qemu-xen's functions may have no MSI-X under Xen: qvirtio_msix_enable says
+ * so).
  */
 #ifndef QTEST_VIRTIO_H
 #define QTEST_VIRTIO_H
@@ -50,6 +52,25 @@
 
 #define QVIRTIO_NO_VECTOR 0xffff
 
+/* §4.1.5.1.3 ISR status bits (read clears them and lowers INTx) */
+#define QVIRTIO_ISR_QUEUE 0x1
+#define QVIRTIO_ISR_CONFIG 0x2
+
+/* §4.1.4.10 the legacy interface of a transitional function: registers in its I/O BAR 0 */
+#define QVIRTIO_LEGACY_HOST_FEATURES 0x00
+#define QVIRTIO_LEGACY_GUEST_FEATURES 0x04
+#define QVIRTIO_LEGACY_QUEUE_PFN 0x08
+#define QVIRTIO_LEGACY_QUEUE_SIZE 0x0c
+#define QVIRTIO_LEGACY_QUEUE_SELECT 0x0e
+#define QVIRTIO_LEGACY_QUEUE_NOTIFY 0x10
+#define QVIRTIO_LEGACY_STATUS 0x12
+#define QVIRTIO_LEGACY_ISR 0x13
+/* Present only while MSI-X is enabled; the device configuration then starts at 0x18. */
+#define QVIRTIO_LEGACY_MSIX_CONFIG 0x14
+#define QVIRTIO_LEGACY_QUEUE_MSIX 0x16
+/* Legacy queues are addressed by page frame (4 KiB) and their used ring is page-aligned. */
+#define QVIRTIO_LEGACY_PAGE 4096u
+
 struct qvirtio_cap {
     int off; /* in configuration space, or -1 */
     uint8_t bar;
@@ -73,6 +94,8 @@ struct qvirtqueue {
     uint16_t size;
     uint64_t desc, avail, used;
     uint16_t avail_idx; /* the driver's next available index */
+    bool legacy;        /* set up through the legacy interface: kicked through its port */
+    uint16_t last_used; /* the used entries qvirtqueue_pop_used has consumed */
 };
 
 /* Finds the capabilities and places the BARs at mem_base / io_base (firmware's job). */
@@ -116,6 +139,34 @@ bool qvirtqueue_wait_used(struct qvirtqueue *vq, uint16_t want, unsigned timeout
 /* EVENT_IDX (§2.7.10): the driver's used_event, and the device's avail_event. */
 void qvirtqueue_set_used_event(struct qvirtqueue *vq, uint16_t v);
 uint16_t qvirtqueue_avail_event(struct qvirtqueue *vq);
+/* Waits (up to timeout_ms) for used idx to reach `want` or pass it (modulo 2^16). */
+bool qvirtqueue_wait_used_reach(struct qvirtqueue *vq, uint16_t want, unsigned timeout_ms);
+/*
+ * The next used element after the last one this returned (a driver's last_used_idx, §2.7.14),
+ * waiting up to timeout_ms for it; false if none came.
+ */
+bool qvirtqueue_pop_used(struct qvirtqueue *vq, uint32_t *id, uint32_t *len,
+                         unsigned timeout_ms);
+
+/*
+ * The legacy interface (§4.1.4.10) of a transitional function, through its I/O BAR 0:
+ * register access of size 1, 2 or 4, and queue `index` set up as a legacy driver does (the
+ * device's size, the rings in one block at `base`, a page-aligned address, by QUEUE_PFN).
+ * qvirtqueue_kick notifies such a queue through QUEUE_NOTIFY.
+ */
+uint32_t qvirtio_legacy_read(struct qvirtio *d, unsigned reg, unsigned size);
+void qvirtio_legacy_write(struct qvirtio *d, unsigned reg, uint32_t v, unsigned size);
+void qvirtqueue_setup_legacy(struct qvirtio *d, struct qvirtqueue *vq, unsigned index,
+                             uint64_t base);
+
+/*
+ * The PCI configuration access capability (§4.1.4.9): the window (cap.bar, cap.offset,
+ * cap.length) set by configuration writes, then pci_cfg_data read or written, all through
+ * configuration cycles only. The window is written as given, hostile values included.
+ */
+void qvirtio_pci_cfg_window(struct qvirtio *d, uint8_t bar, uint32_t offset, uint32_t length);
+uint32_t qvirtio_pci_cfg_data_read(struct qvirtio *d);
+void qvirtio_pci_cfg_data_write(struct qvirtio *d, uint32_t v);
 
 /*
  * Enables MSI-X and programs table entry n to send `data` to APIC 0. False when the function
@@ -125,5 +176,26 @@ bool qvirtio_msix_enable(struct qvirtio *d, unsigned n, uint32_t data);
 /* The interrupt events of one kind ("msi ", "intx ") until `want` came or ~timeout_ms. */
 char **qvirtio_wait_events(struct qtest *qt, const char *kind, unsigned want,
                            unsigned timeout_ms);
+/*
+ * Waits up to timeout_ms for an MSI message; fails the test unless the first one carries
+ * `data` (and, from xendm, the address 0xfee00000: qemu-xen reports the address Xen's MSI
+ * translation gave it). Returns how many MSI messages came within the wait.
+ */
+unsigned qvirtio_expect_msi(struct qtest *qt, uint32_t data, unsigned timeout_ms);
+
+/*
+ * INTx without MSI-X: the event xensim logs when the function's pin goes to `level` ("intx
+ * SLOT PIN LEVEL GSI", pin from its Interrupt Pin register; caller frees), and a wait of up
+ * to timeout_ms for that event (other events are consumed); true if it came.
+ */
+char *qvirtio_intx_event(struct qvirtio *d, unsigned level);
+bool qvirtio_wait_intx(struct qvirtio *d, unsigned level, unsigned timeout_ms);
+
+/*
+ * Saved state: libxl's save of the device model (stop, xen-save-devices-state) into a
+ * temporary file named after `name`, then its restore into a new device model (-incoming,
+ * cont). Guest memory and `d`'s view of the function (BARs, capabilities) stay valid.
+ */
+void qvirtio_save_restore(struct qtest *qt, const char *name);
 
 #endif

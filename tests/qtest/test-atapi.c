@@ -205,6 +205,38 @@ static void test_read10_pio(void)
     check_sectors(buf, 7, 3);
 }
 
+/*
+ * More sectors than one fill of the drive's 64 KiB buffer (32): the read goes on past the
+ * refill, from the right sector. Each DRQ block is taken by REP INSW a page at a time, as Xen
+ * splits a guest's REP INSW (qemu-xen's blocks span the refill, xendm's end at it).
+ */
+static void test_read10_pio_multi_fill(void)
+{
+    const uint32_t want = 70 * CD_SECTOR;
+    uint8_t cdb[12] = {0x28, 0, 0, 0, 0, 20, 0, 0, 70};
+    g_autofree uint8_t *buf = g_malloc(want);
+    size_t total = 0;
+    uint8_t st;
+
+    send_packet(cdb, 0xfffe, false);
+    while ((st = wait_not_busy()) & ST_DRQ) {
+        unsigned n = qtest_inb(qt, REG_LCYL) | qtest_inb(qt, REG_HCYL) << 8;
+
+        g_assert_cmpuint(n % 2, ==, 0);
+        g_assert_cmpuint(total + n, <=, want);
+        for (unsigned done = 0; done < n; done += 4096) {
+            unsigned chunk = MIN(n - done, 4096u);
+
+            g_free(qtest_cmd_ok(qt, "ins 2 %u 0x%x %u", REG_DATA, BUF_GPA, chunk / 2));
+            qtest_memread(qt, BUF_GPA, buf + total + done, chunk);
+        }
+        total += n;
+    }
+    g_assert_cmphex(st & ST_ERR, ==, 0);
+    g_assert_cmpuint(total, ==, want);
+    check_sectors(buf, 20, 70);
+}
+
 static void test_read10_dma(void)
 {
     uint8_t cdb[12] = {0x28, 0, 0, 0, 0, 100, 0, 0, 4};
@@ -272,6 +304,7 @@ int main(int argc, char **argv)
     g_test_add_func("/atapi/read-capacity", test_read_capacity);
     g_test_add_func("/atapi/read10-pio", test_read10_pio);
     g_test_add_func("/atapi/read10-dma", test_read10_dma);
+    g_test_add_func("/atapi/read10-pio-multi-fill", test_read10_pio_multi_fill);
     g_test_add_func("/atapi/no-medium", test_no_medium);
     rc = g_test_run();
     g_assert_cmpint(qtest_quit(qt), ==, 0);

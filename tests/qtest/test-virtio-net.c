@@ -10,21 +10,13 @@
  * no MSI-X under Xen, and which offloads it offers without a vnet header differs; those checks
  * are xendm's only.
  */
+#include "../common/net-pair.h"
 #include "qtest-pci.h"
 #include "qtest-virtio.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <inttypes.h>
 #include <fcntl.h>
-#include <linux/if_packet.h>
-#include <net/ethernet.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <poll.h>
+#include <inttypes.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define SLOT 5
@@ -70,62 +62,8 @@ struct net_test {
 
 /* ---- the socket end ---- */
 
-static int listen_local(uint16_t *port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
-    g_assert_cmpint(listen(fd, 1), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&a, &len), ==, 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-static bool readable(int fd, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-
-    return poll(&p, 1, timeout_ms) == 1;
-}
-
-static void sock_read_exact(int fd, void *buf, size_t len)
-{
-    size_t got = 0;
-
-    while (got < len) {
-        ssize_t n;
-
-        g_assert_true(readable(fd, 3000));
-        n = read(fd, (uint8_t *)buf + got, len - got);
-        g_assert_cmpint(n, >, 0);
-        got += (size_t)n;
-    }
-}
-
-/* One frame from the device: QEMU's framing, a big-endian length first. */
-static uint8_t *sock_read_frame(int fd, size_t *len)
-{
-    uint32_t be;
-    uint8_t *frame;
-
-    sock_read_exact(fd, &be, 4);
-    *len = GUINT32_FROM_BE(be);
-    g_assert_cmpuint(*len, <=, 70000);
-    frame = g_malloc(*len);
-    sock_read_exact(fd, frame, *len);
-    return frame;
-}
-
-static void sock_write_frame(int fd, const uint8_t *frame, uint32_t len)
-{
-    uint32_t be = GUINT32_TO_BE(len);
-
-    g_assert_cmpint(write(fd, &be, 4), ==, 4);
-    g_assert_cmpint(write(fd, frame, len), ==, (ssize_t)len);
-}
+/* MAC, as bytes */
+static const uint8_t our_mac[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
 
 static void pattern(uint8_t *buf, size_t len, uint8_t seed)
 {
@@ -133,8 +71,7 @@ static void pattern(uint8_t *buf, size_t len, uint8_t seed)
         buf[i] = (uint8_t)(seed ^ (i * 13));
     }
     if (len >= 14) { /* a plausible Ethernet header: to our MAC, from elsewhere */
-        static const uint8_t dst[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
-        memcpy(buf, dst, 6);
+        memcpy(buf, our_mac, 6);
         buf[6] = 0x02;
     }
 }
@@ -144,12 +81,7 @@ static void pattern(uint8_t *buf, size_t len, uint8_t seed)
 /* The device model's connection (made while it starts). */
 static int accept_peer(struct net_test *t)
 {
-    int fd;
-
-    g_assert_true(readable(t->listen_fd, 5000));
-    fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    g_assert_cmpint(fd, >=, 0);
-    return fd;
+    return netpair_accept(t->listen_fd, 5000);
 }
 
 static struct net_test *start(const char *props)
@@ -158,7 +90,7 @@ static struct net_test *start(const char *props)
     uint16_t port;
     g_autofree char *dm = NULL;
 
-    t->listen_fd = listen_local(&port);
+    t->listen_fd = netpair_listen_local(&port);
     dm = g_strdup_printf(
         "-netdev socket,id=n0,connect=127.0.0.1:%u -device virtio-net-pci,netdev=n0,addr=%u,"
         "mac=" MAC "%s%s", port, SLOT, props ? "," : "", props ? props : "");
@@ -248,23 +180,20 @@ static void tx_send(struct net_test *t, uint16_t head, const uint8_t *frame, uin
     qvirtqueue_kick(&t->tx);
 }
 
-/*
- * The MSI-X message with `data` came. qemu-xen reports its address through Xen's MSI
- * translation (0x0 in xensim's log), so only xendm's address is compared.
- */
+/* The MSI-X message with `data` came (the library knows qemu-xen's addresses). */
 static void assert_msi(struct net_test *t, uint32_t data)
 {
-    char **ev = qvirtio_wait_events(t->qt, "msi ", 1, 1000);
-    g_autofree char *want = g_strdup_printf("msi 0xfee00000 0x%x", data);
-    g_autofree char *suffix = g_strdup_printf(" 0x%x", data);
+    qvirtio_expect_msi(t->qt, data, 1000);
+}
 
-    g_assert_cmpuint(g_strv_length(ev), >=, 1);
-    if (qtest_dm_is_xendm()) {
-        g_assert_cmpstr(ev[0], ==, want);
-    } else {
-        g_assert_true(g_str_has_suffix(ev[0], suffix));
-    }
-    g_strfreev(ev);
+/* The frame the device sent comes out of the socket byte-exact. */
+static void expect_sent(struct net_test *t, const uint8_t *frame, size_t len)
+{
+    size_t got_len;
+    uint8_t *got = netpair_read_frame(t->sock, &got_len);
+
+    g_assert_cmpmem(got, got_len, frame, len);
+    g_free(got);
 }
 
 /* ---- tests ---- */
@@ -292,7 +221,7 @@ static void test_identity_config(void)
     for (unsigned i = 0; i < 6; i++) {
         mac[i] = (uint8_t)qvirtio_config_read(t->d, i, 1);
     }
-    g_assert_cmpmem(mac, 6, ((uint8_t[]){0x52, 0x54, 0x00, 0xab, 0xcd, 0xef}), 6);
+    g_assert_cmpmem(mac, 6, our_mac, 6);
     /* §5.1.4: VIRTIO_NET_S_LINK_UP. */
     g_assert_cmphex(qvirtio_config_read(t->d, 6, 2) & 1, ==, 1);
     g_assert_cmpuint(qvirtio_cc_read(t->d, QVIRTIO_CC_NUM_QUEUES, 2), >=, 3);
@@ -304,16 +233,12 @@ static void test_transmit(void)
     struct net_test *t = start(NULL);
     bool msix = msix_setup(t);
     uint8_t frame[1514];
-    uint8_t *got;
-    size_t len;
     uint32_t id, used_len;
 
     driver_init(t, QVIRTIO_BIT(F_MAC) | QVIRTIO_BIT(F_MRG_RXBUF), msix);
     pattern(frame, sizeof(frame), 0x31);
     tx_send(t, 0, frame, sizeof(frame), 3);
-    got = sock_read_frame(t->sock, &len);
-    g_assert_cmpmem(got, len, frame, sizeof(frame));
-    g_free(got);
+    expect_sent(t, frame, sizeof(frame));
     g_assert_true(qvirtqueue_wait_used(&t->tx, 1, 10000));
     qvirtqueue_used_elem(&t->tx, 0, &id, &used_len);
     g_assert_cmpuint(id, ==, 0);
@@ -323,9 +248,7 @@ static void test_transmit(void)
     }
     /* A minimal frame in one buffer, at another head. */
     tx_send(t, 8, frame, 60, 1);
-    got = sock_read_frame(t->sock, &len);
-    g_assert_cmpmem(got, len, frame, 60);
-    g_free(got);
+    expect_sent(t, frame, 60);
     g_assert_true(qvirtqueue_wait_used(&t->tx, 2, 10000));
     finish(t);
 }
@@ -361,22 +284,33 @@ static void assert_rx_frame(const uint8_t *got, size_t got_len, const uint8_t *f
     g_assert_cmpmem(got + HDR_LEN, len, frame, len);
 }
 
+/*
+ * A frame (len bytes) arrived: used idx reached `used`, and the `count` buffers used from
+ * `first` on hold the header (num_buffers = count) and the frame.
+ */
+static void expect_received(struct net_test *t, uint16_t used, uint16_t first, unsigned count,
+                            const uint8_t *frame, size_t len)
+{
+    uint8_t *got;
+    size_t got_len;
+
+    g_assert_true(qvirtqueue_wait_used(&t->rx, used, 10000));
+    got = rx_collect(t, first, count, &got_len);
+    assert_rx_frame(got, got_len, frame, len, (uint16_t)count);
+    g_free(got);
+}
+
 static void test_receive(void)
 {
     struct net_test *t = start(NULL);
     bool msix = msix_setup(t);
     uint8_t frame[1000];
-    uint8_t *got;
-    size_t len;
 
     driver_init(t, QVIRTIO_BIT(F_MAC) | QVIRTIO_BIT(F_MRG_RXBUF), msix);
     rx_post(t, 4, 2048);
     pattern(frame, sizeof(frame), 0x42);
-    sock_write_frame(t->sock, frame, sizeof(frame));
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
-    got = rx_collect(t, 0, 1, &len);
-    assert_rx_frame(got, len, frame, sizeof(frame), 1);
-    g_free(got);
+    netpair_write_frame(t->sock, frame, sizeof(frame));
+    expect_received(t, 1, 0, 1, frame, sizeof(frame));
     if (msix) {
         assert_msi(t, 0x51);
     }
@@ -388,24 +322,16 @@ static void test_receive_mergeable(void)
 {
     struct net_test *t = start(NULL);
     uint8_t frame[1000];
-    uint8_t *got;
-    size_t len;
 
     driver_init(t, QVIRTIO_BIT(F_MAC) | QVIRTIO_BIT(F_MRG_RXBUF), false);
     rx_post(t, 8, 256);
     pattern(frame, sizeof(frame), 0x17);
-    sock_write_frame(t->sock, frame, sizeof(frame));
+    netpair_write_frame(t->sock, frame, sizeof(frame));
     /* (12 + 1000) bytes in 256-byte buffers: 4 of them. */
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 4, 10000));
-    got = rx_collect(t, 0, 4, &len);
-    assert_rx_frame(got, len, frame, sizeof(frame), 4);
-    g_free(got);
+    expect_received(t, 4, 0, 4, frame, sizeof(frame));
     /* The next frame takes the next buffers. */
-    sock_write_frame(t->sock, frame, 100);
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 5, 10000));
-    got = rx_collect(t, 4, 1, &len);
-    assert_rx_frame(got, len, frame, 100, 1);
-    g_free(got);
+    netpair_write_frame(t->sock, frame, 100);
+    expect_received(t, 5, 4, 1, frame, 100);
     finish(t);
 }
 
@@ -414,28 +340,20 @@ static void test_receive_waits_for_buffers(void)
 {
     struct net_test *t = start(NULL);
     uint8_t a[200], b[300];
-    uint8_t *got;
-    size_t len;
 
     driver_init(t, QVIRTIO_BIT(F_MAC) | QVIRTIO_BIT(F_MRG_RXBUF), false);
     pattern(a, sizeof(a), 1);
     pattern(b, sizeof(b), 2);
-    sock_write_frame(t->sock, a, sizeof(a));
-    sock_write_frame(t->sock, b, sizeof(b));
+    netpair_write_frame(t->sock, a, sizeof(a));
+    netpair_write_frame(t->sock, b, sizeof(b));
     g_usleep(200 * 1000);
     g_assert_cmpuint(qvirtqueue_used_idx(&t->rx), ==, 0);
     rx_post(t, 1, 2048);
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
-    got = rx_collect(t, 0, 1, &len);
-    assert_rx_frame(got, len, a, sizeof(a), 1);
-    g_free(got);
+    expect_received(t, 1, 0, 1, a, sizeof(a));
     g_usleep(100 * 1000);
     g_assert_cmpuint(qvirtqueue_used_idx(&t->rx), ==, 1);
     rx_post(t, 1, 2048);
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 2, 10000));
-    got = rx_collect(t, 1, 1, &len);
-    assert_rx_frame(got, len, b, sizeof(b), 1);
-    g_free(got);
+    expect_received(t, 2, 1, 1, b, sizeof(b));
     finish(t);
 }
 
@@ -449,25 +367,17 @@ static void test_receive_after_held_frame(void)
 {
     struct net_test *t = start(NULL);
     uint8_t a[200], c[250];
-    uint8_t *got;
-    size_t len;
 
     driver_init(t, QVIRTIO_BIT(F_MAC) | QVIRTIO_BIT(F_MRG_RXBUF), false);
     pattern(a, sizeof(a), 3);
     pattern(c, sizeof(c), 4);
-    sock_write_frame(t->sock, a, sizeof(a));
+    netpair_write_frame(t->sock, a, sizeof(a));
     g_usleep(200 * 1000);
     rx_post(t, 4, 2048);
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
-    got = rx_collect(t, 0, 1, &len);
-    assert_rx_frame(got, len, a, sizeof(a), 1);
-    g_free(got);
+    expect_received(t, 1, 0, 1, a, sizeof(a));
     g_usleep(100 * 1000);
-    sock_write_frame(t->sock, c, sizeof(c));
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 2, 10000));
-    got = rx_collect(t, 1, 1, &len);
-    assert_rx_frame(got, len, c, sizeof(c), 1);
-    g_free(got);
+    netpair_write_frame(t->sock, c, sizeof(c));
+    expect_received(t, 2, 1, 1, c, sizeof(c));
     finish(t);
 }
 
@@ -529,7 +439,7 @@ static void test_ctrl_queue(void)
 /* Nothing arrives on the socket within a short while. */
 static void assert_socket_silent(struct net_test *t)
 {
-    g_assert_false(readable(t->sock, 200));
+    netpair_assert_quiet(t->sock, 200);
 }
 
 /* Chains the spec forbids or the device cannot send: completed with 0, nothing on the wire. */
@@ -537,8 +447,6 @@ static void test_hostile_transmit(void)
 {
     struct net_test *t = start(NULL);
     uint8_t frame[100];
-    uint8_t *got;
-    size_t len;
     uint16_t head;
     uint32_t id, used_len;
 
@@ -569,9 +477,7 @@ static void test_hostile_transmit(void)
     assert_socket_silent(t);
     /* The device still works. */
     tx_send(t, 4, frame, sizeof(frame), 1);
-    got = sock_read_frame(t->sock, &len);
-    g_assert_cmpmem(got, len, frame, sizeof(frame));
-    g_free(got);
+    expect_sent(t, frame, sizeof(frame));
     /* A descriptor loop breaks the device (§2.1.2), not the device model. */
     qvirtqueue_set_desc(&t->tx, 10, TX_BUF, HDR_LEN, QVIRTQ_DESC_F_NEXT, 11);
     qvirtqueue_set_desc(&t->tx, 11, TX_BUF + 0x100, 64, QVIRTQ_DESC_F_NEXT, 10);
@@ -586,15 +492,10 @@ static void test_hostile_transmit(void)
     driver_init(t, QVIRTIO_BIT(F_MAC) | QVIRTIO_BIT(F_MRG_RXBUF), false);
     g_assert_cmphex(qvirtio_status(t->d) & QVIRTIO_ST_NEEDS_RESET, ==, 0);
     tx_send(t, 0, frame, sizeof(frame), 2);
-    got = sock_read_frame(t->sock, &len);
-    g_assert_cmpmem(got, len, frame, sizeof(frame));
-    g_free(got);
+    expect_sent(t, frame, sizeof(frame));
     rx_post(t, 1, 2048);
-    sock_write_frame(t->sock, frame, sizeof(frame));
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
-    got = rx_collect(t, 0, 1, &len);
-    assert_rx_frame(got, len, frame, sizeof(frame), 1);
-    g_free(got);
+    netpair_write_frame(t->sock, frame, sizeof(frame));
+    expect_received(t, 1, 0, 1, frame, sizeof(frame));
     finish(t);
 }
 
@@ -611,11 +512,11 @@ static void test_reset_drops_old_frames(void)
     driver_init(t, QVIRTIO_BIT(F_MAC) | QVIRTIO_BIT(F_MRG_RXBUF), false);
     qvirtio_reset(t->d);
     g_assert_cmphex(qvirtio_status(t->d), ==, 0);
-    sock_write_frame(t->sock, a, sizeof(a));
+    netpair_write_frame(t->sock, a, sizeof(a));
     g_usleep(200 * 1000);
     driver_init(t, QVIRTIO_BIT(F_MAC) | QVIRTIO_BIT(F_MRG_RXBUF), false);
     rx_post(t, 2, 2048);
-    sock_write_frame(t->sock, b, sizeof(b));
+    netpair_write_frame(t->sock, b, sizeof(b));
     g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
     got = rx_collect(t, 0, 1, &len);
     if (qtest_dm_is_xendm()) {
@@ -634,8 +535,6 @@ static void test_receive_not_mergeable(void)
 {
     struct net_test *t = start(NULL);
     uint8_t big[1000], small[100];
-    uint8_t *got;
-    size_t len;
 
     if (!qtest_dm_is_xendm()) {
         g_test_skip("xendm's documented drop of a frame no buffer holds");
@@ -646,12 +545,9 @@ static void test_receive_not_mergeable(void)
     rx_post(t, 1, 256);
     pattern(big, sizeof(big), 0x61);
     pattern(small, sizeof(small), 0x62);
-    sock_write_frame(t->sock, big, sizeof(big));
-    sock_write_frame(t->sock, small, sizeof(small));
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
-    got = rx_collect(t, 0, 1, &len);
-    assert_rx_frame(got, len, small, sizeof(small), 1);
-    g_free(got);
+    netpair_write_frame(t->sock, big, sizeof(big));
+    netpair_write_frame(t->sock, small, sizeof(small));
+    expect_received(t, 1, 0, 1, small, sizeof(small));
     g_assert_cmphex(qvirtio_status(t->d) & QVIRTIO_ST_NEEDS_RESET, ==, 0);
     finish(t);
 }
@@ -700,7 +596,7 @@ static void test_transmit_checksum(void)
     qvirtqueue_set_desc(&t->tx, 1, TX_BUF + 0x100, sizeof(frame), 0, 0);
     qvirtqueue_add_avail(&t->tx, &head, 1);
     qvirtqueue_kick(&t->tx);
-    got = sock_read_frame(t->sock, &len);
+    got = netpair_read_frame(t->sock, &len);
     g_assert_cmpuint(len, ==, sizeof(frame));
     /* Only the checksum field changed, and the range now sums to 0xffff. */
     g_assert_cmpmem(got, 40, frame, 40);
@@ -726,37 +622,6 @@ static bool tap_usable(void)
     return true;
 }
 
-/* Turns IPv6 off (no router solicitations on it), brings it up, binds a packet socket. */
-static int tap_wire(const char *ifname)
-{
-    g_autofree char *v6 = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
-    struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
-    struct ifreq ifr;
-    int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int pkt;
-
-    g_file_set_contents(v6, "1", 1, NULL);
-    memset(&ifr, 0, sizeof(ifr));
-    g_strlcpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name));
-    g_assert_cmpint(ioctl(ctl, SIOCGIFFLAGS, &ifr), ==, 0);
-    ifr.ifr_flags |= IFF_UP;
-    g_assert_cmpint(ioctl(ctl, SIOCSIFFLAGS, &ifr), ==, 0);
-    close(ctl);
-    pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-    g_assert_cmpint(pkt, >=, 0);
-    ll.sll_ifindex = (int)if_nametoindex(ifname);
-    g_assert_cmpint(bind(pkt, (struct sockaddr *)&ll, sizeof(ll)), ==, 0);
-    return pkt;
-}
-
-/* A frame of the local experimental EtherType 0x88b5, which nothing else on the tap sends. */
-static void wire_frame(uint8_t *frame, size_t len, uint8_t seed)
-{
-    pattern(frame, len, seed);
-    frame[12] = 0x88;
-    frame[13] = 0xb5;
-}
-
 static void test_tap(void)
 {
     struct net_test *t;
@@ -775,7 +640,8 @@ static void test_tap(void)
                          "-device virtio-net-pci,netdev=n0,addr=%u,mac=" MAC, ifname, SLOT);
     t->listen_fd = -1;
     t->qt = qtest_start("--serial null", dm);
-    t->sock = tap_wire(ifname);
+    t->sock = netpair_tap_wire(ifname);
+    g_assert_cmpint(t->sock, >=, 0);
     t->d = qvirtio_open(t->qt, DEVFN, MEM_WINDOW, IO_WINDOW);
     /* With a vnet header the offloads are offered (§5.1.3). */
     f = qvirtio_device_features(t->d);
@@ -788,29 +654,24 @@ static void test_tap(void)
     driver_init(t, QVIRTIO_BIT(F_MAC) | QVIRTIO_BIT(F_MRG_RXBUF) | QVIRTIO_BIT(F_CSUM) |
                        QVIRTIO_BIT(F_GUEST_CSUM), false);
     /* Guest to host: the frame appears on the interface as it was. */
-    wire_frame(frame, sizeof(frame), 0x13);
+    netpair_wire_frame(frame, sizeof(frame), our_mac, 0x13);
     tx_send(t, 0, frame, sizeof(frame), 2);
-    for (unsigned i = 0; i < 20 && !seen; i++) {
-        ssize_t n;
-
-        g_assert_true(readable(t->sock, 3000));
-        n = read(t->sock, got, sizeof(got));
-        seen = n == (ssize_t)sizeof(frame) && got[12] == 0x88 && got[13] == 0xb5;
-    }
-    g_assert_true(seen);
+    g_assert_cmpint(netpair_wire_read(t->sock, got, sizeof(got), 5000), ==,
+                    (ssize_t)sizeof(frame));
     g_assert_cmpmem(got, sizeof(frame), frame, sizeof(frame));
     /* Host to guest: into a receive buffer, behind a header without GSO. */
     rx_post(t, 8, 2048);
-    wire_frame(frame, sizeof(frame), 0x24);
+    netpair_wire_frame(frame, sizeof(frame), our_mac, 0x24);
     g_assert_cmpint(write(t->sock, frame, sizeof(frame)), ==, (ssize_t)sizeof(frame));
     seen = false;
     for (uint16_t used = 1; used <= 8 && !seen; used++) {
         uint8_t *data;
         size_t len;
 
-        g_assert_true(qvirtqueue_wait_used(&t->rx, used, 10000));
+        /* Other frames may come first, several at once: at least `used` entries. */
+        g_assert_true(qvirtqueue_wait_used_reach(&t->rx, used, 10000));
         data = rx_collect(t, (uint16_t)(used - 1), 1, &len);
-        if (len == HDR_LEN + sizeof(frame) && data[HDR_LEN + 12] == 0x88) {
+        if (len == HDR_LEN + sizeof(frame) && data[HDR_LEN + 12] == NETPAIR_ETHERTYPE >> 8) {
             g_assert_cmpuint(data[1], ==, 0);  /* gso_type NONE */
             g_assert_cmpuint(data[10], ==, 1); /* num_buffers */
             g_assert_cmpmem(data + HDR_LEN, sizeof(frame), frame, sizeof(frame));
@@ -825,11 +686,8 @@ static void test_tap(void)
 /* The device's state through xen-save/load-devices-state: MAC, queues and vectors resume. */
 static void test_save_restore(void)
 {
-    g_autofree char *file = NULL;
     uint8_t newmac[6] = {0x52, 0x54, 0x00, 0x0a, 0x0b, 0x0c};
     uint8_t frame[300];
-    uint8_t *got;
-    size_t len;
     struct net_test *t;
     bool msix;
 
@@ -837,7 +695,6 @@ static void test_save_restore(void)
         g_test_skip("qemu-xen's saved state is tested elsewhere");
         return;
     }
-    file = qtest_tmp_path("virtio-net-state");
     t = start(NULL);
     msix = msix_setup(t);
     driver_init(t, QVIRTIO_BIT(F_MAC) | QVIRTIO_BIT(F_MRG_RXBUF) | QVIRTIO_BIT(F_CTRL_VQ) |
@@ -845,10 +702,9 @@ static void test_save_restore(void)
     g_assert_cmpuint(ctrl_cmd(t, 1, 1, newmac, 6), ==, 0);
     pattern(frame, sizeof(frame), 0x71);
     rx_post(t, 2, 2048);
-    sock_write_frame(t->sock, frame, sizeof(frame));
+    netpair_write_frame(t->sock, frame, sizeof(frame));
     g_assert_true(qvirtqueue_wait_used(&t->rx, 1, 10000));
-    g_free(qtest_cmd_ok(t->qt, "dm_save %s", file));
-    g_free(qtest_cmd_ok(t->qt, "dm_restore %s", file));
+    qvirtio_save_restore(t->qt, "virtio-net-state");
     /* The restored device model opened its backend anew: a new connection. */
     close(t->sock);
     t->sock = accept_peer(t);
@@ -857,16 +713,11 @@ static void test_save_restore(void)
                                               QVIRTIO_ST_FEATURES_OK | QVIRTIO_ST_DRIVER_OK);
     g_assert_cmphex(qvirtio_config_read(t->d, 5, 1), ==, 0x0c);
     /* The second posted buffer is still the device's: the next frame lands in it. */
-    sock_write_frame(t->sock, frame, 64);
-    g_assert_true(qvirtqueue_wait_used(&t->rx, 2, 10000));
-    got = rx_collect(t, 1, 1, &len);
-    assert_rx_frame(got, len, frame, 64, 1);
-    g_free(got);
+    netpair_write_frame(t->sock, frame, 64);
+    expect_received(t, 2, 1, 1, frame, 64);
     assert_msi(t, 0x51);
     tx_send(t, 0, frame, sizeof(frame), 2);
-    got = sock_read_frame(t->sock, &len);
-    g_assert_cmpmem(got, len, frame, sizeof(frame));
-    g_free(got);
+    expect_sent(t, frame, sizeof(frame));
     finish(t);
 }
 

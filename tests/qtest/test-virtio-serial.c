@@ -10,7 +10,9 @@
  * The same program runs against Debian's qemu-xen (suite qtest-qemu-xen); what only xendm
  * does (MSI-X under Xen, save/restore here, its rate-limited diagnostics) is skipped there.
  */
+#include "../common/net-pair.h"
 #include "qtest-pci.h"
+#include "qtest-virtio.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -25,58 +27,17 @@
 #define DEVFN QPCI_DEVFN(SLOT, 0)
 
 #define REG_VENDOR 0x00
-#define REG_COMMAND 0x04
-#define REG_BAR(n) (0x10 + 4 * (n))
 #define REG_SUBSYSTEM 0x2c
-#define CMD_IO 0x1
-#define CMD_MEMORY 0x2
-#define CMD_MASTER 0x4
 #define MEM_WINDOW UINT64_C(0xe0000000)
 #define IO_WINDOW 0xc000u
 
-#define CAP_ID_VNDR 0x09
-#define CAP_ID_MSIX 0x11
-#define CAP_COMMON 1
-#define CAP_NOTIFY 2
-#define CAP_ISR 3
-#define CAP_DEVICE 4
+#define ST_RUNNING (QVIRTIO_ST_ACK | QVIRTIO_ST_DRIVER | QVIRTIO_ST_FEATURES_OK | \
+                    QVIRTIO_ST_DRIVER_OK)
 
-/* §4.1.4.3 common configuration */
-#define CC_DFSELECT 0x00
-#define CC_DF 0x04
-#define CC_GFSELECT 0x08
-#define CC_GF 0x0c
-#define CC_MSIX_CONFIG 0x10
-#define CC_NUM_QUEUES 0x12
-#define CC_STATUS 0x14
-#define CC_Q_SELECT 0x16
-#define CC_Q_SIZE 0x18
-#define CC_Q_MSIX 0x1a
-#define CC_Q_ENABLE 0x1c
-#define CC_Q_NOTIFY_OFF 0x1e
-#define CC_Q_DESC 0x20
-#define CC_Q_DRIVER 0x28
-#define CC_Q_DEVICE 0x30
-
-#define ST_ACK 0x01
-#define ST_DRIVER 0x02
-#define ST_DRIVER_OK 0x04
-#define ST_FEATURES_OK 0x08
-#define ST_NEEDS_RESET 0x40
-#define ST_RUNNING (ST_ACK | ST_DRIVER | ST_FEATURES_OK | ST_DRIVER_OK)
-
+/* §5.3.3 feature bits */
 #define F_SIZE (1u << 0)
 #define F_MULTIPORT (1u << 1)
 #define F_EMERG_WRITE (1u << 2)
-#define F_VERSION_1_HI 0x1
-#define DESC_F_NEXT 1
-#define DESC_F_WRITE 2
-
-#define MSIX_CTRL 2
-#define MSIX_TABLE 4
-#define MSIX_CTRL_ENABLE 0x8000
-#define MSI_ADDR UINT64_C(0xfee00000)
-#define NO_VECTOR 0xffff
 
 /* §5.3.6.2 control events */
 #define DEVICE_READY 0
@@ -105,21 +66,16 @@
 #define BIG_BASE UINT64_C(0x1000000)
 #define BIG_LEN 0x10000u
 
+/* How long the device may take to use a buffer (qemu-xen's chardevs are slower). */
+#define USED_TIMEOUT_MS 3000u
+
 #define PORT_NAME_TEXT "org.example.port"
 
-struct vqueue {
-    uint16_t size;
-    uint64_t desc, avail, used;
-    uint16_t avail_idx, seen_used;
-};
-
+/* The function and the driver's queues. */
 struct vdev {
     struct qtest *qt;
-    uint64_t bar_addr[6];
-    int common_bar, notify_bar, isr_bar, device_bar;
-    uint32_t common_off, notify_off, isr_off, device_off, notify_mult;
-    struct vqueue q[NQUEUES];
-    bool msix;
+    struct qvirtio *v;
+    struct qvirtqueue q[NQUEUES];
 };
 
 struct machine {
@@ -132,208 +88,58 @@ struct machine {
 
 /* ---- the function ---- */
 
-static void find_caps(struct vdev *d)
-{
-    unsigned ptr = qpci_read(d->qt, DEVFN, 0x34, 1) & 0xfc;
-
-    d->common_bar = d->notify_bar = d->isr_bar = d->device_bar = -1;
-    for (unsigned n = 0; ptr && n < 48; n++) {
-        uint8_t id = (uint8_t)qpci_read(d->qt, DEVFN, ptr, 1);
-        uint8_t type = (uint8_t)qpci_read(d->qt, DEVFN, ptr + 3, 1);
-        int bar = (int)qpci_read(d->qt, DEVFN, ptr + 4, 1);
-        uint32_t off = qpci_read(d->qt, DEVFN, ptr + 8, 4);
-
-        if (id == CAP_ID_VNDR && type == CAP_COMMON && d->common_bar < 0) {
-            d->common_bar = bar;
-            d->common_off = off;
-        } else if (id == CAP_ID_VNDR && type == CAP_NOTIFY && d->notify_bar < 0) {
-            d->notify_bar = bar;
-            d->notify_off = off;
-            d->notify_mult = qpci_read(d->qt, DEVFN, ptr + 16, 4);
-        } else if (id == CAP_ID_VNDR && type == CAP_ISR && d->isr_bar < 0) {
-            d->isr_bar = bar;
-            d->isr_off = off;
-        } else if (id == CAP_ID_VNDR && type == CAP_DEVICE && d->device_bar < 0) {
-            d->device_bar = bar;
-            d->device_off = off;
-        }
-        ptr = qpci_read(d->qt, DEVFN, ptr + 1, 1) & 0xfc;
-    }
-    g_assert_cmpint(d->common_bar, >=, 0);
-    g_assert_cmpint(d->notify_bar, >=, 0);
-    g_assert_cmpint(d->isr_bar, >=, 0);
-    g_assert_cmpint(d->device_bar, >=, 0);
-}
-
-static void assign_bars(struct vdev *d)
-{
-    uint64_t mem = MEM_WINDOW;
-    uint32_t io = IO_WINDOW;
-
-    for (unsigned bar = 0; bar < 6; bar++) {
-        uint32_t mask, size;
-
-        qpci_write(d->qt, DEVFN, REG_BAR(bar), 0xffffffff, 4);
-        mask = qpci_read(d->qt, DEVFN, REG_BAR(bar), 4);
-        if (mask == 0) {
-            continue;
-        }
-        if (mask & 1) {
-            size = (~(mask & ~3u) + 1) & 0xffff;
-            d->bar_addr[bar] = io;
-            qpci_write(d->qt, DEVFN, REG_BAR(bar), io, 4);
-            io += size < 0x100 ? 0x100 : size;
-            continue;
-        }
-        size = ~(mask & ~0xfu) + 1;
-        mem = (mem + size - 1) & ~(uint64_t)(size - 1);
-        d->bar_addr[bar] = mem;
-        qpci_write(d->qt, DEVFN, REG_BAR(bar), (uint32_t)mem, 4);
-        if ((mask & 6) == 4) {
-            qpci_write(d->qt, DEVFN, REG_BAR(bar + 1), 0, 4);
-            bar++;
-        }
-        mem += size;
-    }
-    qpci_write(d->qt, DEVFN, REG_COMMAND, CMD_IO | CMD_MEMORY | CMD_MASTER, 2);
-}
-
-static uint64_t cc_addr(struct vdev *d, uint32_t reg)
-{
-    return d->bar_addr[d->common_bar] + d->common_off + reg;
-}
-
-static uint64_t cc_read(struct vdev *d, uint32_t reg, unsigned size)
-{
-    return qmem_read(d->qt, cc_addr(d, reg), size);
-}
-
-static void cc_write(struct vdev *d, uint32_t reg, uint64_t v, unsigned size)
-{
-    qmem_write(d->qt, cc_addr(d, reg), v, size);
-}
-
-static uint64_t devcfg_addr(struct vdev *d, uint32_t off)
-{
-    return d->bar_addr[d->device_bar] + d->device_off + off;
-}
-
-static uint8_t isr_read(struct vdev *d)
-{
-    return (uint8_t)qmem_read(d->qt, d->bar_addr[d->isr_bar] + d->isr_off, 1);
-}
-
-/* Vector 0 for configuration changes (0x40), vector 1 for every queue (0x41). */
+/*
+ * Vector 0 for configuration changes (0x40), vector 1 for every queue (0x41). False where
+ * the function has no MSI-X, which xendm's always has.
+ */
 static bool msix_enable(struct vdev *d)
 {
-    int cap = qpci_find_cap(d->qt, DEVFN, CAP_ID_MSIX);
-    uint32_t table;
-
-    if (cap < 0 && !qtest_dm_is_xendm()) {
-        return false; /* qemu-xen's virtio-pci has no MSI-X under Xen */
+    if (!qvirtio_msix_enable(d->v, 0, 0x40)) {
+        g_assert_false(qtest_dm_is_xendm());
+        return false;
     }
-    g_assert_cmpint(cap, >=, 0x40);
-    table = qpci_read(d->qt, DEVFN, cap + MSIX_TABLE, 4);
-    for (unsigned n = 0; n < 2; n++) {
-        uint64_t entry = d->bar_addr[table & 7] + (table & ~7u) + 16u * n;
-
-        qtest_writel(d->qt, entry, (uint32_t)MSI_ADDR);
-        qtest_writel(d->qt, entry + 4, 0);
-        qtest_writel(d->qt, entry + 8, 0x40 + n);
-        qtest_writel(d->qt, entry + 12, 0);
-    }
-    qpci_write(d->qt, DEVFN, cap + MSIX_CTRL, MSIX_CTRL_ENABLE, 2);
-    d->msix = true;
+    g_assert_true(qvirtio_msix_enable(d->v, 1, 0x41));
     return true;
 }
 
 /* ---- the driver's queues ---- */
 
-static void put16(struct qtest *qt, uint64_t gpa, uint16_t v)
-{
-    qtest_memwrite(qt, gpa, &v, 2);
-}
-
-static uint16_t get16(struct qtest *qt, uint64_t gpa)
-{
-    uint16_t v;
-
-    qtest_memread(qt, gpa, &v, 2);
-    return v;
-}
-
 static void queue_setup(struct vdev *d, unsigned i, uint16_t vector)
 {
-    struct vqueue *q = &d->q[i];
+    struct qvirtqueue *q = &d->q[i];
 
-    cc_write(d, CC_Q_SELECT, i, 2);
-    q->size = (uint16_t)cc_read(d, CC_Q_SIZE, 2);
+    qvirtqueue_setup(d->v, q, i, RING_BASE + i * RING_STRIDE, 0, vector);
     g_assert_cmpuint(q->size, >=, 16);
-    g_assert_cmpuint(q->size & (q->size - 1), ==, 0);
-    q->desc = RING_BASE + i * RING_STRIDE;
-    q->avail = q->desc + 0x1000;
-    q->used = q->desc + 0x2000;
-    q->avail_idx = q->seen_used = 0;
-    CMD(d->qt, "memset 0x%" PRIx64 " 0x%" PRIx64 " 0", q->desc, RING_STRIDE);
-    cc_write(d, CC_Q_MSIX, vector, 2);
-    cc_write(d, CC_Q_DESC, (uint32_t)q->desc, 4);
-    cc_write(d, CC_Q_DESC + 4, 0, 4);
-    cc_write(d, CC_Q_DRIVER, (uint32_t)q->avail, 4);
-    cc_write(d, CC_Q_DRIVER + 4, 0, 4);
-    cc_write(d, CC_Q_DEVICE, (uint32_t)q->used, 4);
-    cc_write(d, CC_Q_DEVICE + 4, 0, 4);
-    cc_write(d, CC_Q_ENABLE, 1, 2);
+    /* The rings must stay within the queue's stride. */
+    g_assert_cmpuint(q->used + 6 + 8u * q->size - q->desc, <=, RING_STRIDE);
 }
 
 /* §3.1.1: reset, features (VERSION_1 and features_lo), the six queues, DRIVER_OK. */
 static void driver_init(struct vdev *d, uint32_t features_lo)
 {
-    uint16_t qvec = d->msix ? 1 : NO_VECTOR, cvec = d->msix ? 0 : NO_VECTOR;
+    uint16_t qvec = d->v->msix ? 1 : QVIRTIO_NO_VECTOR;
+    uint16_t cvec = d->v->msix ? 0 : QVIRTIO_NO_VECTOR;
 
-    cc_write(d, CC_STATUS, 0, 1);
-    g_assert_cmphex(cc_read(d, CC_STATUS, 1), ==, 0);
-    cc_write(d, CC_STATUS, ST_ACK | ST_DRIVER, 1);
-    cc_write(d, CC_DFSELECT, 0, 4);
-    g_assert_cmphex((uint32_t)cc_read(d, CC_DF, 4) & features_lo, ==, features_lo);
-    cc_write(d, CC_GFSELECT, 0, 4);
-    cc_write(d, CC_GF, features_lo, 4);
-    cc_write(d, CC_GFSELECT, 1, 4);
-    cc_write(d, CC_GF, F_VERSION_1_HI, 4);
-    cc_write(d, CC_STATUS, ST_ACK | ST_DRIVER | ST_FEATURES_OK, 1);
-    g_assert_cmphex(cc_read(d, CC_STATUS, 1) & ST_FEATURES_OK, ==, ST_FEATURES_OK);
-    cc_write(d, CC_MSIX_CONFIG, cvec, 2);
+    g_assert_true(qvirtio_negotiate(d->v, features_lo, cvec));
     for (unsigned i = 0; i < ((features_lo & F_MULTIPORT) ? NQUEUES : 2u); i++) {
         queue_setup(d, i, qvec);
     }
-    cc_write(d, CC_STATUS, ST_RUNNING, 1);
+    qvirtio_driver_ok(d->v);
 }
 
 static void kick(struct vdev *d, unsigned i)
 {
-    uint16_t off;
-
-    cc_write(d, CC_Q_SELECT, i, 2);
-    off = (uint16_t)cc_read(d, CC_Q_NOTIFY_OFF, 2);
-    qmem_write(d->qt, d->bar_addr[d->notify_bar] + d->notify_off + (uint64_t)off * d->notify_mult,
-               i, 2);
+    qvirtqueue_kick(&d->q[i]);
 }
 
 /* Posts one buffer (its own descriptor, head = slot in the available ring); returns the head. */
 static uint16_t post(struct vdev *d, unsigned i, uint64_t gpa, uint32_t len, bool writable)
 {
-    struct vqueue *q = &d->q[i];
+    struct qvirtqueue *q = &d->q[i];
     uint16_t head = q->avail_idx % q->size;
-    uint16_t flags = writable ? DESC_F_WRITE : 0, next = 0;
-    uint8_t raw[16];
 
-    memcpy(raw, &gpa, 8);
-    memcpy(raw + 8, &len, 4);
-    memcpy(raw + 12, &flags, 2);
-    memcpy(raw + 14, &next, 2);
-    qtest_memwrite(d->qt, q->desc + 16u * head, raw, sizeof(raw));
-    put16(d->qt, q->avail + 4 + 2u * head, head);
-    q->avail_idx++;
-    put16(d->qt, q->avail + 2, q->avail_idx);
+    qvirtqueue_set_desc(q, head, gpa, len, writable ? QVIRTQ_DESC_F_WRITE : 0, 0);
+    qvirtqueue_add_avail(q, &head, 1);
     return head;
 }
 
@@ -362,31 +168,18 @@ static uint16_t post_out(struct vdev *d, unsigned i, const void *data, uint32_t 
 
 static uint16_t used_idx(struct vdev *d, unsigned i)
 {
-    return get16(d->qt, d->q[i].used + 2);
+    return qvirtqueue_used_idx(&d->q[i]);
 }
 
 static bool wait_used(struct vdev *d, unsigned i, uint16_t want)
 {
-    for (unsigned n = 0; n < 3000; n++) {
-        if ((uint16_t)(used_idx(d, i) - want) < 0x8000) {
-            return true;
-        }
-        g_usleep(1000);
-    }
-    return false;
+    return qvirtqueue_wait_used_reach(&d->q[i], want, USED_TIMEOUT_MS);
 }
 
 /* The next used element of queue i (the test consumes them in order). */
 static void next_used(struct vdev *d, unsigned i, uint32_t *id, uint32_t *len)
 {
-    struct vqueue *q = &d->q[i];
-    uint32_t e[2];
-
-    g_assert_true(wait_used(d, i, (uint16_t)(q->seen_used + 1)));
-    qtest_memread(d->qt, q->used + 4 + 8u * (q->seen_used % q->size), e, sizeof(e));
-    q->seen_used++;
-    *id = e[0];
-    *len = e[1];
+    g_assert_true(qvirtqueue_pop_used(&d->q[i], id, len, USED_TIMEOUT_MS));
 }
 
 /* ---- the control queues ---- */
@@ -421,15 +214,12 @@ static void post_ctrl_buffers(struct vdev *d, unsigned n)
 /* The next control message for the driver, within about 3 s; false if none came. */
 static bool recv_ctrl(struct vdev *d, struct ctrl_msg *m)
 {
-    struct vqueue *q = &d->q[Q_CTRL_RX];
     uint8_t raw[8 + sizeof(m->name)];
     uint32_t e[2];
 
-    if (!wait_used(d, Q_CTRL_RX, (uint16_t)(q->seen_used + 1))) {
+    if (!qvirtqueue_pop_used(&d->q[Q_CTRL_RX], &e[0], &e[1], USED_TIMEOUT_MS)) {
         return false;
     }
-    qtest_memread(d->qt, q->used + 4 + 8u * (q->seen_used % q->size), e, sizeof(e));
-    q->seen_used++;
     g_assert_cmpuint(e[1], >=, 8);
     g_assert_cmpuint(e[1], <, sizeof(raw));
     memset(raw, 0, sizeof(raw));
@@ -459,7 +249,7 @@ static void expect_ctrl(struct vdev *d, uint32_t id, uint16_t event, uint16_t va
 static void expect_no_ctrl(struct vdev *d)
 {
     g_usleep(100000);
-    g_assert_cmpuint(used_idx(d, Q_CTRL_RX), ==, d->q[Q_CTRL_RX].seen_used);
+    g_assert_cmpuint(used_idx(d, Q_CTRL_RX), ==, d->q[Q_CTRL_RX].last_used);
 }
 
 /* ---- the sockets the test holds ---- */
@@ -479,29 +269,6 @@ static int sock_connect(const char *path)
         g_usleep(10000);
     }
     g_error("connect %s: %s", path, g_strerror(errno));
-}
-
-/* Reads exactly len bytes within about 5 s. */
-static void sock_read_exact(int fd, void *buf, size_t len)
-{
-    size_t got = 0;
-
-    for (unsigned n = 0; n < 5000 && got < len; n++) {
-        ssize_t r = recv(fd, (uint8_t *)buf + got, len - got, MSG_DONTWAIT);
-
-        if (r > 0) {
-            got += (size_t)r;
-        } else {
-            g_assert_true(r < 0 && (errno == EAGAIN || errno == EINTR));
-            g_usleep(1000);
-        }
-    }
-    g_assert_cmpuint(got, ==, len);
-}
-
-static void sock_write(int fd, const void *buf, size_t len)
-{
-    g_assert_cmpint(send(fd, buf, len, MSG_NOSIGNAL), ==, (ssize_t)len);
 }
 
 /* ---- a machine with one console (port 0) and one named port (port 1) ---- */
@@ -536,8 +303,12 @@ static void machine_start(struct machine *mc, const char *extra)
     }
     mc->d = g_new0(struct vdev, 1);
     mc->d->qt = mc->qt;
-    find_caps(mc->d);
-    assign_bars(mc->d);
+    mc->d->v = qvirtio_open(mc->qt, DEVFN, MEM_WINDOW, IO_WINDOW);
+    /* The structures this driver uses (§4.1.4). */
+    g_assert_cmpint(mc->d->v->common.off, >=, 0);
+    g_assert_cmpint(mc->d->v->notify.off, >=, 0);
+    g_assert_cmpint(mc->d->v->isr.off, >=, 0);
+    g_assert_cmpint(mc->d->v->device.off, >=, 0);
 }
 
 static void machine_stop(struct machine *mc)
@@ -549,6 +320,7 @@ static void machine_stop(struct machine *mc)
         unlink(mc->sock[i]);
         g_free(mc->sock[i]);
     }
+    qvirtio_close(mc->d->v);
     g_assert_cmpint(qtest_quit(mc->qt), ==, 0);
     unlink(mc->log_path);
     g_free(mc->log_path);
@@ -592,6 +364,59 @@ static void guest_open(struct machine *mc, unsigned id)
     send_ctrl(mc->d, id, PORT_OPEN, 1);
 }
 
+/* Only the console's socket has a peer. */
+static const bool console_only[2] = {true, false};
+
+/* The test's clients connect to the sockets `connected` names (those not connected yet). */
+static void connect_peers(struct machine *mc, const bool connected[2])
+{
+    for (unsigned i = 0; i < 2; i++) {
+        if (connected[i] && mc->client[i] < 0) {
+            mc->client[i] = sock_connect(mc->sock[i]);
+        }
+    }
+    g_usleep(50000); /* the chardevs notice their peers */
+}
+
+/* The peers connect, then the driver's probe (handshake). */
+static void open_ports(struct machine *mc, const bool connected[2])
+{
+    connect_peers(mc, connected);
+    handshake(mc, connected);
+}
+
+/*
+ * The guest writes `text` on port `port`'s transmitq: the buffer comes back used and the
+ * text arrives whole on the port's socket.
+ */
+static void expect_output(struct machine *mc, unsigned port, const char *text)
+{
+    unsigned q = port ? Q_P1_TX : Q_P0_TX;
+    size_t n = strlen(text);
+    g_autofree char *got = g_malloc0(n + 1);
+    uint16_t head = post_out(mc->d, q, text, (uint32_t)n);
+    uint32_t id, len;
+
+    kick(mc->d, q);
+    next_used(mc->d, q, &id, &len);
+    g_assert_cmpuint(id, ==, head);
+    netpair_read_exact(mc->client[port], got, n);
+    g_assert_cmpstr(got, ==, text);
+}
+
+/* The next used receive buffer of port 0 holds exactly `text`; returns its head. */
+static uint16_t expect_input(struct machine *mc, const char *text)
+{
+    g_autofree char *got = g_malloc0(strlen(text) + 1);
+    uint32_t id, len;
+
+    next_used(mc->d, Q_P0_RX, &id, &len);
+    g_assert_cmpuint(len, ==, strlen(text));
+    qtest_memread(mc->qt, slot_gpa(Q_P0_RX, (uint16_t)id), got, len);
+    g_assert_cmpstr(got, ==, text);
+    return (uint16_t)id;
+}
+
 /* ---- tests ---- */
 
 static void test_identity(void)
@@ -605,20 +430,19 @@ static void test_identity(void)
     /* §4.1.2.1 transitional console: 1af4:1003, subsystem ID 3 */
     g_assert_cmphex(qpci_read(mc.qt, DEVFN, REG_VENDOR, 4), ==, 0x10031af4);
     g_assert_cmphex(qpci_read(mc.qt, DEVFN, REG_SUBSYSTEM, 4) >> 16, ==, 3);
-    cc_write(d, CC_DFSELECT, 0, 4);
-    features = (uint32_t)cc_read(d, CC_DF, 4);
+    features = (uint32_t)qvirtio_device_features(d->v);
     g_assert_cmphex(features & F_MULTIPORT, ==, F_MULTIPORT);
     if (qtest_dm_is_xendm()) {
         g_assert_cmphex(features & (F_SIZE | F_EMERG_WRITE), ==, F_SIZE | F_EMERG_WRITE);
-        g_assert_cmpuint(qmem_read(mc.qt, devcfg_addr(d, 0), 2), ==, 80);
-        g_assert_cmpuint(qmem_read(mc.qt, devcfg_addr(d, 2), 2), ==, 25);
+        g_assert_cmpuint(qvirtio_config_read(d->v, 0, 2), ==, 80);
+        g_assert_cmpuint(qvirtio_config_read(d->v, 2, 2), ==, 25);
     }
     /* §5.3.4 max_nr_ports; §5.3.2: 2 + 2 * max_ports queues with MULTIPORT */
-    g_assert_cmpuint(qmem_read(mc.qt, devcfg_addr(d, 4), 4), ==, MAX_PORTS);
-    g_assert_cmpuint(cc_read(d, CC_NUM_QUEUES, 2), ==, 2 + 2 * MAX_PORTS);
+    g_assert_cmpuint(qvirtio_config_read(d->v, 4, 4), ==, MAX_PORTS);
+    g_assert_cmpuint(qvirtio_cc_read(d->v, QVIRTIO_CC_NUM_QUEUES, 2), ==, 2 + 2 * MAX_PORTS);
     /* The configuration is read-only but for emerg_wr. */
-    qmem_write(mc.qt, devcfg_addr(d, 4), 7, 4);
-    g_assert_cmpuint(qmem_read(mc.qt, devcfg_addr(d, 4), 4), ==, MAX_PORTS);
+    qvirtio_config_write(d->v, 4, 7, 4);
+    g_assert_cmpuint(qvirtio_config_read(d->v, 4, 4), ==, MAX_PORTS);
     machine_stop(&mc);
 }
 
@@ -630,9 +454,7 @@ static void test_handshake(void)
 
     machine_start(&mc, NULL);
     d = mc.d;
-    mc.client[0] = sock_connect(mc.sock[0]);
-    g_usleep(50000);
-    handshake(&mc, connected);
+    open_ports(&mc, connected);
     /*
      * The guest reads both ports (open, a buffer posted): xendm's socket chardev notices a
      * peer leaving when it reads, so a port nobody reads learns of it only when reading
@@ -663,31 +485,14 @@ static void test_guest_to_host(void)
     static const char line[] = "hello from the virtconsole\n";
     const bool connected[2] = {true, true};
     struct machine mc;
-    char got[sizeof(line)];
-    uint32_t id, len;
-    uint16_t head;
+    char got[1];
 
     machine_start(&mc, NULL);
-    mc.client[0] = sock_connect(mc.sock[0]);
-    mc.client[1] = sock_connect(mc.sock[1]);
-    g_usleep(50000);
-    handshake(&mc, connected);
+    open_ports(&mc, connected);
     guest_open(&mc, 0);
-    head = post_out(mc.d, Q_P0_TX, line, sizeof(line) - 1);
-    kick(mc.d, Q_P0_TX);
-    next_used(mc.d, Q_P0_TX, &id, &len);
-    g_assert_cmpuint(id, ==, head);
-    memset(got, 0, sizeof(got));
-    sock_read_exact(mc.client[0], got, sizeof(line) - 1);
-    g_assert_cmpstr(got, ==, line);
+    expect_output(&mc, 0, line);
     /* The named port's data goes to its own socket only. */
-    head = post_out(mc.d, Q_P1_TX, "port1", 5);
-    kick(mc.d, Q_P1_TX);
-    next_used(mc.d, Q_P1_TX, &id, &len);
-    g_assert_cmpuint(id, ==, head);
-    memset(got, 0, sizeof(got));
-    sock_read_exact(mc.client[1], got, 5);
-    g_assert_cmpstr(got, ==, "port1");
+    expect_output(&mc, 1, "port1");
     g_assert_cmpint(recv(mc.client[0], got, 1, MSG_DONTWAIT), <, 0);
     machine_stop(&mc);
 }
@@ -698,10 +503,7 @@ static void host_to_guest(bool want_msix)
     static const char text[] = "typed on the host";
     const bool connected[2] = {true, false};
     struct machine mc;
-    char got[64];
-    uint32_t id, len;
     uint16_t head;
-    char **ev;
 
     machine_start(&mc, NULL);
     if (want_msix && !msix_enable(mc.d)) {
@@ -709,60 +511,23 @@ static void host_to_guest(bool want_msix)
         machine_stop(&mc);
         return;
     }
-    mc.client[0] = sock_connect(mc.sock[0]);
-    g_usleep(50000);
-    handshake(&mc, connected);
+    open_ports(&mc, connected);
     guest_open(&mc, 0);
     head = post_in(mc.d, Q_P0_RX, 0x1000);
     kick(mc.d, Q_P0_RX);
     g_usleep(20000);
     if (!want_msix) {
-        (void)isr_read(mc.d);
+        (void)qvirtio_isr_read(mc.d->v);
     }
     g_strfreev(qirq_events(mc.qt));
-    sock_write(mc.client[0], text, strlen(text));
-    next_used(mc.d, Q_P0_RX, &id, &len);
-    g_assert_cmpuint(id, ==, head);
-    g_assert_cmpuint(len, ==, strlen(text));
-    memset(got, 0, sizeof(got));
-    qtest_memread(mc.qt, slot_gpa(Q_P0_RX, head), got, len);
-    g_assert_cmpstr(got, ==, text);
+    netpair_write_all(mc.client[0], text, strlen(text));
+    g_assert_cmpuint(expect_input(&mc, text), ==, head);
     if (want_msix) {
-        ev = NULL;
-        for (unsigned n = 0; n < 1000; n++) {
-            ev = qirq_events(mc.qt);
-            if (g_strv_length(ev)) {
-                break;
-            }
-            g_strfreev(ev);
-            ev = NULL;
-            g_usleep(1000);
-        }
-        g_assert_nonnull(ev);
-        if (qtest_dm_is_xendm()) {
-            g_assert_cmpstr(ev[0], ==, "msi 0xfee00000 0x41");
-        } else {
-            /* qemu-xen sends its MSI-X messages with an address of its own under Xen. */
-            g_assert_true(g_str_has_prefix(ev[0], "msi ") && g_str_has_suffix(ev[0], " 0x41"));
-        }
-        g_strfreev(ev);
+        qvirtio_expect_msi(mc.qt, 0x41, 1000);
     } else {
-        char *up = g_strdup_printf("intx %u 0 1 %u", SLOT, qirq_intx_gsi(SLOT, 0));
-        bool seen = false;
-
-        for (unsigned n = 0; n < 1000 && !seen; n++) {
-            ev = qirq_events(mc.qt);
-            for (char **e = ev; *e; e++) {
-                seen |= strcmp(*e, up) == 0;
-            }
-            g_strfreev(ev);
-            if (!seen) {
-                g_usleep(1000);
-            }
-        }
-        g_assert_true(seen);
-        g_assert_cmphex(isr_read(mc.d) & 1, ==, 1); /* §4.1.4.5 the queue bit */
-        g_free(up);
+        g_assert_true(qvirtio_wait_intx(mc.d->v, 1, 1000));
+        /* §4.1.4.5 the queue bit */
+        g_assert_cmphex(qvirtio_isr_read(mc.d->v) & QVIRTIO_ISR_QUEUE, ==, QVIRTIO_ISR_QUEUE);
     }
     machine_stop(&mc);
 }
@@ -791,9 +556,7 @@ static void test_flow_control_input(void)
     uint32_t id, len;
 
     machine_start(&mc, NULL);
-    mc.client[0] = sock_connect(mc.sock[0]);
-    g_usleep(50000);
-    handshake(&mc, connected);
+    open_ports(&mc, connected);
     guest_open(&mc, 0);
     /* Before the guest has buffers: everything stays in the socket. */
     for (unsigned n = 0; n < 4096; n++) {
@@ -866,10 +629,7 @@ static void test_flow_control_output(void)
     uint16_t stalled;
 
     machine_start(&mc, NULL);
-    mc.client[0] = sock_connect(mc.sock[0]);
-    mc.client[1] = sock_connect(mc.sock[1]);
-    g_usleep(50000);
-    handshake(&mc, connected);
+    open_ports(&mc, connected);
     guest_open(&mc, 1);
     for (unsigned k = 0; k < nbufs; k++) {
         memset(pattern, 'A' + (int)k % 26, BIG_LEN);
@@ -883,7 +643,7 @@ static void test_flow_control_output(void)
     g_usleep(100000);
     g_assert_cmpuint(used_idx(mc.d, Q_P1_TX), ==, stalled); /* waits, does not drop */
     for (unsigned k = 0; k < nbufs; k++) {
-        sock_read_exact(mc.client[1], got, BIG_LEN);
+        netpair_read_exact(mc.client[1], got, BIG_LEN);
         memset(pattern, 'A' + (int)k % 26, BIG_LEN);
         g_assert_true(memcmp(got, pattern, BIG_LEN) == 0);
     }
@@ -920,15 +680,7 @@ static void test_output_without_peer(void)
     /* A peer that connects later gets only what is written after. */
     mc.client[1] = sock_connect(mc.sock[1]);
     expect_ctrl(mc.d, 1, PORT_OPEN, 1);
-    post_out(mc.d, Q_P1_TX, "now", 3);
-    kick(mc.d, Q_P1_TX);
-    next_used(mc.d, Q_P1_TX, &id, &len);
-    {
-        char buf[4] = {0};
-
-        sock_read_exact(mc.client[1], buf, 3);
-        g_assert_cmpstr(buf, ==, "now");
-    }
+    expect_output(&mc, 1, "now");
     machine_stop(&mc);
 }
 
@@ -953,9 +705,7 @@ static void test_hostile_control(void)
 
     machine_start(&mc, NULL);
     d = mc.d;
-    mc.client[0] = sock_connect(mc.sock[0]);
-    g_usleep(50000);
-    handshake(&mc, connected);
+    open_ports(&mc, connected);
     /* A short message, ports that do not exist, events only a device sends, unknown ones. */
     post_out(d, Q_CTRL_TX, short_msg, sizeof(short_msg));
     kick(d, Q_CTRL_TX);
@@ -973,7 +723,7 @@ static void test_hostile_control(void)
     send_ctrl(d, 1, PORT_READY, 0); /* the driver failed with port 1 */
     expect_no_ctrl(d);
     assert_alive(&mc);
-    g_assert_cmphex(cc_read(d, CC_STATUS, 1), ==, ST_RUNNING);
+    g_assert_cmphex(qvirtio_status(d->v), ==, ST_RUNNING);
     /* The well-formed handshake still works. */
     send_ctrl(d, 1, PORT_READY, 1);
     {
@@ -995,15 +745,7 @@ static void test_hostile_control(void)
     expect_no_ctrl(d);
     /* Data still flows. */
     guest_open(&mc, 0);
-    post_out(d, Q_P0_TX, "ok\n", 3);
-    kick(d, Q_P0_TX);
-    next_used(d, Q_P0_TX, &id, &len);
-    {
-        char buf[4] = {0};
-
-        sock_read_exact(mc.client[0], buf, 3);
-        g_assert_cmpstr(buf, ==, "ok\n");
-    }
+    expect_output(&mc, 0, "ok\n");
     if (qtest_dm_is_xendm()) {
         /* Hundreds of bad messages, a handful of log lines (rate-limited per call site). */
         lines = qtest_count_in_file(mc.log_path, "virtio-serial");
@@ -1045,27 +787,19 @@ static void test_hostile_ring(void)
     const bool connected[2] = {false, false};
     struct machine mc;
     struct vdev *d;
-    uint8_t raw[16];
-    uint64_t addr = slot_gpa(Q_CTRL_TX, 0);
-    uint32_t dlen = 8;
-    uint16_t flags = DESC_F_NEXT, next = 0;
+    uint16_t head = 0;
 
     machine_start(&mc, NULL);
     d = mc.d;
     driver_init(d, F_MULTIPORT);
     /* descriptor 0 chains to itself */
-    memcpy(raw, &addr, 8);
-    memcpy(raw + 8, &dlen, 4);
-    memcpy(raw + 12, &flags, 2);
-    memcpy(raw + 14, &next, 2);
-    qtest_memwrite(mc.qt, d->q[Q_CTRL_TX].desc, raw, sizeof(raw));
-    put16(mc.qt, d->q[Q_CTRL_TX].avail + 4, 0);
-    put16(mc.qt, d->q[Q_CTRL_TX].avail + 2, 1);
+    qvirtqueue_set_desc(&d->q[Q_CTRL_TX], 0, slot_gpa(Q_CTRL_TX, 0), 8, QVIRTQ_DESC_F_NEXT, 0);
+    qvirtqueue_add_avail(&d->q[Q_CTRL_TX], &head, 1);
     kick(d, Q_CTRL_TX);
-    for (unsigned n = 0; n < 1000 && !(cc_read(d, CC_STATUS, 1) & ST_NEEDS_RESET); n++) {
+    for (unsigned n = 0; n < 1000 && !(qvirtio_status(d->v) & QVIRTIO_ST_NEEDS_RESET); n++) {
         g_usleep(1000);
     }
-    g_assert_cmphex(cc_read(d, CC_STATUS, 1) & ST_NEEDS_RESET, ==, ST_NEEDS_RESET);
+    g_assert_cmphex(qvirtio_status(d->v) & QVIRTIO_ST_NEEDS_RESET, ==, QVIRTIO_ST_NEEDS_RESET);
     assert_alive(&mc);
     handshake(&mc, connected);
     machine_stop(&mc);
@@ -1077,24 +811,19 @@ static void test_reset(void)
     const bool connected[2] = {true, false};
     struct machine mc;
     struct vdev *d;
-    uint32_t id, len;
-    char buf[8] = {0};
 
     machine_start(&mc, NULL);
     d = mc.d;
-    mc.client[0] = sock_connect(mc.sock[0]);
-    g_usleep(50000);
-    handshake(&mc, connected);
+    open_ports(&mc, connected);
     guest_open(&mc, 0);
     post_in(d, Q_P0_RX, 0x1000); /* held by the device, waiting for input */
     kick(d, Q_P0_RX);
     g_usleep(20000);
-    cc_write(d, CC_STATUS, 0, 1);
-    g_assert_cmphex(cc_read(d, CC_STATUS, 1), ==, 0);
-    cc_write(d, CC_Q_SELECT, Q_CTRL_RX, 2);
-    g_assert_cmpuint(cc_read(d, CC_Q_ENABLE, 2), ==, 0);
+    qvirtio_reset(d->v);
+    qvirtio_cc_write(d->v, QVIRTIO_CC_Q_SELECT, Q_CTRL_RX, 2);
+    g_assert_cmpuint(qvirtio_cc_read(d->v, QVIRTIO_CC_Q_ENABLE, 2), ==, 0);
     /* Input while reset: it waits in the socket, the old buffer is not touched. */
-    sock_write(mc.client[0], "after", 5);
+    netpair_write_all(mc.client[0], "after", 5);
     g_usleep(50000);
     g_assert_cmpuint(used_idx(d, Q_P0_RX), ==, 0);
     /* The driver starts over: the same announcements, the port closed until reopened. */
@@ -1104,10 +833,7 @@ static void test_reset(void)
     g_usleep(50000);
     g_assert_cmpuint(used_idx(d, Q_P0_RX), ==, 0);
     guest_open(&mc, 0);
-    next_used(d, Q_P0_RX, &id, &len);
-    g_assert_cmpuint(len, ==, 5);
-    qtest_memread(mc.qt, slot_gpa(Q_P0_RX, (uint16_t)id), buf, len);
-    g_assert_cmpstr(buf, ==, "after");
+    expect_input(&mc, "after");
     machine_stop(&mc);
 }
 
@@ -1116,27 +842,16 @@ static void test_single_port(void)
 {
     struct machine mc;
     struct vdev *d;
-    uint32_t id, len;
-    char buf[8] = {0};
 
     machine_start(&mc, NULL);
     d = mc.d;
-    mc.client[0] = sock_connect(mc.sock[0]);
-    g_usleep(50000);
+    connect_peers(&mc, console_only);
     driver_init(d, 0);
     post_in(d, Q_P0_RX, 0x1000);
     kick(d, Q_P0_RX);
-    sock_write(mc.client[0], "legacy", 6);
-    next_used(d, Q_P0_RX, &id, &len);
-    g_assert_cmpuint(len, ==, 6);
-    qtest_memread(mc.qt, slot_gpa(Q_P0_RX, (uint16_t)id), buf, len);
-    g_assert_cmpstr(buf, ==, "legacy");
-    post_out(d, Q_P0_TX, "out", 3);
-    kick(d, Q_P0_TX);
-    next_used(d, Q_P0_TX, &id, &len);
-    memset(buf, 0, sizeof(buf));
-    sock_read_exact(mc.client[0], buf, 3);
-    g_assert_cmpstr(buf, ==, "out");
+    netpair_write_all(mc.client[0], "legacy", 6);
+    expect_input(&mc, "legacy");
+    expect_output(&mc, 0, "out");
     machine_stop(&mc);
 }
 
@@ -1149,17 +864,15 @@ static void test_emergency_write(void)
 
     machine_start(&mc, NULL);
     d = mc.d;
-    cc_write(d, CC_DFSELECT, 0, 4);
-    if (!(cc_read(d, CC_DF, 4) & F_EMERG_WRITE)) {
+    if (!(qvirtio_device_features(d->v) & F_EMERG_WRITE)) {
         g_test_skip("this device model does not offer EMERG_WRITE");
         machine_stop(&mc);
         return;
     }
-    mc.client[0] = sock_connect(mc.sock[0]);
-    g_usleep(50000);
+    connect_peers(&mc, console_only);
     driver_init(d, F_MULTIPORT | F_EMERG_WRITE);
-    qmem_write(mc.qt, devcfg_addr(d, 8), '!', 4);
-    sock_read_exact(mc.client[0], &c, 1);
+    qvirtio_config_write(d->v, 8, '!', 4); /* §5.3.4 emerg_wr */
+    netpair_read_exact(mc.client[0], &c, 1);
     g_assert_cmpint(c, ==, '!');
     machine_stop(&mc);
 }
@@ -1172,55 +885,38 @@ static void test_emergency_write(void)
 static void test_save_restore(void)
 {
     const bool connected[2] = {true, true};
-    g_autofree char *file = NULL;
     struct machine mc;
     struct vdev *d;
-    uint32_t id, len;
     uint16_t head;
-    char buf[16] = {0};
 
     if (!qtest_dm_is_xendm()) {
         g_test_skip("qemu-xen's saved state is tested elsewhere");
         return;
     }
-    file = qtest_tmp_path("virtio-serial-state");
     machine_start(&mc, NULL);
     d = mc.d;
     msix_enable(d);
-    mc.client[0] = sock_connect(mc.sock[0]);
-    mc.client[1] = sock_connect(mc.sock[1]);
-    g_usleep(50000);
-    handshake(&mc, connected);
+    open_ports(&mc, connected);
     guest_open(&mc, 0);
     guest_open(&mc, 1);
     head = post_in(d, Q_P0_RX, 0x1000);
     kick(d, Q_P0_RX);
     g_usleep(20000);
-    CMD(mc.qt, "dm_save %s", file);
-    CMD(mc.qt, "dm_restore %s", file);
+    qvirtio_save_restore(mc.qt, "virtio-serial-state");
     for (unsigned i = 0; i < 2; i++) {
         close(mc.client[i]);
         mc.client[i] = -1;
     }
-    g_assert_cmphex(cc_read(d, CC_STATUS, 1), ==, ST_RUNNING);
+    g_assert_cmphex(qvirtio_status(d->v), ==, ST_RUNNING);
     expect_ctrl(d, 1, PORT_OPEN, 0);
     mc.client[1] = sock_connect(mc.sock[1]);
     expect_ctrl(d, 1, PORT_OPEN, 1);
     expect_no_ctrl(d);
     mc.client[0] = sock_connect(mc.sock[0]);
     g_strfreev(qirq_events(mc.qt));
-    sock_write(mc.client[0], "restored", 8);
-    next_used(d, Q_P0_RX, &id, &len);
-    g_assert_cmpuint(id, ==, head);
-    g_assert_cmpuint(len, ==, 8);
-    qtest_memread(mc.qt, slot_gpa(Q_P0_RX, head), buf, len);
-    g_assert_cmpstr(buf, ==, "restored");
-    post_out(d, Q_P1_TX, "back\n", 5);
-    kick(d, Q_P1_TX);
-    next_used(d, Q_P1_TX, &id, &len);
-    memset(buf, 0, sizeof(buf));
-    sock_read_exact(mc.client[1], buf, 5);
-    g_assert_cmpstr(buf, ==, "back\n");
+    netpair_write_all(mc.client[0], "restored", 8);
+    g_assert_cmpuint(expect_input(&mc, "restored"), ==, head);
+    expect_output(&mc, 1, "back\n");
     machine_stop(&mc);
 }
 

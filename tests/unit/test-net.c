@@ -6,17 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
-#include <linux/if_packet.h>
-#include <net/ethernet.h>
-#include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/ioctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../common/net-pair.h"
 #include "xendm/keyval.h"
 #include "xendm/net.h"
 
@@ -124,30 +120,6 @@ static struct net_backend *stream_pair(int *peer)
     return backend_new_ok(spec);
 }
 
-static void write_all(int fd, const void *buf, size_t len)
-{
-    g_assert_cmpint(write(fd, buf, len), ==, (ssize_t)len);
-}
-
-static void write_framed(int fd, const uint8_t *frame, uint32_t len)
-{
-    uint32_t be = GUINT32_TO_BE(len);
-
-    write_all(fd, &be, 4);
-    write_all(fd, frame, len);
-}
-
-static void read_exact(int fd, void *buf, size_t len)
-{
-    size_t got = 0;
-
-    while (got < len) {
-        ssize_t n = read(fd, (uint8_t *)buf + got, len - got);
-        g_assert_cmpint(n, >, 0);
-        got += (size_t)n;
-    }
-}
-
 static void fill_pattern(uint8_t *buf, size_t len, uint8_t seed)
 {
     for (size_t i = 0; i < len; i++) {
@@ -171,10 +143,11 @@ static void test_stream_send(void)
 {
     int peer;
     struct net_backend *nb = stream_pair(&peer);
-    uint8_t frame[1514], got[1514];
+    uint8_t frame[1514];
     uint8_t half1[100];
     struct iovec iov[2] = {{half1, sizeof(half1)}, {frame + 100, sizeof(frame) - 100}};
-    uint32_t be;
+    uint8_t *got;
+    size_t got_len;
 
     fill_pattern(frame, sizeof(frame), 3);
     memcpy(half1, frame, sizeof(half1));
@@ -182,10 +155,9 @@ static void test_stream_send(void)
     g_assert_false(net_backend_has_vnet_hdr(nb));
     /* A gathered frame goes out as one length-prefixed record, byte-exact. */
     g_assert_true(net_backend_send(nb, iov, 2));
-    read_exact(peer, &be, 4);
-    g_assert_cmpuint(GUINT32_FROM_BE(be), ==, sizeof(frame));
-    read_exact(peer, got, sizeof(got));
-    g_assert_cmpmem(got, sizeof(got), frame, sizeof(frame));
+    got = netpair_read_frame(peer, &got_len);
+    g_assert_cmpmem(got, got_len, frame, sizeof(frame));
+    g_free(got);
     g_assert_cmpuint(net_backend_stats(nb)->tx_frames, ==, 1);
     /* Empty and oversized frames are dropped, not sent. */
     iov[0].iov_len = 0;
@@ -207,18 +179,18 @@ static void test_stream_receive_framing(void)
     g_assert_true(net_backend_attach(nb, &nic_ops, &nic, NULL));
     fill_pattern(a, sizeof(a), 1);
     fill_pattern(b, sizeof(b), 9);
-    write_framed(peer, a, sizeof(a));
+    netpair_write_frame(peer, a, sizeof(a));
     g_assert_true(wait_frames(&nic, 1));
     assert_frame(&nic, 0, a, sizeof(a));
     /* The length a byte at a time, the body in two pieces: still one frame. */
     for (unsigned i = 0; i < 4; i++) {
-        write_all(peer, (uint8_t *)&be + i, 1);
+        netpair_write_all(peer, (uint8_t *)&be + i, 1);
         spin(5);
     }
-    write_all(peer, b, 700);
+    netpair_write_all(peer, b, 700);
     spin(5);
     g_assert_cmpuint(nic.frames->len, ==, 1);
-    write_all(peer, b + 700, sizeof(b) - 700);
+    netpair_write_all(peer, b + 700, sizeof(b) - 700);
     g_assert_true(wait_frames(&nic, 2));
     assert_frame(&nic, 1, b, sizeof(b));
     g_assert_cmpuint(net_backend_stats(nb)->rx_frames, ==, 2);
@@ -241,8 +213,8 @@ static void test_stream_bad_length(void)
 
         nic_init(&nic);
         g_assert_true(net_backend_attach(nb, &nic_ops, &nic, NULL));
-        write_all(peer, &be, 4);
-        write_all(peer, "xxxxxxxx", 8);
+        netpair_write_all(peer, &be, 4);
+        netpair_write_all(peer, "xxxxxxxx", 8);
         spin(50);
         g_assert_cmpuint(nic.frames->len, ==, 0);
         g_assert_cmpuint(net_backend_stats(nb)->rx_errors, ==, 1);
@@ -269,7 +241,7 @@ static void test_flow_control_refuse(void)
     nic.refuse = true;
     for (unsigned i = 0; i < 3; i++) {
         fill_pattern(f[i], sizeof(f[i]), (uint8_t)(i * 40));
-        write_framed(peer, f[i], sizeof(f[i]));
+        netpair_write_frame(peer, f[i], sizeof(f[i]));
     }
     spin(100);
     /* One attempt, then silence: no busy loop over the kept frame, no frame lost. */
@@ -303,7 +275,7 @@ static void test_flow_control_closed(void)
     nic.closed = true;
     g_assert_true(net_backend_attach(nb, &nic_ops, &nic, NULL));
     fill_pattern(f, sizeof(f), 5);
-    write_framed(peer, f, sizeof(f));
+    netpair_write_frame(peer, f, sizeof(f));
     spin(50);
     g_assert_cmpuint(nic.frames->len, ==, 0);
     nic.closed = false;
@@ -312,7 +284,7 @@ static void test_flow_control_closed(void)
     assert_frame(&nic, 0, f, sizeof(f));
     /* Detached: frames stay in the socket, nothing is delivered, nothing crashes. */
     net_backend_detach(nb);
-    write_framed(peer, f, sizeof(f));
+    netpair_write_frame(peer, f, sizeof(f));
     spin(30);
     g_assert_cmpuint(nic.frames->len, ==, 1);
     net_backend_free(nb);
@@ -476,55 +448,8 @@ static void test_tap(void)
     net_backend_free(nb);
 }
 
-/* Brings the interface up and returns a packet socket bound to it, or -1. */
-static int tap_wire(const char *ifname)
-{
-    struct ifreq ifr;
-    struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
-    int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int pkt;
-
-    memset(&ifr, 0, sizeof(ifr));
-    g_strlcpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name));
-    if (ctl < 0 || ioctl(ctl, SIOCGIFFLAGS, &ifr) < 0) {
-        return -1;
-    }
-    ifr.ifr_flags |= IFF_UP;
-    g_assert_cmpint(ioctl(ctl, SIOCSIFFLAGS, &ifr), ==, 0);
-    close(ctl);
-    pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-    g_assert_cmpint(pkt, >=, 0);
-    ll.sll_ifindex = (int)if_nametoindex(ifname);
-    g_assert_cmpint(bind(pkt, (struct sockaddr *)&ll, sizeof(ll)), ==, 0);
-    return pkt;
-}
-
-/* An Ethernet frame of the local experimental EtherType 0x88b5, which nothing else sends. */
-static void test_frame(uint8_t *frame, size_t len, uint8_t seed)
-{
-    fill_pattern(frame, len, seed);
-    memcpy(frame, "\xff\xff\xff\xff\xff\xff\x02\x00\x00\x00\x00\x01", 12);
-    frame[12] = 0x88;
-    frame[13] = 0xb5;
-}
-
-/* The first frame with `want`'s EtherType the packet socket sees (others: IPv6 chatter). */
-static ssize_t wire_read(int pkt, uint8_t *buf, size_t len)
-{
-    for (unsigned i = 0; i < 50; i++) {
-        struct pollfd p = {.fd = pkt, .events = POLLIN};
-        ssize_t n;
-
-        if (poll(&p, 1, 2000) != 1) {
-            return -1;
-        }
-        n = read(pkt, buf, len);
-        if (n >= 14 && buf[12] == 0x88 && buf[13] == 0xb5) {
-            return n;
-        }
-    }
-    return -1;
-}
+/* Broadcast: what any interface takes in. */
+static const uint8_t broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 /* Frames through a real tap with its vnet header, both ways, seen on the interface. */
 static void test_tap_wire(void)
@@ -547,18 +472,18 @@ static void test_tap_wire(void)
         g_error_free(err);
         return;
     }
-    pkt = tap_wire("xdmtest1-emu");
+    pkt = netpair_tap_wire("xdmtest1-emu");
     g_assert_cmpint(pkt, >=, 0);
     nic_init(&nic);
     g_assert_true(net_backend_attach(nb, &nic_ops, &nic, NULL));
     /* Guest to wire: the vnet header is the kernel's, the frame appears on the interface. */
-    test_frame(frame, sizeof(frame), 0x21);
+    netpair_wire_frame(frame, sizeof(frame), broadcast, 0x21);
     g_assert_true(net_backend_send(nb, iov, 2));
-    n = wire_read(pkt, got, sizeof(got));
+    n = netpair_wire_read(pkt, got, sizeof(got), 5000);
     g_assert_cmpint(n, ==, (ssize_t)sizeof(frame));
     g_assert_cmpmem(got, (size_t)n, frame, sizeof(frame));
     /* Wire to guest: the NIC gets a 12-byte header (no offload asked) and the frame. */
-    test_frame(frame, sizeof(frame), 0x43);
+    netpair_wire_frame(frame, sizeof(frame), broadcast, 0x43);
     g_assert_cmpint(write(pkt, frame, sizeof(frame)), ==, (ssize_t)sizeof(frame));
     for (gint64 end = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
          !seen && g_get_monotonic_time() < end;) {

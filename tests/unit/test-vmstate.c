@@ -480,6 +480,17 @@ static void test_machine_missing_section(void)
     g_bytes_unref(state);
 }
 
+/* The machine's own first section as system/machine.c writes it: the unplugged kinds. */
+static const struct vmstate_field unplug_fields[] = {
+    VMSTATE_U32(struct machine_unplug_state, kinds),
+    VMSTATE_END,
+};
+static const struct vmstate_desc unplug_desc = {
+    .name = "machine-unplug",
+    .version = 1,
+    .fields = unplug_fields,
+};
+
 /* port92's section from a newer xendm (version 2): the whole load is refused. */
 static void test_machine_version_skew(void)
 {
@@ -493,6 +504,7 @@ static void test_machine_version_skew(void)
 
     rig_init(&a, false);
     newer.version = 2;
+    vmstate_write_section(w, &unplug_desc, 0, &a.m->unplugged);
     vmstate_write_section(w, device_type_find("i8042")->vmstate, 0, a.i8042);
     vmstate_write_section(w, &newer, 0, a.port92);
     for (unsigned i = 0; i < 2; i++)
