@@ -300,6 +300,11 @@ struct rtl8139 {
 
     /* Not guest-visible. */
     bool rx_held;               /* a frame waits in the backend for room */
+    /* RDU was raised for the frame waiting now: a retry that still finds no descriptor must
+     * not raise it again. 8139cp's poll loop goes round while RxEmpty reads back set after
+     * its write-1-to-clear, and every such write retries the frame: re-raising it there made
+     * a guest under inbound load spin in that loop for ever (found on real Xen). */
+    bool rx_rdu_raised;
     bool irq_level;
     struct timer *rx_poll_timer;
     struct timer *tctr_timer;
@@ -585,6 +590,7 @@ static void rtl_soft_reset(struct rtl8139 *s)
     s->cpcmd = 0;
     s->cp_tx_idx = s->cp_txhp_idx = s->cp_rx_idx = 0;
     s->rx_held = false;
+    s->rx_rdu_raised = false;
     timer_cancel(s->rx_poll_timer);
     rtl_update_irq(s);
 }
@@ -1208,7 +1214,10 @@ static enum rx_result cp_rx_receive(struct rtl8139 *s, const uint8_t *frame, siz
     }
     opts1 = get_le32(d);
     if (!(opts1 & CP_OWN)) {
-        rtl_raise(s, INT_RDU);
+        if (!s->rx_rdu_raised) {
+            rtl_raise(s, INT_RDU);
+            s->rx_rdu_raised = true;
+        }
         cp_rx_poll_arm(s);
         return RX_HOLD;
     }
@@ -1279,6 +1288,9 @@ static bool rtl_receive(void *opaque, const uint8_t *frame, size_t len)
     r = (s->cpcmd & CPCMD_RX_ON) ? cp_rx_receive(s, frame, len)
                                  : rx_ring_receive(s, frame, len, status);
     s->rx_held = r == RX_HOLD;
+    if (r == RX_DONE) {
+        s->rx_rdu_raised = false; /* the next frame that finds no room says so again */
+    }
     return r == RX_DONE;
 }
 
@@ -1855,6 +1867,7 @@ static void rtl8139_post_load(void *dev)
         return;
     }
     s->rx_held = false;
+    s->rx_rdu_raised = false;
     s->cp_tx_idx %= CP_RING_MAX;
     s->cp_txhp_idx %= CP_RING_MAX;
     s->cp_rx_idx %= CP_RING_MAX;
