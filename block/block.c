@@ -23,6 +23,14 @@
  * request on those blocks: bounced writes take the backend's rmw_lock exclusively, every other
  * request on an O_DIRECT backend takes it shared.
  *
+ * aio=io_uring (block-io-uring.c) gives a backend a ring of its own, which runs its reads,
+ * writes and flushes; discard and write-zeroes, and bounced requests, still go to the workers.
+ * The ring posts its completions to the same eventfd, so completion_ready() and block_drain()
+ * serve both kinds alike. On an O_DIRECT backend with a ring, rmw_lock cannot cover requests in
+ * the ring (no thread of ours holds anything while the kernel runs them), so the event-loop
+ * thread keeps the same rule as a gate: a read-modify-write waits until nothing else runs and
+ * runs alone; others wait behind it, in submission order.
+ *
  * The block layer issues no ioctl: the size of a block device comes from lseek(SEEK_END) and
  * the alignment from a probing read, because a medium may be opened (QMP
  * blockdev-change-medium) after the -sandbox seccomp filter is in force, and that filter kills
@@ -39,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "block/block-internal.h"
 #include "xendm/block.h"
 #include "xendm/common.h"
 #include "xendm/log.h"
@@ -55,21 +64,11 @@
 /* A request waited when it took this much longer than it ran; "many" of the last 32 did. */
 #define BLOCK_WAITED_US 50
 #define BLOCK_WAITED_MANY 4
-/* A request's vector up to this many elements lives in the request itself. */
-#define BLOCK_INLINE_IOVS 4
 /* The largest piece a bounced request moves at a time, and the zero buffer's size. */
 #define BLOCK_BOUNCE_CHUNK (1024 * 1024)
 #define BLOCK_ZERO_CHUNK (64 * 1024)
 /* The strictest alignment O_DIRECT may ask for here (4Kn disks); also the probe's buffer. */
 #define BLOCK_MAX_ALIGN 4096
-
-enum block_op {
-    BLOCK_OP_READ,
-    BLOCK_OP_WRITE,
-    BLOCK_OP_FLUSH,
-    BLOCK_OP_DISCARD,
-    BLOCK_OP_WRITE_ZEROES,
-};
 
 static const char *const block_op_names[] = {
     [BLOCK_OP_READ] = "read",
@@ -77,49 +76,6 @@ static const char *const block_op_names[] = {
     [BLOCK_OP_FLUSH] = "flush",
     [BLOCK_OP_DISCARD] = "discard",
     [BLOCK_OP_WRITE_ZEROES] = "write_zeroes",
-};
-
-struct block_request {
-    struct block_backend *bb;
-    enum block_op op;
-    uint64_t offset;
-    uint64_t len;
-    struct iovec *iov; /* our copy (iov_inline or allocated); the worker advances it */
-    struct iovec *iov_alloc; /* NULL when the copy is iov_inline */
-    int iovcnt;
-    struct iovec iov_inline[BLOCK_INLINE_IOVS];
-    int ret;
-    block_complete_fn cb;
-    void *opaque;
-};
-
-struct block_backend {
-    char *filename;
-    int fd;
-    bool read_only;
-    enum block_cache_mode cache;
-    bool is_regular;      /* a file (reads past its end give zeroes), not a block device */
-    bool direct;          /* O_DIRECT: transfers must be aligned to `align` */
-    bool sync_each_write; /* writethrough on a passed fd without O_DSYNC: fdatasync each write */
-    size_t align;         /* 1 without O_DIRECT */
-    uint64_t size;
-
-    GRWLock rmw_lock;     /* O_DIRECT only: see the top of the file */
-
-    /* Finished requests, filled by the workers, emptied on the event-loop thread. */
-    GMutex done_lock;
-    GCond done_cond;        /* broadcast only while drain_waiters > 0 */
-    GQueue done;
-    bool done_signalled;    /* eventfd written since the event loop last took `done` */
-    unsigned drain_waiters; /* block_drain() calls waiting on done_cond */
-    int event_fd;
-    GSource *source;
-
-    /* Event-loop thread only. */
-    GQueue ready;           /* taken from `done`, callbacks not yet run */
-    unsigned in_flight;
-    unsigned refs;
-    struct block_stats stats;
 };
 
 /* ---- the worker pool ---- */
@@ -140,6 +96,10 @@ static struct {
 static int request_run(struct block_request *req);
 static void request_finish(struct block_request *req);
 static bool block_pool_grow(void);
+static void gate_leave(struct block_backend *bb, struct block_request *req);
+
+/* The fallback from io_uring to threads has been reported (once a process). */
+static bool uring_warned;
 
 static int64_t thread_cpu_ns(void)
 {
@@ -279,7 +239,7 @@ static bool block_pool_submit(struct block_request *req)
 /* ---- iovec helpers ---- */
 
 /* Drops the first `n` bytes of the vector (our private copy). */
-static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
+void block_iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 {
     while (n > 0 && *iovcnt > 0) {
         size_t step = XENDM_MIN(n, (*iov)->iov_len);
@@ -298,7 +258,7 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
     }
 }
 
-static void iov_zero(struct iovec *iov, int iovcnt)
+void block_iov_zero(struct iovec *iov, int iovcnt)
 {
     for (int i = 0; i < iovcnt; i++) {
         memset(iov[i].iov_base, 0, iov[i].iov_len);
@@ -339,7 +299,7 @@ static void iov_copy(const struct iovec *iov, int iovcnt, size_t skip, void *buf
  */
 static int read_vector(int fd, bool direct, struct iovec *iov, int iovcnt, uint64_t offset)
 {
-    iov_advance(&iov, &iovcnt, 0);
+    block_iov_advance(&iov, &iovcnt, 0);
     while (iovcnt > 0) {
         ssize_t n = preadv(fd, iov, XENDM_MIN(iovcnt, IOV_MAX), (off_t)offset);
         if (n < 0) {
@@ -352,10 +312,10 @@ static int read_vector(int fd, bool direct, struct iovec *iov, int iovcnt, uint6
         for (int i = 0; i < XENDM_MIN(iovcnt, IOV_MAX); i++) {
             want += iov[i].iov_len;
         }
-        iov_advance(&iov, &iovcnt, (size_t)n);
+        block_iov_advance(&iov, &iovcnt, (size_t)n);
         offset += (uint64_t)n;
         if (n == 0 || (direct && (size_t)n < want)) {
-            iov_zero(iov, iovcnt);
+            block_iov_zero(iov, iovcnt);
             break;
         }
     }
@@ -365,7 +325,7 @@ static int read_vector(int fd, bool direct, struct iovec *iov, int iovcnt, uint6
 /* Writes the whole vector at `offset`, resuming after short writes and EINTR. */
 static int write_vector(int fd, struct iovec *iov, int iovcnt, uint64_t offset)
 {
-    iov_advance(&iov, &iovcnt, 0);
+    block_iov_advance(&iov, &iovcnt, 0);
     while (iovcnt > 0) {
         ssize_t n = pwritev(fd, iov, XENDM_MIN(iovcnt, IOV_MAX), (off_t)offset);
         if (n < 0) {
@@ -377,7 +337,7 @@ static int write_vector(int fd, struct iovec *iov, int iovcnt, uint64_t offset)
         if (n == 0) {
             return -ENOSPC; /* no progress: never loop forever */
         }
-        iov_advance(&iov, &iovcnt, (size_t)n);
+        block_iov_advance(&iov, &iovcnt, (size_t)n);
         offset += (uint64_t)n;
     }
     return 0;
@@ -692,6 +652,9 @@ static void run_ready(struct block_backend *bb)
     struct block_request *req;
 
     while ((req = g_queue_pop_head(&bb->ready)) != NULL) {
+        if (req->gated) {
+            gate_leave(bb, req);
+        }
         account(bb, req);
         bb->in_flight--;
         TRACE(block_complete, "file=%s op=%s offset=%" PRIu64 " len=%" PRIu64 " ret=%d",
@@ -710,6 +673,9 @@ static gboolean completion_ready(gint fd, GIOCondition condition, gpointer opaqu
     while (read(fd, &count, sizeof(count)) < 0 && errno == EINTR) {
     }
     bb->refs++;
+    if (bb->uring != NULL) {
+        block_uring_reap(bb->uring, &bb->ready);
+    }
     g_mutex_lock(&bb->done_lock);
     bb->done_signalled = false;
     take_done(bb);
@@ -719,6 +685,30 @@ static gboolean completion_ready(gint fd, GIOCondition condition, gpointer opaqu
     return G_SOURCE_CONTINUE;
 }
 
+/*
+ * Blocks until a request has finished: in the ring while it has some (a worker's request
+ * finishing meanwhile is found on the next pass), else on the worker threads' `done`.
+ */
+static void wait_for_finished(struct block_backend *bb)
+{
+    g_mutex_lock(&bb->done_lock);
+    bool none_done = g_queue_is_empty(&bb->done);
+    g_mutex_unlock(&bb->done_lock);
+    if (none_done && bb->uring != NULL && block_uring_busy(bb->uring) > 0) {
+        block_uring_wait(bb->uring);
+        block_uring_reap(bb->uring, &bb->ready);
+        return;
+    }
+    g_mutex_lock(&bb->done_lock);
+    bb->drain_waiters++;
+    while (g_queue_is_empty(&bb->done)) {
+        g_cond_wait(&bb->done_cond, &bb->done_lock);
+    }
+    bb->drain_waiters--;
+    take_done(bb);
+    g_mutex_unlock(&bb->done_lock);
+}
+
 void block_drain(struct block_backend *bb)
 {
     if (bb == NULL) {
@@ -726,15 +716,12 @@ void block_drain(struct block_backend *bb)
     }
     bb->refs++;
     while (bb->in_flight > 0) {
+        if (g_queue_is_empty(&bb->ready) && bb->uring != NULL) {
+            block_uring_submit(bb->uring);
+            block_uring_reap(bb->uring, &bb->ready);
+        }
         if (g_queue_is_empty(&bb->ready)) {
-            g_mutex_lock(&bb->done_lock);
-            bb->drain_waiters++;
-            while (g_queue_is_empty(&bb->done)) {
-                g_cond_wait(&bb->done_cond, &bb->done_lock);
-            }
-            bb->drain_waiters--;
-            take_done(bb);
-            g_mutex_unlock(&bb->done_lock);
+            wait_for_finished(bb);
         }
         run_ready(bb);
     }
@@ -762,6 +749,92 @@ static struct block_request *request_new(struct block_backend *bb, enum block_op
     return req;
 }
 
+/* Whether the ring runs req: reads, writes (aligned ones on O_DIRECT) and flushes. */
+static bool runs_in_ring(const struct block_request *req)
+{
+    const struct block_backend *bb = req->bb;
+
+    switch (req->op) {
+    case BLOCK_OP_READ:
+    case BLOCK_OP_WRITE:
+        return req->len > 0 && (!bb->direct || vector_is_aligned(bb, req->offset, req->iov,
+                                                                 req->iovcnt));
+    case BLOCK_OP_FLUSH:
+        return true;
+    default: /* discard, write-zeroes: fallocate on the worker threads */
+        return false;
+    }
+}
+
+/* A checked request starts: in the ring, or on a worker thread. */
+static void request_run_async(struct block_request *req)
+{
+    struct block_backend *bb = req->bb;
+
+    if (req->op == BLOCK_OP_FLUSH && bb->cache == BLOCK_CACHE_UNSAFE) {
+        req->ret = 0; /* nothing to do, but never inside the submitting call */
+        request_finish(req);
+    } else if (bb->uring != NULL && runs_in_ring(req)) {
+        block_uring_start(bb->uring, req);
+    } else if (!block_pool_submit(req)) {
+        req->ret = -EAGAIN;
+        request_finish(req);
+    }
+}
+
+/*
+ * The O_DIRECT gate of an io_uring backend: rmw_lock's rule (see the top of the file) kept on
+ * the event-loop thread, since requests in the ring hold no lock. A read-modify-write (a
+ * bounced write; a discard or write-zeroes, which may fall back to one) runs alone; anything
+ * else runs with anything but one; requests wait in submission order.
+ */
+static bool gate_admits(const struct block_backend *bb, const struct block_request *req)
+{
+    if (bb->gate_exclusive) {
+        return false;
+    }
+    return !req->exclusive || bb->gate_shared == 0;
+}
+
+static void gate_enter(struct block_backend *bb, struct block_request *req)
+{
+    req->gated = true;
+    if (req->exclusive) {
+        bb->gate_exclusive = true;
+    } else {
+        bb->gate_shared++;
+    }
+    request_run_async(req);
+}
+
+static void gate_enter_or_wait(struct block_backend *bb, struct block_request *req)
+{
+    req->exclusive = req->op == BLOCK_OP_DISCARD || req->op == BLOCK_OP_WRITE_ZEROES ||
+                     (req->op == BLOCK_OP_WRITE && !runs_in_ring(req));
+    if (g_queue_is_empty(&bb->gate_waiting) && gate_admits(bb, req)) {
+        gate_enter(bb, req);
+    } else {
+        g_queue_push_tail(&bb->gate_waiting, req);
+    }
+}
+
+/* req finished (its callback runs next): the requests it held back may start. */
+static void gate_leave(struct block_backend *bb, struct block_request *req)
+{
+    struct block_request *next;
+
+    req->gated = false;
+    if (req->exclusive) {
+        bb->gate_exclusive = false;
+    } else {
+        bb->gate_shared--;
+    }
+    while ((next = g_queue_peek_head(&bb->gate_waiting)) != NULL && gate_admits(bb, next)) {
+        g_queue_pop_head(&bb->gate_waiting);
+        gate_enter(bb, next);
+    }
+}
+
 /* check: 0 to run the request, or the -errno it completes with without touching the image. */
 static void request_submit(struct block_request *req, int check)
 {
@@ -770,9 +843,13 @@ static void request_submit(struct block_request *req, int check)
     bb->in_flight++;
     TRACE(block_request, "file=%s op=%s offset=%" PRIu64 " len=%" PRIu64 " check=%d",
           bb->filename, block_op_names[req->op], req->offset, req->len, check);
-    if (check != 0 || !block_pool_submit(req)) {
-        req->ret = check != 0 ? check : -EAGAIN;
+    if (check != 0) {
+        req->ret = check;
         request_finish(req);
+    } else if (bb->uring != NULL && bb->direct) {
+        gate_enter_or_wait(bb, req);
+    } else {
+        request_run_async(req);
     }
 }
 
@@ -882,6 +959,36 @@ bool block_cache_mode_parse(const char *text, enum block_cache_mode *mode)
         }
     }
     return false;
+}
+
+bool block_aio_mode_parse(const char *text, enum block_aio_mode *mode)
+{
+    static const char *const names[] = {
+        [BLOCK_AIO_THREADS] = "threads",
+        [BLOCK_AIO_IO_URING] = "io_uring",
+        [BLOCK_AIO_NATIVE] = "native",
+    };
+    for (size_t i = 0; text != NULL && i < ARRAY_SIZE(names); i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *mode = (enum block_aio_mode)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+enum block_aio_mode block_aio_engine(const struct block_backend *bb)
+{
+    return bb->uring != NULL ? BLOCK_AIO_IO_URING : BLOCK_AIO_THREADS;
+}
+
+bool block_io_uring_fail_setup(int err)
+{
+    bool warned = uring_warned;
+
+    block_uring_injected_setup_error = err;
+    uring_warned = false;
+    return warned;
 }
 
 static bool cache_is_direct(enum block_cache_mode cache)
@@ -1035,8 +1142,70 @@ static bool attach_completion_source(struct block_backend *bb, const char *name,
     return true;
 }
 
+/*
+ * GSource prepare() of an io_uring backend: runs once per event-loop turn before the loop
+ * polls, and hands the kernel every SQE the turn's callbacks queued in one io_uring_enter.
+ */
+struct submit_source {
+    GSource source;
+    struct block_backend *bb;
+};
+
+static gboolean submit_prepare(GSource *source, gint *timeout)
+{
+    struct submit_source *ss = (struct submit_source *)source;
+
+    /* A submission the kernel refused for now (EAGAIN) is retried in a millisecond. */
+    *timeout = block_uring_submit(ss->bb->uring) ? -1 : 1;
+    return FALSE;
+}
+
+static gboolean submit_dispatch(GSource *source, GSourceFunc callback, gpointer data)
+{
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs submit_source_funcs = {
+    .prepare = submit_prepare,
+    .dispatch = submit_dispatch,
+};
+
+/*
+ * aio=io_uring (or native): a ring for the backend, else the worker threads with one warning
+ * a process (no io_uring in the kernel, kernel.io_uring_disabled, -sandbox in force, a build
+ * without liburing).
+ */
+static void attach_uring(struct block_backend *bb, enum block_aio_mode aio)
+{
+    GError *err = NULL;
+
+    if (aio == BLOCK_AIO_THREADS) {
+        return;
+    }
+    bb->uring = block_uring_new(bb->event_fd, &err);
+    if (bb->uring == NULL) {
+        if (!uring_warned) {
+            log_warn("block '%s': io_uring is not available (%s): aio=%s runs on worker threads",
+                     bb->filename, err->message, aio == BLOCK_AIO_NATIVE ? "native" : "io_uring");
+            uring_warned = true;
+        }
+        g_error_free(err);
+        return;
+    }
+    bb->submit_source = g_source_new(&submit_source_funcs, sizeof(struct submit_source));
+    ((struct submit_source *)bb->submit_source)->bb = bb;
+    g_source_attach(bb->submit_source, NULL);
+}
+
 static void release_resources(struct block_backend *bb)
 {
+    if (bb->submit_source != NULL) {
+        g_source_destroy(bb->submit_source);
+        g_source_unref(bb->submit_source);
+        bb->submit_source = NULL;
+    }
+    block_uring_free(bb->uring);
+    bb->uring = NULL;
     if (bb->source != NULL) {
         g_source_destroy(bb->source);
         g_source_unref(bb->source);
@@ -1071,6 +1240,7 @@ struct block_backend *block_open(const struct block_open_options *options, GErro
     g_cond_init(&bb->done_cond);
     g_queue_init(&bb->done);
     g_queue_init(&bb->ready);
+    g_queue_init(&bb->gate_waiting);
 
     if (options->fd >= 0) {
         bb->fd = options->fd;
@@ -1096,6 +1266,7 @@ struct block_backend *block_open(const struct block_open_options *options, GErro
     if (!attach_completion_source(bb, name, err)) {
         goto fail;
     }
+    attach_uring(bb, options->aio);
     return bb;
 
 fail:

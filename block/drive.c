@@ -34,6 +34,7 @@ struct drive_config {
     bool read_only;
     bool discard_unmap;
     enum block_cache_mode cache;
+    enum block_aio_mode aio;
 };
 
 /* QEMU's rule for ids: a letter, then letters, digits, '-', '.' and '_'. */
@@ -147,9 +148,12 @@ static bool parse_host_options(struct kv_list *kv, struct drive_config *cfg, GEr
                     "writethrough, none, directsync or unsafe)", cache);
         return false;
     }
+    /* native (Linux AIO) is served by io_uring: see enum block_aio_mode. */
     const char *aio = kv_get(kv, "aio");
-    if (aio != NULL && strcmp(aio, "threads") != 0) {
-        g_set_error(err, DRIVE_ERROR, 0, "-drive: 'aio=%s' is not supported (threads)", aio);
+    cfg->aio = BLOCK_AIO_THREADS;
+    if (aio != NULL && !block_aio_mode_parse(aio, &cfg->aio)) {
+        g_set_error(err, DRIVE_ERROR, 0, "-drive: invalid aio option 'aio=%s' (threads, io_uring "
+                    "or native)", aio);
         return false;
     }
     const char *discard = kv_get(kv, "discard");
@@ -253,7 +257,8 @@ struct drive *drive_new(struct kv_list *options, GError **err)
     }
     if (cfg.file != NULL) {
         struct block_open_options open = {
-            .filename = cfg.file, .fd = -1, .read_only = cfg.read_only, .cache = cfg.cache};
+            .filename = cfg.file, .fd = -1, .read_only = cfg.read_only, .cache = cfg.cache,
+            .aio = cfg.aio};
         backend = block_open(&open, err);
         if (backend == NULL) {
             return NULL;
@@ -266,6 +271,7 @@ struct drive *drive_new(struct kv_list *options, GError **err)
     drive->media = cfg.media;
     drive->read_only = cfg.read_only;
     drive->cache = cfg.cache;
+    drive->aio = cfg.aio;
     drive->discard_unmap = cfg.discard_unmap;
     drive->backend = backend;
     return drive;
@@ -362,6 +368,7 @@ bool drive_change_medium(struct drive *drive, const struct block_open_options *o
     if (drive->read_only) {
         open.read_only = true;
     }
+    open.aio = drive->aio; /* QMP names no aio=: the drive's own */
     /* As QEMU does, the new medium is opened first: a bad file leaves the old one in. */
     struct block_backend *backend = block_open(&open, err);
     if (backend == NULL) {

@@ -13,6 +13,7 @@ python3
 libxen-dev
 libglib2.0-dev
 libseccomp-dev
+liburing-dev
 libpixman-1-dev
 libsdl2-dev
 seabios

@@ -96,6 +96,8 @@ static const int allowed_always[] = {
     SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(fcntl), SCMP_SYS(dup),
     SCMP_SYS(dup2), SCMP_SYS(dup3), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
     SCMP_SYS(ftruncate), SCMP_SYS(fallocate),
+    /* a block backend's io_uring (aio=io_uring), made before the filter and restricted */
+    SCMP_SYS(io_uring_enter),
     /* sockets it holds (QMP with SCM_RIGHTS, chardevs, xensim's wire) */
     SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
     SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(shutdown), SCMP_SYS(getsockopt),
@@ -121,6 +123,14 @@ static const int allowed_always[] = {
     SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
     /* exit paths */
     SCMP_SYS(exit), SCMP_SYS(exit_group),
+};
+
+/*
+ * A new io_uring: its operations bypass this filter, so none is made under it (and the rings
+ * made before it cannot be re-registered). ENOSYS: the block layer falls back to threads.
+ */
+static const int refused_enosys[] = {
+    SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_register),
 };
 
 /* Naming files and making sockets: refused with EACCES (see the top of the file). */
@@ -311,6 +321,8 @@ static bool build_filter(scmp_filter_ctx ctx, const struct sandbox_policy *p, GE
     }
     return add_list(ctx, SCMP_ACT_ALLOW, allowed_always, G_N_ELEMENTS(allowed_always), err) &&
            add_list(ctx, SCMP_ACT_ERRNO(EACCES), refused_eacces, G_N_ELEMENTS(refused_eacces),
+                    err) &&
+           add_list(ctx, SCMP_ACT_ERRNO(ENOSYS), refused_enosys, G_N_ELEMENTS(refused_enosys),
                     err) &&
            add_memory_rules(ctx, err) && add_ioctl_rules(ctx, err) && add_signal_rules(ctx, err) &&
            add_prctl_rules(ctx, err) && add_policy_rules(ctx, p, err);

@@ -2,11 +2,11 @@
  * Block backends and drives: what a disk or CD-ROM device reads and writes.
  *
  * A block backend is one open image (a raw file or a block device). Requests run on worker
- * threads the block layer owns, so a slow disk never stalls the event loop; each request's
- * completion callback runs back on the event-loop thread. The buffers are host pointers the
- * device supplies: for DMA, guest memory locked through the mapcache on the event-loop thread
- * (mapcache_lock) and unlocked in the completion callback, so the mapcache itself is never
- * touched off that thread.
+ * threads the block layer owns (or in an io_uring: see enum block_aio_mode), so a slow disk
+ * never stalls the event loop; each request's completion callback runs back on the event-loop
+ * thread. The buffers are host pointers the device supplies: for DMA, guest memory locked
+ * through the mapcache on the event-loop thread (mapcache_lock) and unlocked in the completion
+ * callback, so the mapcache itself is never touched off that thread.
  *
  * Durability: writes go straight to the file (pwritev), never into a cache of xendm's own, so
  * a crash of xendm loses nothing a guest wrote; block_flush() makes them durable on the host
@@ -37,12 +37,27 @@ enum block_cache_mode {
     BLOCK_CACHE_UNSAFE,       /* host page cache; flush does nothing */
 };
 
+/*
+ * How requests run (-drive aio=). io_uring: reads, writes and flushes go to one io_uring a
+ * backend, submitted once per event-loop turn and completed through the same eventfd source
+ * as the threads'; discard and write-zeroes (fallocate) and O_DIRECT bounces stay on the
+ * worker threads. Where no ring can be made (no liburing, a kernel without io_uring or with
+ * kernel.io_uring_disabled, a medium opened after -sandbox) the backend runs on the threads
+ * and one warning a process says so. native (QEMU's Linux AIO) is served like io_uring.
+ */
+enum block_aio_mode {
+    BLOCK_AIO_THREADS, /* the default */
+    BLOCK_AIO_IO_URING,
+    BLOCK_AIO_NATIVE,
+};
+
 struct block_open_options {
     const char *filename; /* for messages; opened unless fd >= 0 */
     int fd;               /* >= 0: an open descriptor to use (QMP add-fd); the backend owns it
                            (block_open closes it on failure too) */
     bool read_only;
     enum block_cache_mode cache;
+    enum block_aio_mode aio; /* 0: threads */
 };
 
 struct block_stats {
@@ -56,6 +71,9 @@ struct block_backend;
 /* "writeback", "writethrough", "none", "directsync", "unsafe". */
 bool block_cache_mode_parse(const char *text, enum block_cache_mode *mode);
 
+/* "threads", "io_uring", "native". */
+bool block_aio_mode_parse(const char *text, enum block_aio_mode *mode);
+
 struct block_backend *block_open(const struct block_open_options *options, GError **err);
 void block_close(struct block_backend *bb); /* waits for requests in flight; NULL is fine */
 
@@ -63,6 +81,13 @@ uint64_t block_size(const struct block_backend *bb); /* bytes */
 bool block_is_read_only(const struct block_backend *bb);
 const char *block_filename(const struct block_backend *bb);
 void block_get_stats(const struct block_backend *bb, struct block_stats *stats);
+/* What serves the backend: BLOCK_AIO_IO_URING (a ring) or BLOCK_AIO_THREADS. */
+enum block_aio_mode block_aio_engine(const struct block_backend *bb);
+/*
+ * Tests: from now on, making a ring fails with -err (0: as the kernel decides). Returns
+ * whether the fallback warning was given since the last call, and re-arms it.
+ */
+bool block_io_uring_fail_setup(int err);
 
 /* 0 or -errno; runs on the event-loop thread (or inside block_drain). */
 typedef void (*block_complete_fn)(void *opaque, int ret);
@@ -126,6 +151,7 @@ struct drive {
     enum drive_media media;
     bool read_only;    /* readonly=on, or a CD-ROM */
     enum block_cache_mode cache;
+    enum block_aio_mode aio; /* aio=, for this drive's media (a CD-ROM's new ones too) */
     bool discard_unmap; /* discard=unmap: a guest's TRIM deallocates; ignore (default): no-op */
     struct block_backend *backend; /* NULL: no medium */
     /* The device using it (drive_attach); a drive serves one device. */
@@ -135,10 +161,10 @@ struct drive {
 
 /*
  * A drive from -drive's keys (file=, if=ide|none, index=, media=disk|cdrom, format=raw|
- * host_device, cache=, readonly=on|off, id=, aio=threads, discard=ignore|unmap; bus=/unit=
- * as another way to say index= for if=ide). Opens the file now, before any restriction
- * takes the file system away. A disk needs a file; a CD-ROM may have none. Unknown keys and
- * formats other than raw are errors.
+ * host_device, cache=, readonly=on|off, id=, aio=threads|io_uring|native, discard=ignore|
+ * unmap; bus=/unit= as another way to say index= for if=ide). Opens the file now, before any
+ * restriction takes the file system away. A disk needs a file; a CD-ROM may have none. Unknown
+ * keys and formats other than raw are errors.
  */
 struct drive *drive_new(struct kv_list *options, GError **err);
 void drive_free(struct drive *drive); /* closes the backend */

@@ -940,7 +940,12 @@ static void test_bench(void)
     s.poll_us = (unsigned)bench_env("QTEST_VIRTIO_BLK_BENCH_POLL_US", 20);
     s.duration_us = (gint64)bench_env("QTEST_VIRTIO_BLK_BENCH_MS", 1000) * 1000;
     s.event_idx = bench_env("QTEST_VIRTIO_BLK_BENCH_EVENT_IDX", 1) != 0;
-    blk_start_sized(&s.b, "vblk-bench.img", BENCH_IMAGE_SECTORS, "cache=writeback", NULL);
+    /* QTEST_VIRTIO_BLK_BENCH_AIO=io_uring (or threads, native): the drive's aio=. */
+    const char *aio = g_getenv("QTEST_VIRTIO_BLK_BENCH_AIO");
+    char *drive_opts = g_strdup_printf("cache=writeback%s%s", aio != NULL ? ",aio=" : "",
+                                       aio != NULL ? aio : "");
+    blk_start_sized(&s.b, "vblk-bench.img", BENCH_IMAGE_SECTORS, drive_opts, NULL);
+    g_free(drive_opts);
     blk_init(&s.b, s.event_idx ? QVIRTIO_BIT(QVIRTIO_F_EVENT_IDX) : 0);
     d = s.b.d;
     qvirtio_cc_write(d, QVIRTIO_CC_Q_SELECT, 0, 2);
@@ -949,6 +954,8 @@ static void test_bench(void)
     bench_case(&s, "4k-rand-qd1", 1, 4096, false);
     bench_case(&s, "4k-rand-qd32", 32, 4096, false);
     bench_case(&s, "1m-seq-qd8", 8, 1u << 20, true);
+    bench_case(&s, "1m-seq-qd1", 1, 1u << 20, true);
+    bench_case(&s, "1m-seq-qd32", 32, 1u << 20, true);
     blk_stop(&s.b);
 }
 

@@ -1,6 +1,9 @@
 /*
  * Block backends (block/block.c): requests on worker threads, completions on the calling
- * thread, the checks, the statistics, O_DIRECT bouncing.
+ * thread, the checks, the statistics, O_DIRECT bouncing. The cases that move data run twice:
+ * /block/... with aio=threads and /block/io_uring/... with aio=io_uring (block-io-uring.c),
+ * plus io_uring's own: short transfers, a full ring, flush ordering, the O_DIRECT gate and
+ * the fallback to threads.
  */
 #include <fcntl.h>
 #include <glib.h>
@@ -23,6 +26,9 @@ struct completion {
 };
 
 static unsigned completions_seen;
+
+/* The aio= every backend a test opens asks for (set by run_with_aio). */
+static enum block_aio_mode test_aio = BLOCK_AIO_THREADS;
 
 static void on_complete(void *opaque, int ret)
 {
@@ -85,8 +91,11 @@ static struct block_backend *open_image(const char *path, bool read_only,
                                         enum block_cache_mode cache, GError **err)
 {
     struct block_open_options o = {
-        .filename = path, .fd = -1, .read_only = read_only, .cache = cache};
-    return block_open(&o, err);
+        .filename = path, .fd = -1, .read_only = read_only, .cache = cache, .aio = test_aio};
+    struct block_backend *bb = block_open(&o, err);
+    /* An io_uring case must run on a ring, not on the fallback. */
+    g_assert_true(bb == NULL || block_aio_engine(bb) == test_aio);
+    return bb;
 }
 
 /* Submits nothing itself: checks a request just submitted is pending, drains, returns ret. */
@@ -575,10 +584,12 @@ static void test_passed_fd(void)
     char *path = make_image(dir, "fd.img", 4096);
     int fd = open(path, O_RDWR);
     g_assert_cmpint(fd, >=, 0);
-    struct block_open_options o = {.filename = NULL, .fd = fd, .cache = BLOCK_CACHE_WRITETHROUGH};
+    struct block_open_options o = {.filename = NULL, .fd = fd, .cache = BLOCK_CACHE_WRITETHROUGH,
+                                   .aio = test_aio};
     GError *err = NULL;
     struct block_backend *bb = block_open(&o, &err);
     g_assert_no_error(err);
+    g_assert_cmpint(block_aio_engine(bb), ==, test_aio);
     g_assert_cmpuint(block_size(bb), ==, 4096);
     g_assert_nonnull(strstr(block_filename(bb), "fd"));
     g_assert_cmpint(fcntl(fd, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
@@ -781,7 +792,7 @@ static void test_chained_requests(void)
  * allow-list kills the process with SIGSYS. Opening a new file is refused with an error.
  */
 /* In the test's subprocess: every kind of request, the filter installed after the open. */
-static void sandboxed_requests(struct block_backend *bb, const char *path)
+static void sandboxed_requests(struct block_backend *bb, const char *path, int spare_fd)
 {
     GError *err = NULL;
     struct block_open_options o = {.filename = path, .fd = -1, .cache = BLOCK_CACHE_WRITEBACK};
@@ -813,6 +824,20 @@ static void sandboxed_requests(struct block_backend *bb, const char *path)
     g_assert_null(block_open(&o, &err));
     g_assert_nonnull(strstr(err->message, path));
     g_clear_error(&err);
+
+    /*
+     * A passed descriptor still can; a ring cannot be made under the filter (io_uring_setup
+     * gives ENOSYS), so aio=io_uring runs it on the threads.
+     */
+    o = (struct block_open_options){.fd = spare_fd, .cache = BLOCK_CACHE_WRITEBACK,
+                                    .aio = test_aio};
+    struct block_backend *passed = block_open(&o, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(block_aio_engine(passed), ==, BLOCK_AIO_THREADS);
+    memset(buf, 0, sizeof(buf));
+    g_assert_cmpint(sync_read(passed, 777, buf, sizeof(buf)), ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x5a);
+    block_close(passed);
 }
 
 static void test_under_sandbox(void)
@@ -838,11 +863,342 @@ static void test_under_sandbox(void)
     struct block_backend *bb = open_image(path, false, cache, &err);
     g_assert_no_error(err);
     g_test_message("cache=%s", cache == BLOCK_CACHE_NONE ? "none" : "writeback");
+    int spare_fd = open(path, O_RDWR | O_CLOEXEC);
+    g_assert_cmpint(spare_fd, >=, 0);
     /* The filter refuses unlink: the image goes now, its descriptor kept by the backend. */
     g_remove(path);
     remove_tree(dir);
-    sandboxed_requests(bb, path);
+    sandboxed_requests(bb, path, spare_fd);
     block_close(bb);
+    g_free(path);
+}
+
+/* ---- io_uring only ---- */
+
+/*
+ * Reads across the end of a file that shrank, in several pieces: the ring returns a short
+ * read, the rest is resubmitted from the right element and offset, and what lies past the
+ * end reads as zeroes; with O_DIRECT the short read itself ends the request.
+ */
+static void short_read_case(const char *dir, enum block_cache_mode cache)
+{
+    GError *err = NULL;
+    char *path = make_image(dir, "short.img", 16384); /* afresh */
+    struct block_backend *bb = open_image(path, false, cache, &err);
+    if (bb == NULL) {
+        g_test_message("cache=%d: %s", cache, err->message);
+        g_clear_error(&err);
+        g_free(path);
+        return;
+    }
+    g_assert_cmpint(truncate(path, 4096 + 512), ==, 0);
+    guint8 *buf = NULL;
+    g_assert_cmpint(posix_memalign((void **)&buf, 4096, 16384), ==, 0);
+    memset(buf, 0x55, 16384);
+    /* Pieces of 4096, 512, 3584 and 8192: the end of the file falls between two of them. */
+    struct iovec iov[] = {{buf, 4096}, {buf + 4096, 512}, {buf + 4608, 3584}, {buf + 8192, 8192}};
+    struct completion c = {0};
+    block_readv(bb, 0, iov, 4, on_complete, &c);
+    g_assert_cmpint(drain_one(bb, &c), ==, 0);
+    for (size_t i = 0; i < 16384; i++) {
+        if (buf[i] != (i < 4608 ? pattern_byte(i) : 0)) {
+            g_error("cache=%d: byte %zu is 0x%x", cache, i, buf[i]);
+        }
+    }
+    struct block_stats st;
+    block_get_stats(bb, &st);
+    g_assert_cmpuint(st.rd_bytes, ==, 16384);
+    block_close(bb);
+    free(buf);
+    g_free(path);
+}
+
+static void test_short_read(void)
+{
+    char *dir = scratch_dir();
+    short_read_case(dir, BLOCK_CACHE_WRITEBACK);
+    short_read_case(dir, BLOCK_CACHE_NONE);
+    remove_tree(dir);
+}
+
+#define RING_MANY 1000
+
+/*
+ * More requests than the ring has entries, then a flush, all in one go: the ring holds the
+ * excess back instead of failing, each request completes once, and the flush (IO_DRAIN)
+ * completes after every write submitted before it.
+ */
+static void ring_full_case(const char *dir, enum block_cache_mode cache, unsigned many)
+{
+    char *path = make_image(dir, "full.img", many * 512);
+    GError *err = NULL;
+    struct block_backend *bb = open_image(path, false, cache, &err);
+    if (bb == NULL) {
+        g_test_message("cache=%d: %s", cache, err->message);
+        g_clear_error(&err);
+        g_free(path);
+        return;
+    }
+    guint8 *wbuf = NULL, *rbuf = g_malloc0(many * 512);
+    g_assert_cmpint(posix_memalign((void **)&wbuf, 4096, many * 512), ==, 0);
+    struct completion *c = g_new0(struct completion, many);
+    struct completion fl = {0};
+
+    completions_seen = 0;
+    for (unsigned i = 0; i < many; i++) {
+        memset(wbuf + i * 512, (int)(i * 3 + cache), 512);
+        struct iovec iov = {wbuf + i * 512, 512};
+        block_writev(bb, (uint64_t)i * 512, &iov, 1, on_complete, &c[i]);
+    }
+    block_flush(bb, on_complete, &fl);
+    g_assert_cmpuint(block_in_flight(bb), ==, many + 1);
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    while (block_in_flight(bb) > 0 && g_get_monotonic_time() < deadline) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+    g_assert_cmpuint(block_in_flight(bb), ==, 0);
+    g_assert_true(fl.done);
+    g_assert_cmpint(fl.ret, ==, 0);
+    for (unsigned i = 0; i < many; i++) {
+        g_assert_true(c[i].done);
+        g_assert_cmpint(c[i].ret, ==, 0);
+        g_assert_cmpuint(c[i].order, <, fl.order);
+    }
+    g_assert_cmpint(block_pread(bb, rbuf, many * 512, 0), ==, 0);
+    g_assert_cmpmem(rbuf, many * 512, wbuf, many * 512);
+    struct block_stats st;
+    block_get_stats(bb, &st);
+    g_assert_cmpuint(st.wr_operations, ==, many);
+    g_assert_cmpuint(st.flush_operations, ==, 1);
+    block_close(bb);
+    g_free(c);
+    free(wbuf);
+    g_free(rbuf);
+    g_free(path);
+}
+
+/* In the page cache, and with O_DIRECT, where writes complete later than they are issued. */
+static void test_ring_full_and_flush_order(void)
+{
+    char *dir = scratch_dir();
+    ring_full_case(dir, BLOCK_CACHE_WRITEBACK, RING_MANY);
+    ring_full_case(dir, BLOCK_CACHE_NONE, RING_MANY);
+    /* All in the ring at once: only IO_DRAIN holds the flush back. */
+    ring_full_case(dir, BLOCK_CACHE_NONE, 100);
+    remove_tree(dir);
+}
+
+/*
+ * O_DIRECT: an aligned write in the ring and a bounced (read-modify-write) write to the same
+ * block, submitted together, many times: the bounced one waits for the other (the gate), so
+ * the block always ends as "aligned, then bounced", never with the aligned write's bytes
+ * outside the bounced range undone by the read-modify-write.
+ */
+static void test_direct_gate(void)
+{
+    char *dir = scratch_dir();
+    char *path = make_image(dir, "gate.img", 64 * 1024);
+    struct block_backend *bb = open_direct(path, BLOCK_CACHE_NONE);
+    if (bb != NULL) {
+        guint8 *aligned = NULL;
+        g_assert_cmpint(posix_memalign((void **)&aligned, 4096, 4096), ==, 0);
+        guint8 odd[11];
+        memset(odd, 0xbb, sizeof(odd));
+        for (int round = 0; round < 50; round++) {
+            memset(aligned, round, 4096);
+            struct iovec a = {aligned, 4096}, b = {odd, sizeof(odd)};
+            struct completion ca = {0}, cb = {0}, cr = {0};
+            guint8 back[4096];
+            struct iovec r = {back, sizeof(back)};
+            block_writev(bb, 8192, &a, 1, on_complete, &ca);
+            block_writev(bb, 8192 + 100, &b, 1, on_complete, &cb);
+            block_readv(bb, 8192, &r, 1, on_complete, &cr); /* waits behind the bounce */
+            block_drain(bb);
+            g_assert_cmpint(ca.ret, ==, 0);
+            g_assert_cmpint(cb.ret, ==, 0);
+            g_assert_cmpint(cr.ret, ==, 0);
+            for (size_t i = 0; i < sizeof(back); i++) {
+                guint8 want = i >= 100 && i < 111 ? 0xbb : (guint8)round;
+                if (back[i] != want) {
+                    g_error("round %d: byte %zu is 0x%x", round, i, back[i]);
+                }
+            }
+        }
+        free(aligned);
+        block_close(bb);
+    }
+    g_free(path);
+    remove_tree(dir);
+}
+
+/* Counts lines holding `needle` that fn writes to stderr. */
+static unsigned stderr_lines_with(void (*fn)(void *), void *arg, const char *needle)
+{
+    char *tmp = NULL;
+    int fd = g_file_open_tmp("test-block-stderr-XXXXXX", &tmp, NULL);
+    int saved = dup(STDERR_FILENO);
+    g_assert_cmpint(fd, >=, 0);
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fd);
+    char *text = NULL;
+    g_assert_true(g_file_get_contents(tmp, &text, NULL, NULL));
+    unsigned n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p++) {
+        n++;
+    }
+    g_test_message("stderr: %s", text);
+    g_remove(tmp);
+    g_free(tmp);
+    g_free(text);
+    return n;
+}
+
+/* Two backends asking for io_uring while no ring can be made, then one asking for threads. */
+static void open_three_without_rings(void *opaque)
+{
+    const char *path = opaque;
+    const enum block_aio_mode asked[] = {BLOCK_AIO_IO_URING, BLOCK_AIO_NATIVE, BLOCK_AIO_THREADS};
+    for (size_t i = 0; i < G_N_ELEMENTS(asked); i++) {
+        GError *err = NULL;
+        struct block_open_options o = {.filename = path, .fd = -1, .aio = asked[i]};
+        struct block_backend *bb = block_open(&o, &err);
+        g_assert_no_error(err);
+        g_assert_cmpint(block_aio_engine(bb), ==, BLOCK_AIO_THREADS);
+        guint8 buf[100];
+        memset(buf, 0x3c + (int)i, sizeof(buf));
+        g_assert_cmpint(sync_write(bb, 4000, buf, sizeof(buf)), ==, 0);
+        memset(buf, 0, sizeof(buf));
+        g_assert_cmpint(sync_read(bb, 4000, buf, sizeof(buf)), ==, 0);
+        g_assert_cmphex(buf[99], ==, 0x3c + i);
+        block_close(bb);
+    }
+}
+
+/* io_uring_queue_init failing (made to, here, with ENOSYS): threads, one warning. */
+static void test_fallback(void)
+{
+    char *dir = scratch_dir();
+    char *path = make_image(dir, "fallback.img", 8192);
+
+    block_io_uring_fail_setup(ENOSYS);
+    unsigned warnings = stderr_lines_with(open_three_without_rings, path,
+                                           "io_uring is not available");
+    g_assert_true(block_io_uring_fail_setup(0));
+    g_assert_cmpuint(warnings, ==, 1);
+
+    /* Rings again: a backend asking for one gets one, and no warning. */
+    GError *err = NULL;
+    struct block_open_options o = {.filename = path, .fd = -1, .aio = BLOCK_AIO_NATIVE};
+    struct block_backend *bb = block_open(&o, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(block_aio_engine(bb), ==, BLOCK_AIO_IO_URING);
+    block_close(bb);
+    g_assert_false(block_io_uring_fail_setup(0));
+    g_free(path);
+    remove_tree(dir);
+}
+
+/* -drive aio=: the three names, passed on to the backend; anything else refused. */
+static struct drive *drive_with(const char *path, const char *aio, GError **err)
+{
+    char *text = g_strdup_printf("file=%s,if=none,id=d0,aio=%s", path, aio);
+    struct kv_list *kv = kv_parse(text, NULL, err);
+    g_assert_nonnull(kv);
+    struct drive *d = drive_new(kv, err);
+    kv_free(kv);
+    g_free(text);
+    return d;
+}
+
+static void test_drive_aio(void)
+{
+    char *dir = scratch_dir();
+    char *path = make_image(dir, "drive.img", 8192);
+    const struct {
+        const char *text;
+        enum block_aio_mode mode, engine;
+    } cases[] = {
+        {"threads", BLOCK_AIO_THREADS, BLOCK_AIO_THREADS},
+        {"io_uring", BLOCK_AIO_IO_URING, BLOCK_AIO_IO_URING},
+        {"native", BLOCK_AIO_NATIVE, BLOCK_AIO_IO_URING},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GError *err = NULL;
+        struct drive *d = drive_with(path, cases[i].text, &err);
+        g_assert_no_error(err);
+        g_assert_cmpint(d->aio, ==, cases[i].mode);
+        g_assert_cmpint(block_aio_engine(d->backend), ==, cases[i].engine);
+        drive_free(d);
+    }
+    GError *err = NULL;
+    g_assert_null(drive_with(path, "posix", &err));
+    g_assert_nonnull(strstr(err->message, "aio=posix"));
+    g_clear_error(&err);
+    enum block_aio_mode m;
+    g_assert_false(block_aio_mode_parse("IO_URING", &m));
+    g_assert_false(block_aio_mode_parse(NULL, &m));
+    g_free(path);
+    remove_tree(dir);
+}
+
+/* ---- registration ---- */
+
+struct aio_case {
+    enum block_aio_mode aio;
+    GTestFunc fn;
+};
+
+/* Whether this host can make a ring (a kernel with io_uring, not disabled by sysctl). */
+static bool host_has_io_uring(void)
+{
+    char *dir = scratch_dir();
+    char *path = make_image(dir, "probe.img", 512);
+    struct block_open_options o = {.filename = path, .fd = -1, .aio = BLOCK_AIO_IO_URING};
+    struct block_backend *bb = block_open(&o, NULL);
+    bool ring = bb != NULL && block_aio_engine(bb) == BLOCK_AIO_IO_URING;
+    block_close(bb);
+    block_io_uring_fail_setup(0); /* forget a warning the probe gave */
+    g_free(path);
+    remove_tree(dir);
+    return ring;
+}
+
+static void run_with_aio(gconstpointer data)
+{
+    const struct aio_case *tc = data;
+    if (tc->aio == BLOCK_AIO_IO_URING && !host_has_io_uring()) {
+        g_test_skip("no io_uring on this host (or a build without liburing)");
+        return;
+    }
+    test_aio = tc->aio;
+    tc->fn();
+    test_aio = BLOCK_AIO_THREADS;
+}
+
+/* /block/NAME with threads, /block/io_uring/NAME with io_uring. */
+static void add_both(const char *name, GTestFunc fn)
+{
+    static const enum block_aio_mode modes[] = {BLOCK_AIO_THREADS, BLOCK_AIO_IO_URING};
+    for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
+        struct aio_case *tc = g_new(struct aio_case, 1); /* lives as long as the test run */
+        *tc = (struct aio_case){.aio = modes[i], .fn = fn};
+        char *path = g_strdup_printf("/block/%s%s", i == 0 ? "" : "io_uring/", name);
+        g_test_add_data_func(path, tc, run_with_aio);
+        g_free(path);
+    }
+}
+
+static void add_io_uring_only(const char *name, GTestFunc fn)
+{
+    struct aio_case *tc = g_new(struct aio_case, 1);
+    *tc = (struct aio_case){.aio = BLOCK_AIO_IO_URING, .fn = fn};
+    char *path = g_strdup_printf("/block/io_uring/%s", name);
+    g_test_add_data_func(path, tc, run_with_aio);
     g_free(path);
 }
 
@@ -851,18 +1207,23 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/block/cache-mode-parse", test_cache_mode_parse);
     g_test_add_func("/block/open-errors", test_open_errors);
-    g_test_add_func("/block/round-trip", test_round_trip);
-    g_test_add_func("/block/checks", test_checks);
-    g_test_add_func("/block/flush-and-stats", test_flush_and_stats);
-    g_test_add_func("/block/discard-and-zeroes", test_discard_and_zeroes);
-    g_test_add_func("/block/read-past-eof", test_read_past_eof);
-    g_test_add_func("/block/direct-unaligned", test_direct_unaligned);
-    g_test_add_func("/block/direct-odd-size", test_direct_odd_size);
-    g_test_add_func("/block/passed-fd", test_passed_fd);
-    g_test_add_func("/block/many-in-flight", test_many_in_flight);
-    g_test_add_func("/block/main-loop-completion", test_main_loop_completion);
-    g_test_add_func("/block/close-in-flight", test_close_in_flight);
-    g_test_add_func("/block/chained-requests", test_chained_requests);
-    g_test_add_func("/block/under-sandbox", test_under_sandbox);
+    add_both("round-trip", test_round_trip);
+    add_both("checks", test_checks);
+    add_both("flush-and-stats", test_flush_and_stats);
+    add_both("discard-and-zeroes", test_discard_and_zeroes);
+    add_both("read-past-eof", test_read_past_eof);
+    add_both("direct-unaligned", test_direct_unaligned);
+    add_both("direct-odd-size", test_direct_odd_size);
+    add_both("passed-fd", test_passed_fd);
+    add_both("many-in-flight", test_many_in_flight);
+    add_both("main-loop-completion", test_main_loop_completion);
+    add_both("close-in-flight", test_close_in_flight);
+    add_both("chained-requests", test_chained_requests);
+    add_both("under-sandbox", test_under_sandbox);
+    add_io_uring_only("short-read", test_short_read);
+    add_io_uring_only("ring-full-and-flush-order", test_ring_full_and_flush_order);
+    add_io_uring_only("direct-gate", test_direct_gate);
+    add_io_uring_only("fallback", test_fallback);
+    add_io_uring_only("drive-aio", test_drive_aio);
     return g_test_run();
 }

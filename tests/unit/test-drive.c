@@ -164,8 +164,7 @@ static void test_refusals(void)
     REFUSED_WITH_DISK("file=%s,format=qcow2", "format 'qcow2' is not supported");
     REFUSED_WITH_DISK("file=%s,format=vpc", "format 'vpc' is not supported");
     REFUSED_WITH_DISK("file=%s,cache=fast", "cache option 'fast'");
-    REFUSED_WITH_DISK("file=%s,aio=native", "aio=native");
-    REFUSED_WITH_DISK("file=%s,aio=io_uring", "aio=io_uring");
+    REFUSED_WITH_DISK("file=%s,aio=posix", "aio=posix");
     REFUSED_WITH_DISK("file=%s,discard=maybe", "discard option 'maybe'");
     REFUSED_WITH_DISK("file=%s,readonly=maybe", "readonly");
     REFUSED_WITH_DISK("file=%s,if=none", "if=none needs id=");
