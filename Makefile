@@ -7,7 +7,7 @@ FUZZDIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = tests/fuzz/fuzz-ioreq tests/fuzz/fuzz-vmstate tests/fuzz/fuzz-qmp \
 	tests/fuzz/fuzz-options tests/fuzz/fuzz-ide tests/fuzz/fuzz-mmc tests/fuzz/fuzz-virtqueue \
-	tests/fuzz/fuzz-e1000
+	tests/fuzz/fuzz-e1000 tests/fuzz/fuzz-vga
 PREFIX ?= /usr/local
 NINJA ?= ninja
 

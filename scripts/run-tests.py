@@ -57,18 +57,25 @@ def count_points(entry):
 
 def failure_details(entry, limit=12):
     """The lines of one failing test worth repeating at the end of the run: each
-    `not ok` point with the diagnostics under it, or the tail of its output."""
+    `not ok` point with, from the diagnostics under it, the lines that say what failed
+    (a FAIL step, an error) and the last few, or else the tail of its output."""
     out = (entry.get('stdout') or '').splitlines()
     picked = []
     for i, line in enumerate(out):
-        if point_kind(line) == 'fail':
-            picked.append(line)
-            for follow in out[i + 1:i + 4]:
-                if follow.startswith('#'):
-                    picked.append(follow)
+        if point_kind(line) != 'fail':
+            continue
+        picked.append(line)
+        diag = []
+        for follow in out[i + 1:]:
+            if not follow.startswith('#'):
+                break
+            diag.append(follow)
+        telling = [d for d in diag if re.search(r'FAIL|[Ee]rror|not within|Assertion', d)]
+        keep = set(telling[:limit // 2]) | set(diag[-(limit // 2):])
+        picked.extend(d for d in diag if d in keep)
     if not picked:
         picked = out[-limit:] + (entry.get('stderr') or '').splitlines()[-limit:]
-    return picked[:limit * 2]
+    return picked[:limit * 3]
 
 
 def main(argv):

@@ -75,6 +75,14 @@ void netpair_write_frame(int fd, const void *frame, uint32_t len)
     netpair_write_all(fd, frame, len);
 }
 
+bool netpair_try_write_frame(int fd, const void *frame, uint32_t len)
+{
+    uint32_t be = GUINT32_TO_BE(len);
+
+    return send(fd, &be, 4, MSG_NOSIGNAL) == 4 &&
+           send(fd, frame, len, MSG_NOSIGNAL) == (ssize_t)len;
+}
+
 int netpair_listen_local(uint16_t *port)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -97,6 +105,29 @@ int netpair_accept(int listen_fd, int timeout_ms)
     fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
     g_assert_cmpint(fd, >=, 0);
     return fd;
+}
+
+/* ---- checksums ---- */
+
+uint32_t netpair_ones_sum(uint32_t sum, const void *p, size_t len)
+{
+    const uint8_t *b = p;
+
+    for (size_t i = 0; i + 1 < len; i += 2) {
+        sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+    }
+    if (len & 1) {
+        sum += (uint32_t)b[len - 1] << 8;
+    }
+    return sum;
+}
+
+uint16_t netpair_ones_fold(uint32_t sum)
+{
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return (uint16_t)sum;
 }
 
 /* ---- a tap's wire ---- */

@@ -37,10 +37,19 @@ void netpair_assert_quiet(int fd, int ms);
 /* QEMU's stream framing: one frame (g_free it; *len its length), or one written. */
 uint8_t *netpair_read_frame(int fd, size_t *len);
 void netpair_write_frame(int fd, const void *frame, uint32_t len);
+/* Writes one frame to a peer that may be gone: false (never SIGPIPE) when it is. */
+bool netpair_try_write_frame(int fd, const void *frame, uint32_t len);
 
 /* A TCP listener on 127.0.0.1 at a free port (*port), and the one connection it accepts. */
 int netpair_listen_local(uint16_t *port);
 int netpair_accept(int listen_fd, int timeout_ms);
+
+/* ---- checksums, for verifying what a NIC computed (RFC 1071) ---- */
+
+/* Adds the big-endian 16-bit words of p to sum; an odd last byte counts as its high half. */
+uint32_t netpair_ones_sum(uint32_t sum, const void *p, size_t len);
+/* Folds a ones' complement sum to 16 bits: 0xffff over a range whose checksum verifies. */
+uint16_t netpair_ones_fold(uint32_t sum);
 
 /* ---- a tap's wire ---- */
 

@@ -69,6 +69,7 @@ const struct fuzz_machine_config fuzz_machine_full_config = {
     .drives = true,
     .virtio = true,
     .nics = true,
+    .vga = true,
 };
 
 void fuzz_quiet_logs(void)
@@ -733,6 +734,10 @@ static GPtrArray *machine_argv(const struct fuzz_machine_config *cfg)
     }
     for (size_t i = 0; cfg->nics && i < G_N_ELEMENTS(nic_args); i++) {
         g_ptr_array_add(argv, (gpointer)nic_args[i]);
+    }
+    if (cfg->vga) {
+        g_ptr_array_add(argv, "-device");
+        g_ptr_array_add(argv, "VGA,vgamem_mb=16,romfile=,addr=b");
     }
     return argv;
 }
@@ -1449,6 +1454,7 @@ static const struct probe_range probe_ports[] = {
     {0xcf8, 8},                                     /* CONFADD, 0xCF9, CONFDATA */
     {0xafe0, 4}, {0xae00, 12}, {0xaf00, 32},        /* GPE0, PCI hotplug, CPU bitmap */
     {0xb100, 16},                                   /* the SMBus host at its reset SMBBA */
+    {0x3b0, 48}, {0x1ce, 3},                        /* VGA, VBE DISPI */
 };
 
 void fuzz_machine_probe(struct fuzz_machine *fm)

@@ -94,6 +94,12 @@ struct fuzz_machine_config {
     /* rtl8139 at 00:09.0 and e1000 at 00:0a.0, each on a UDP socket backend (discard port),
      * without option ROMs. */
     bool nics;
+    /*
+     * The standard VGA (-device VGA) at 00:0b.0 with libxl's 16 MiB of VRAM and no option ROM
+     * (romfile= empty: nothing is read per input): its legacy ports 0x3B0-0x3DF and
+     * 0x1CE-0x1D0, the window 0xA0000-0xBFFFF, the VRAM BAR and the MMIO BAR.
+     */
+    bool vga;
 };
 
 extern const struct fuzz_machine_config fuzz_machine_full_config;

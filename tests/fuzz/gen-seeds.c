@@ -181,7 +181,7 @@ static GByteArray *prog_buffered(void)
     static const struct fuzz_buf_entry entries[] = {
         {XENABI_IOREQ_TYPE_PIO, TESTDEV_SCRATCH, 0x11223344, 4},
         {XENABI_IOREQ_TYPE_PIO, COM1 + 7, 0x77, 1},
-        {XENABI_IOREQ_TYPE_COPY, 0xa0000, 0x0102030405060708ull, 8}, /* VGA window: unclaimed */
+        {XENABI_IOREQ_TYPE_COPY, 0xa0000, 0x0102030405060708ull, 8}, /* the VGA's window */
         {XENABI_IOREQ_TYPE_PIO, DEBUGCON, 'B', 1},
         {XENABI_IOREQ_TYPE_PIO, TESTDEV_SCRATCH, 0xbeef, 2},
     };
@@ -1440,6 +1440,57 @@ static GByteArray *prog_ide(void)
     return p;
 }
 
+/*
+ * The standard VGA at 00:0b.0 as the VGA BIOS, then a VBE driver, drive it: BARs placed, a text
+ * mode's registers by 16-bit OUTs (index and data in one), the attribute controller behind its
+ * flip-flop, characters into 0xB8000 through the buffered ring, then VBE 1024x768x32 through
+ * 0x1CE/0x1CF and a REP STOS into the linear framebuffer, the MMIO BAR's VBE and extension
+ * registers, and a save/load with the mode set.
+ */
+#define DEVFN_VGA 0x58
+static GByteArray *prog_vga(void)
+{
+    static const uint16_t sr_cr_gr[][2] = {
+        {0x3c4, 0x0100}, {0x3c4, 0x0001}, {0x3c4, 0x0302}, {0x3c4, 0x0004}, {0x3c4, 0x0204},
+        {0x3c4, 0x0300}, {0x3d4, 0x0e11}, {0x3d4, 0x4f01}, {0x3d4, 0x4f09}, {0x3d4, 0x8f12},
+        {0x3d4, 0x2813}, {0x3d4, 0x000c}, {0x3d4, 0x000d}, {0x3d4, 0x000e}, {0x3d4, 0x050f},
+        {0x3ce, 0x1005}, {0x3ce, 0x0e06}, {0x3ce, 0xff08},
+    };
+    static const struct fuzz_buf_entry text[] = {
+        {XENABI_IOREQ_TYPE_COPY, 0xb8000, 0x1f561f47, 4}, /* "GV" */
+        {XENABI_IOREQ_TYPE_COPY, 0xb8004, 0x1f41, 2},     /* "A" */
+        {XENABI_IOREQ_TYPE_COPY, 0xb8006, 0x2e, 1},
+    };
+    static const uint16_t vbe[][2] = {{1, 1024}, {2, 768}, {3, 32}, {4, 0x41}};
+    GByteArray *p = g_byte_array_new();
+
+    fuzz_emit_pci(p, false, 4, DEVFN_VGA, 0x10, 0xf0000000);
+    fuzz_emit_pci(p, false, 4, DEVFN_VGA, 0x18, 0xf1000000);
+    fuzz_emit_pci(p, false, 2, DEVFN_VGA, 0x04, 0x0003);
+    out8(p, 0x3c2, 0x67);
+    for (size_t i = 0; i < G_N_ELEMENTS(sr_cr_gr); i++) {
+        fuzz_emit_pio(p, false, 2, sr_cr_gr[i][0], sr_cr_gr[i][1]);
+    }
+    in8(p, 0x3da);
+    for (uint8_t i = 0; i < 0x10; i++) {
+        out8(p, 0x3c0, i);
+        out8(p, 0x3c0, i);
+    }
+    out8(p, 0x3c0, 0x20);
+    fuzz_emit_buffered(p, text, G_N_ELEMENTS(text));
+    fuzz_emit_mmio(p, true, 2, 0xb8000, 0, 1);
+    for (size_t i = 0; i < G_N_ELEMENTS(vbe); i++) {
+        fuzz_emit_pio(p, false, 2, 0x1ce, vbe[i][0]);
+        fuzz_emit_pio(p, false, 2, 0x1cf, vbe[i][1]);
+    }
+    fuzz_emit_bar(p, false, 8, DEVFN_VGA, 0, 0x1000, 0x00ff000000ff0000ull, 512);
+    fuzz_emit_bar(p, true, 2, DEVFN_VGA, 2, 0x500 + 2 * 7, 0, 1); /* VIRT_HEIGHT */
+    fuzz_emit_bar(p, true, 4, DEVFN_VGA, 2, 0x604, 0, 1);         /* byte order */
+    fuzz_emit_simple(p, FUZZ_OP_SAVE_LOAD);
+    fuzz_emit_mmio(p, false, 4, 0xa0000, 0x01020304, 1);          /* bank 0 of the VBE mode */
+    return p;
+}
+
 static const char *expect_nothing(const struct fuzz_accel_record *a)
 {
     return NULL;
@@ -1503,6 +1554,7 @@ static const struct ioreq_seed ioreq_seeds[] = {
     {"piix4-smbus-spd", prog_smbus_spd, expect_nothing},
     {"ide-disk-and-cdrom-pio", prog_ide, expect_nothing},
     {"virtio-blk-linux-driver", prog_virtio_blk, expect_one_msi},
+    {"vga-text-then-vbe", prog_vga, expect_nothing},
     /* Regression seeds of the PCI findings fixed in hw/pci (docs/security.md, 2 to 4). */
     {"intx-shared-slot", prog_intx_shared_slot, expect_nothing},
     {"msi-outside-apic-window", prog_msi_outside_apic, expect_nothing},

@@ -474,6 +474,31 @@ void qtest_kill(struct qtest *qt)
     qtest_free(qt);
 }
 
+void qtest_assert_start_refused(const char *xensim_args, const char *dm_args,
+                                const char *expected_message)
+{
+    static unsigned attempt;
+    g_autofree char *name = g_strdup_printf("refused-%u.log", attempt++);
+    g_autofree char *log = qtest_tmp_path(name);
+    g_autofree char *quoted = g_shell_quote(log);
+    g_autofree char *args = g_strdup_printf("%s --dm-log %s", xensim_args ? xensim_args : "",
+                                            quoted);
+    g_autofree char *said = NULL;
+    GError *err = NULL;
+
+    struct qtest *qt = qtest_try_start(args, dm_args, &err);
+    g_assert_no_error(err);
+    /* xensim's status 20: the device model died before it reported running. */
+    g_assert_cmpint(qtest_quit(qt), ==, 20);
+    if (!g_file_get_contents(log, &said, NULL, NULL))
+        said = g_strdup("");
+    if (!strstr(said, expected_message)) {
+        g_test_message("%s refused \"%s\" saying:\n%s", qtest_dm_name(), dm_args, said);
+        g_assert_cmpstr(said, ==, expected_message); /* shows both */
+    }
+    unlink(log);
+}
+
 char *qtest_wait_file(const char *path, size_t len, unsigned timeout_ms)
 {
     for (unsigned waited = 0;; waited += 10) {

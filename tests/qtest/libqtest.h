@@ -30,6 +30,19 @@ struct qtest *qtest_try_start(const char *xensim_args, const char *dm_args, GErr
 int qtest_quit(struct qtest *qt);
 /* Kills everything without ceremony (for tests that check crash behaviour). */
 void qtest_kill(struct qtest *qt);
+/* A device model command line and what the device model says when it refuses it. */
+struct qtest_refusal {
+    const char *args;
+    const char *message;
+};
+
+/*
+ * Starts the device model with a command line it must refuse: it exits before it reports
+ * running (xensim's status 20) and its output (xensim's --dm-log) contains expected_message,
+ * so that a refusal for another reason fails the test.
+ */
+void qtest_assert_start_refused(const char *xensim_args, const char *dm_args,
+                                const char *expected_message);
 
 /* True when the device model under test is xendm (not qemu-xen). */
 bool qtest_dm_is_xendm(void);

@@ -13,13 +13,10 @@
  * state) is checked against xendm only.
  */
 #include "qtest-pci.h"
+#include "../common/net-pair.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define SLOT 5
@@ -91,70 +88,6 @@ struct nic {
     unsigned tx_n, rx_n; /* ring sizes */
 };
 
-/* ---- the socket end ---- */
-
-static int listen_local(uint16_t *port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
-    g_assert_cmpint(listen(fd, 1), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&a, &len), ==, 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-static bool readable(int fd, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-
-    return poll(&p, 1, timeout_ms) == 1;
-}
-
-static void sock_read_exact(int fd, void *buf, size_t len)
-{
-    size_t got = 0;
-
-    while (got < len) {
-        ssize_t n;
-
-        g_assert_true(readable(fd, 3000));
-        n = read(fd, (uint8_t *)buf + got, len - got);
-        g_assert_cmpint(n, >, 0);
-        got += (size_t)n;
-    }
-}
-
-static uint8_t *sock_read_frame(int fd, size_t *len)
-{
-    uint32_t be;
-    uint8_t *frame;
-
-    sock_read_exact(fd, &be, 4);
-    *len = GUINT32_FROM_BE(be);
-    g_assert_cmpuint(*len, <=, 70000);
-    frame = g_malloc(*len);
-    sock_read_exact(fd, frame, *len);
-    return frame;
-}
-
-static void sock_write_frame(int fd, const uint8_t *frame, uint32_t len)
-{
-    uint32_t be = GUINT32_TO_BE(len);
-
-    g_assert_cmpint(write(fd, &be, 4), ==, 4);
-    g_assert_cmpint(write(fd, frame, len), ==, (ssize_t)len);
-}
-
-/* Nothing more came out within `ms`. */
-static void sock_assert_quiet(int fd, int ms)
-{
-    g_assert_false(readable(fd, ms));
-}
-
 static void pattern(uint8_t *buf, size_t len, uint8_t seed)
 {
     for (size_t i = 0; i < len; i++) {
@@ -191,15 +124,13 @@ static struct nic *start_with(const char *extra)
     g_autofree char *dm = NULL;
     uint16_t port;
 
-    n->listen_fd = listen_local(&port);
+    n->listen_fd = netpair_listen_local(&port);
     /* libxl's order: the -device before the -netdev it names. */
     dm = g_strdup_printf("-device e1000,id=nic0,netdev=net0,mac=" MAC_STR ",addr=%u "
                          "-netdev socket,id=net0,connect=127.0.0.1:%u%s%s", SLOT, port,
                          extra ? " " : "", extra ? extra : "");
     n->qt = qtest_start("--serial null", dm);
-    g_assert_true(readable(n->listen_fd, 5000));
-    n->sock = accept4(n->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    g_assert_cmpint(n->sock, >=, 0);
+    n->sock = netpair_accept(n->listen_fd, 5000);
     return n;
 }
 
@@ -315,25 +246,6 @@ static struct rx_desc rx_wait(struct nic *n, unsigned idx)
 
 /* ---- checksums for the test's own verification ---- */
 
-static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i += 2) {
-        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-    }
-    if (len & 1) {
-        sum += (uint32_t)p[len - 1] << 8;
-    }
-    return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return (uint16_t)sum;
-}
-
 static uint16_t be16(const uint8_t *p)
 {
     return (uint16_t)(p[0] << 8 | p[1]);
@@ -352,10 +264,10 @@ static void assert_ipv4_tcp_valid(const uint8_t *p, size_t len)
     uint32_t s;
 
     g_assert_cmpuint(14 + total, ==, len);
-    g_assert_cmphex(fold(sum16(0, p + 14, ihl)), ==, 0xffff);
-    s = sum16(0, p + 26, 8) + 6 + (uint32_t)(total - ihl);
-    s = sum16(s, p + 14 + ihl, total - ihl);
-    g_assert_cmphex(fold(s), ==, 0xffff);
+    g_assert_cmphex(netpair_ones_fold(netpair_ones_sum(0, p + 14, ihl)), ==, 0xffff);
+    s = netpair_ones_sum(0, p + 26, 8) + 6 + (uint32_t)(total - ihl);
+    s = netpair_ones_sum(s, p + 14 + ihl, total - ihl);
+    g_assert_cmphex(netpair_ones_fold(s), ==, 0xffff);
 }
 
 /* Ethernet + IPv4 (20) + TCP (20) + payload. tcp_csum: the pseudo-header sum to leave in the
@@ -387,9 +299,9 @@ static size_t build_tcp_frame(uint8_t *f, size_t payload, bool pseudo_with_len)
     for (size_t i = 0; i < payload; i++) {
         f[54 + i] = (uint8_t)(i * 7 + 3);
     }
-    ps = sum16(0, f + 26, 8) + 6 + (pseudo_with_len ? (uint32_t)(total - 20) : 0);
-    f[50] = (uint8_t)(fold(ps) >> 8);
-    f[51] = (uint8_t)fold(ps);
+    ps = netpair_ones_sum(0, f + 26, 8) + 6 + (pseudo_with_len ? (uint32_t)(total - 20) : 0);
+    f[50] = (uint8_t)(netpair_ones_fold(ps) >> 8);
+    f[51] = (uint8_t)netpair_ones_fold(ps);
     return 54 + payload;
 }
 
@@ -654,7 +566,7 @@ static void test_transmit(void)
     qtest_memwrite(n->qt, TX_BUF, frame, sizeof(frame));
     tx_desc_legacy(n, 0, TX_BUF, sizeof(frame), CMD_EOP | CMD_IFCS | CMD_RS);
     wr(n, TDT, 1);
-    got = sock_read_frame(n->sock, &len);
+    got = netpair_read_frame(n->sock, &len);
     g_assert_cmpmem(got, len, frame, sizeof(frame));
     g_free(got);
     g_assert_cmphex(tx_status(n, 0) & 1, ==, 1); /* DD */
@@ -676,7 +588,7 @@ static void test_transmit(void)
     tx_desc_legacy(n, 7, TX_BUF + 0x2000, 900, 0);
     tx_desc_legacy(n, 0, TX_BUF + 0x3000, 514, CMD_EOP | CMD_IFCS | CMD_RS);
     wr(n, TDT, 1);
-    got = sock_read_frame(n->sock, &len);
+    got = netpair_read_frame(n->sock, &len);
     g_assert_cmpmem(got, len, frame, sizeof(frame));
     g_free(got);
     g_assert_cmpuint(rd(n, TDH), ==, 1);
@@ -685,7 +597,7 @@ static void test_transmit(void)
     qtest_memwrite(n->qt, TX_BUF, frame, 60);
     tx_desc_legacy(n, 1, TX_BUF, 60, CMD_EOP | CMD_RS);
     wr(n, TDT, 2);
-    got = sock_read_frame(n->sock, &len);
+    got = netpair_read_frame(n->sock, &len);
     g_assert_cmpuint(len, >=, 60);
     g_assert_cmpmem(got, 60, frame, 60);
     g_free(got);
@@ -702,7 +614,7 @@ static void test_receive(void)
     (void)rd(n, ICR);
     wr(n, IMS, ICR_RXT0);
     pattern(frame, sizeof(frame), 0x42);
-    sock_write_frame(n->sock, frame, sizeof(frame));
+    netpair_write_frame(n->sock, frame, sizeof(frame));
     r = rx_wait(n, 0);
     g_assert_cmpuint(r.len, ==, sizeof(frame));
     g_assert_cmphex(r.status & 0x3, ==, 0x3); /* DD, EOP */
@@ -718,7 +630,7 @@ static void test_receive(void)
     /* A broadcast (BAM) and, without SECRC, the FCS counted in the length (SDM §3.2.2). */
     wr(n, RCTL, RCTL_EN | RCTL_BAM);
     memset(frame, 0xff, 6);
-    sock_write_frame(n->sock, frame, 200);
+    netpair_write_frame(n->sock, frame, 200);
     r = rx_wait(n, 1);
     g_assert_cmpuint(r.len, ==, 204);
     if (qtest_dm_is_xendm()) {
@@ -736,11 +648,11 @@ static void test_receive(void)
     }
     /* A unicast to someone else is filtered out; with UPE it is taken. */
     memcpy(frame, "\x02\x99\x99\x99\x99\x99", 6);
-    sock_write_frame(n->sock, frame, 100);
+    netpair_write_frame(n->sock, frame, 100);
     g_usleep(100 * 1000);
     g_assert_cmphex(rx_desc_read(n, 2).status & 1, ==, 0);
     wr(n, RCTL, RCTL_EN | RCTL_BAM | RCTL_UPE | RCTL_SECRC);
-    sock_write_frame(n->sock, frame, 100);
+    netpair_write_frame(n->sock, frame, 100);
     r = rx_wait(n, 2);
     g_assert_cmpuint(r.len, ==, 100);
     finish(n);
@@ -756,7 +668,7 @@ static void test_receive_multi_and_wrap(void)
     wr(n, RDH, 6);
     wr(n, RDT, 5); /* 7 descriptors free: 6, 7, 0, ... 4 */
     pattern(frame, sizeof(frame), 0x17);
-    sock_write_frame(n->sock, frame, sizeof(frame));
+    netpair_write_frame(n->sock, frame, sizeof(frame));
     rx_wait(n, 1);
     for (unsigned k = 0; k < 4; k++) {
         unsigned idx = (6 + k) % 8;
@@ -782,8 +694,8 @@ static void test_receive_held_until_rdt(void)
     (void)rd(n, ICR);
     pattern(a, sizeof(a), 1);
     pattern(b, sizeof(b), 2);
-    sock_write_frame(n->sock, a, sizeof(a));
-    sock_write_frame(n->sock, b, sizeof(b));
+    netpair_write_frame(n->sock, a, sizeof(a));
+    netpair_write_frame(n->sock, b, sizeof(b));
     g_usleep(200 * 1000);
     g_assert_cmphex(rx_desc_read(n, 0).status, ==, 0);
     if (qtest_dm_is_xendm()) {
@@ -807,7 +719,7 @@ static void test_receive_held_until_rdt(void)
     qtest_memread(n->qt, RX_BUF + RX_BUF_STRIDE, got, sizeof(b));
     g_assert_cmpmem(got, sizeof(b), b, sizeof(b));
     /* And a later frame with room left needs no RDT write. */
-    sock_write_frame(n->sock, a, 100);
+    netpair_write_frame(n->sock, a, 100);
     r = rx_wait(n, 2);
     g_assert_cmpuint(r.len, ==, 100);
     finish(n);
@@ -825,7 +737,7 @@ static void test_transmit_checksum(void)
     tx_desc_context(n, 0, 14, 24, 33, 34, 50, 0, 0, 0x03 /* TCP, IPv4 */, 0, 0);
     tx_desc_data(n, 1, TX_BUF, (uint32_t)flen, CMD_EOP | CMD_IFCS | CMD_RS, 0x3);
     wr(n, TDT, 2);
-    got = sock_read_frame(n->sock, &len);
+    got = netpair_read_frame(n->sock, &len);
     g_assert_cmpuint(len, ==, flen);
     assert_ipv4_tcp_valid(got, len);
     g_assert_cmpmem(got + 54, 500, frame + 54, 500);
@@ -852,7 +764,7 @@ static void test_transmit_tso(void)
     wr(n, TDT, 4);
     for (unsigned k = 0; k < 4; k++) {
         size_t len, want = k < 3 ? 500 : 300;
-        uint8_t *got = sock_read_frame(n->sock, &len);
+        uint8_t *got = netpair_read_frame(n->sock, &len);
 
         g_assert_cmpuint(len, ==, 54 + want);
         assert_ipv4_tcp_valid(got, len);
@@ -864,7 +776,7 @@ static void test_transmit_tso(void)
         g_free(got);
     }
     g_assert_cmphex(tx_status(n, 3) & 1, ==, 1);
-    sock_assert_quiet(n->sock, 100);
+    netpair_assert_quiet(n->sock, 100);
     finish(n);
 }
 
@@ -879,7 +791,7 @@ static void assert_still_transmits(struct nic *n, uint8_t seed)
     qtest_memwrite(n->qt, TX_BUF + 0x8000, frame, sizeof(frame));
     tx_desc_legacy(n, 0, TX_BUF + 0x8000, sizeof(frame), CMD_EOP | CMD_RS);
     wr(n, TDT, 1);
-    got = sock_read_frame(n->sock, &len);
+    got = netpair_read_frame(n->sock, &len);
     g_assert_cmpmem(got, len, frame, sizeof(frame));
     g_free(got);
 }
@@ -912,7 +824,7 @@ static void test_transmit_many(void)
     wr(n, TDT, FRAMES);
     for (unsigned i = 0; i < FRAMES; i++) {
         size_t len;
-        uint8_t *got = sock_read_frame(n->sock, &len);
+        uint8_t *got = netpair_read_frame(n->sock, &len);
 
         g_assert_cmpuint(len, ==, sizeof(frame));
         g_assert_cmpuint((unsigned)got[20] << 8 | got[21], ==, i);
@@ -945,7 +857,7 @@ static void test_hostile_tso(void)
     wr(n, TDT, 6);
     if (qtest_dm_is_xendm()) {
         /* Dropped, and each data descriptor completed. */
-        sock_assert_quiet(n->sock, 200);
+        netpair_assert_quiet(n->sock, 200);
         for (unsigned i = 1; i < 6; i += 2) {
             g_assert_cmphex(tx_status(n, i) & 1, ==, 1);
         }
@@ -956,7 +868,7 @@ static void test_hostile_tso(void)
         tx_desc_context(n, 6, 14, 24, 33, 34, 50, 0, 1800, 0x07, 54, 1);
         tx_desc_data(n, 7, TX_BUF, (uint32_t)flen, 0x04 | CMD_EOP | CMD_RS, 0x3);
         wr(n, TDT, 0);
-        sock_assert_quiet(n->sock, 200);
+        netpair_assert_quiet(n->sock, 200);
         g_assert_cmphex(tx_status(n, 7) & 1, ==, 1);
         assert_still_transmits(n, 0x51);
     }
@@ -1007,7 +919,7 @@ static void test_hostile_rings(void)
     tx_desc_data(n, 3, TX_BUF, 0xfffff, CMD_EOP | CMD_RS, 0);
     wr(n, TDT, 4);
     if (xendm) {
-        sock_assert_quiet(n->sock, 200);
+        netpair_assert_quiet(n->sock, 200);
         g_assert_cmphex(tx_status(n, 0) & 1, ==, 1);
         g_assert_cmphex(tx_status(n, 3) & 1, ==, 1);
         assert_still_transmits(n, 0x52);
@@ -1018,7 +930,7 @@ static void test_hostile_rings(void)
     if (xendm) {
         rx_setup(n, 8, 0, RCTL_BAM | RCTL_SECRC);
         wr(n, RDT, 200);
-        sock_write_frame(n->sock, frame, sizeof(frame));
+        netpair_write_frame(n->sock, frame, sizeof(frame));
         g_usleep(100 * 1000);
         g_assert_cmphex(rx_desc_read(n, 0).status, ==, 0);
         g_assert_cmpuint(rd(n, RDH), ==, 0);
@@ -1026,7 +938,7 @@ static void test_hostile_rings(void)
         wr(n, RDT, 4);
         g_assert_cmpuint(rx_wait(n, 0).len, ==, sizeof(frame));
         wr(n, RDBAL, (uint32_t)UNMAPPED);
-        sock_write_frame(n->sock, frame, sizeof(frame));
+        netpair_write_frame(n->sock, frame, sizeof(frame));
         g_usleep(100 * 1000);
         g_assert_cmpuint(rd(n, RDH), ==, 1);
         g_assert_cmphex(rd(n, STATUS) & 0x2, ==, 0x2);
@@ -1039,7 +951,6 @@ static void test_unplug(void)
 {
     struct nic *n = start();
     uint8_t frame[100];
-    uint32_t be;
 
     tx_setup(n, 8);
     g_assert_cmphex(qpci_read(n->qt, DEVFN, 0, 4), ==, 0x100e8086);
@@ -1050,9 +961,7 @@ static void test_unplug(void)
     /* Frames from the peer go nowhere and nothing breaks (qemu-xen closes the socket: its
      * netdev leaves with the NIC, so the write may fail). */
     pattern(frame, sizeof(frame), 3);
-    be = GUINT32_TO_BE((uint32_t)sizeof(frame));
-    (void)!send(n->sock, &be, 4, MSG_NOSIGNAL);
-    (void)!send(n->sock, frame, sizeof(frame), MSG_NOSIGNAL);
+    (void)netpair_try_write_frame(n->sock, frame, sizeof(frame));
     g_usleep(100 * 1000);
     g_assert_cmphex(qpci_read(n->qt, 0, 0, 4), ==, 0x12378086);
     finish(n);
@@ -1109,20 +1018,18 @@ static void test_save_restore(void)
     wr(n, IMS, ICR_RXT0 | ICR_TXDW);
     wr(n, MTA + 8, 0xa5a5a5a5);
     pattern(frame, sizeof(frame), 9);
-    sock_write_frame(n->sock, frame, sizeof(frame));
+    netpair_write_frame(n->sock, frame, sizeof(frame));
     rx_wait(n, 0);
     (void)rd(n, ICR);
     g_free(qtest_cmd_ok(n->qt, "dm_save %s", file));
     g_free(qtest_cmd_ok(n->qt, "dm_restore %s", file));
     close(n->sock);
-    g_assert_true(readable(n->listen_fd, 5000));
-    n->sock = accept4(n->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    g_assert_cmpint(n->sock, >=, 0);
+    n->sock = netpair_accept(n->listen_fd, 5000);
     g_assert_cmphex(rd(n, IMS), ==, ICR_RXT0 | ICR_TXDW);
     g_assert_cmphex(rd(n, MTA + 8), ==, 0xa5a5a5a5);
     g_assert_cmpuint(rd(n, RDH), ==, 1);
     g_assert_cmpuint(rd(n, RDLEN), ==, 128);
-    sock_write_frame(n->sock, frame, 120);
+    netpair_write_frame(n->sock, frame, 120);
     g_assert_cmpuint(rx_wait(n, 1).len, ==, 120);
     qtest_memread(n->qt, RX_BUF + RX_BUF_STRIDE, buf, 120);
     g_assert_cmpmem(buf, 120, frame, 120);

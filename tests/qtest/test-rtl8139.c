@@ -10,12 +10,9 @@
  * differ on purpose (documented in hw/net/rtl8139.c), the check is xendm's only.
  */
 #include "qtest-pci.h"
+#include "../common/net-pair.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define SLOT 5
@@ -108,70 +105,6 @@ struct rtl {
     int sock;
 };
 
-/* ---- the socket end (QEMU's stream framing: a big-endian length, then the frame) ---- */
-
-static int listen_local(uint16_t *port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
-    g_assert_cmpint(listen(fd, 1), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&a, &len), ==, 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-static bool readable(int fd, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-
-    return poll(&p, 1, timeout_ms) == 1;
-}
-
-static void sock_read_exact(int fd, void *buf, size_t len)
-{
-    size_t got = 0;
-
-    while (got < len) {
-        ssize_t n;
-
-        g_assert_true(readable(fd, 3000));
-        n = read(fd, (uint8_t *)buf + got, len - got);
-        g_assert_cmpint(n, >, 0);
-        got += (size_t)n;
-    }
-}
-
-static uint8_t *sock_read_frame(int fd, size_t *len)
-{
-    uint32_t be;
-    uint8_t *frame;
-
-    sock_read_exact(fd, &be, 4);
-    *len = GUINT32_FROM_BE(be);
-    g_assert_cmpuint(*len, <=, 70000);
-    frame = g_malloc(*len);
-    sock_read_exact(fd, frame, *len);
-    return frame;
-}
-
-/* Writes one frame; false when the device model's end is gone (no SIGPIPE). */
-static bool sock_try_write_frame(int fd, const uint8_t *frame, uint32_t len)
-{
-    uint32_t be = GUINT32_TO_BE(len);
-
-    return send(fd, &be, 4, MSG_NOSIGNAL) == 4 &&
-           send(fd, frame, len, MSG_NOSIGNAL) == (ssize_t)len;
-}
-
-static void sock_write_frame(int fd, const uint8_t *frame, uint32_t len)
-{
-    g_assert_true(sock_try_write_frame(fd, frame, len));
-}
-
 /* A frame to `dst` from the peer with a recognisable body. */
 static void make_frame(uint8_t *buf, size_t len, const uint8_t *dst, uint8_t seed)
 {
@@ -220,12 +153,7 @@ static void map_bars(struct rtl *t)
 
 static int accept_peer(struct rtl *t)
 {
-    int fd;
-
-    g_assert_true(readable(t->listen_fd, 5000));
-    fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    g_assert_cmpint(fd, >=, 0);
-    return fd;
+    return netpair_accept(t->listen_fd, 5000);
 }
 
 static struct rtl *start_with(const char *xensim_args)
@@ -234,7 +162,7 @@ static struct rtl *start_with(const char *xensim_args)
     uint16_t port;
     g_autofree char *dm = NULL;
 
-    t->listen_fd = listen_local(&port);
+    t->listen_fd = netpair_listen_local(&port);
     dm = g_strdup_printf("-device rtl8139,id=nic0,netdev=net0,mac=" MAC_TEXT ",addr=%u "
                          "-netdev socket,id=net0,connect=127.0.0.1:%u", SLOT, port);
     t->qt = qtest_start(xensim_args, dm);
@@ -297,25 +225,6 @@ static uint16_t be16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static uint32_t ones_sum(uint32_t sum, const uint8_t *p, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i += 2) {
-        sum += be16(p + i);
-    }
-    if (len & 1) {
-        sum += (uint32_t)p[len - 1] << 8;
-    }
-    return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return (uint16_t)sum;
-}
-
 /* True when the IPv4 header and TCP/UDP checksums of an untagged frame verify. */
 static bool ipv4_csums_ok(const uint8_t *f, size_t len)
 {
@@ -324,11 +233,11 @@ static bool ipv4_csums_ok(const uint8_t *f, size_t len)
     uint32_t sum;
 
     g_assert_cmpuint(14 + tot, <=, len);
-    if (fold(ones_sum(0, ip, ihl)) != 0xffff) {
+    if (netpair_ones_fold(netpair_ones_sum(0, ip, ihl)) != 0xffff) {
         return false;
     }
-    sum = ones_sum(0, ip + 12, 8) + ip[9] + (uint32_t)(tot - ihl);
-    return fold(ones_sum(sum, ip + ihl, tot - ihl)) == 0xffff;
+    sum = netpair_ones_sum(0, ip + 12, 8) + ip[9] + (uint32_t)(tot - ihl);
+    return netpair_ones_fold(netpair_ones_sum(sum, ip + ihl, tot - ihl)) == 0xffff;
 }
 
 static uint32_t crc32_le(const uint8_t *p, size_t len)
@@ -389,13 +298,13 @@ static void fill_csums(uint8_t *f)
     uint16_t c;
 
     ip[10] = ip[11] = 0;
-    c = (uint16_t)~fold(ones_sum(0, ip, ihl));
+    c = (uint16_t)~netpair_ones_fold(netpair_ones_sum(0, ip, ihl));
     ip[10] = (uint8_t)(c >> 8);
     ip[11] = (uint8_t)c;
     l4 = ip + ihl;
     l4[field] = l4[field + 1] = 0;
-    sum = ones_sum(0, ip + 12, 8) + ip[9] + (uint32_t)(tot - ihl);
-    c = (uint16_t)~fold(ones_sum(sum, l4, tot - ihl));
+    sum = netpair_ones_sum(0, ip + 12, 8) + ip[9] + (uint32_t)(tot - ihl);
+    c = (uint16_t)~netpair_ones_fold(netpair_ones_sum(sum, l4, tot - ihl));
     l4[field] = (uint8_t)(c >> 8);
     l4[field + 1] = (uint8_t)c;
 }
@@ -528,7 +437,7 @@ static void test_transmit(void)
     w16(t, R_IMR, INT_TOK | INT_TER);
     make_frame(frame, sizeof(frame), peer_mac, 0x11);
     tx_one(t, 0, frame, 100);
-    got = sock_read_frame(t->sock, &len);
+    got = netpair_read_frame(t->sock, &len);
     g_assert_cmpmem(got, len, frame, 100);
     g_free(got);
     g_assert_cmphex(r32(t, R_TSD0), ==, TSD_OWN | TSD_TOK | 100);
@@ -543,7 +452,7 @@ static void test_transmit(void)
         size_t n = d == 3 ? 1514 : 60 + d;
         make_frame(frame, n, peer_mac, (uint8_t)d);
         tx_one(t, d, frame, n);
-        got = sock_read_frame(t->sock, &len);
+        got = netpair_read_frame(t->sock, &len);
         g_assert_cmpmem(got, len, frame, n);
         g_free(got);
         g_assert_cmphex(r32(t, R_TSD0 + 4 * d), ==, TSD_OWN | TSD_TOK | n);
@@ -560,10 +469,10 @@ static void test_transmit(void)
     w8(t, R_CR, 0);
     make_frame(frame, 80, peer_mac, 0x55);
     tx_one(t, 0, frame, 80);
-    g_assert_false(readable(t->sock, 200));
+    netpair_assert_quiet(t->sock, 200);
     g_assert_cmphex(r32(t, R_TSD0) & (TSD_OWN | TSD_TOK), ==, 0);
     w8(t, R_CR, CR_TE);
-    got = sock_read_frame(t->sock, &len);
+    got = netpair_read_frame(t->sock, &len);
     g_assert_cmpmem(got, len, frame, 80);
     g_free(got);
     finish(t);
@@ -609,7 +518,7 @@ static void test_receive(void)
 
     rx_setup(t, RCR_APM | RCR_AB | RCR_AM);
     make_frame(frame, 200, our_mac, 0x21);
-    sock_write_frame(t->sock, frame, 200);
+    netpair_write_frame(t->sock, frame, 200);
     g_assert_cmphex(wait_isr(t, INT_ROK), ==, INT_ROK);
     g_assert_cmpint(intx_last(t), ==, 1);
     off = rx_check(t, off, frame, 200, 0x4001); /* PAM, ROK */
@@ -620,12 +529,12 @@ static void test_receive(void)
 
     /* Not for us, not promiscuous: ignored. A multicast whose hash bit is clear too. */
     make_frame(frame, 100, other, 0x22);
-    sock_write_frame(t->sock, frame, 100);
+    netpair_write_frame(t->sock, frame, 100);
     make_frame(frame, 100, mcast, 0x23);
-    sock_write_frame(t->sock, frame, 100);
+    netpair_write_frame(t->sock, frame, 100);
     /* Broadcast: accepted with BAR. */
     make_frame(frame, 64, bcast, 0x24);
-    sock_write_frame(t->sock, frame, 64);
+    netpair_write_frame(t->sock, frame, 64);
     wait_isr(t, INT_ROK);
     off = rx_check(t, off, frame, 64, 0x2001);
     g_assert_cmpuint(r16(t, R_CBR), ==, off);
@@ -635,14 +544,14 @@ static void test_receive(void)
      * frame comes in. */
     w8(t, R_MAR0 + 3, 0x80);
     make_frame(frame, 100, mcast, 0x25);
-    sock_write_frame(t->sock, frame, 100);
+    netpair_write_frame(t->sock, frame, 100);
     wait_isr(t, INT_ROK);
     off = rx_check(t, off, frame, 100, 0x8001);
     w16(t, R_ISR, INT_ROK);
 
     /* A short frame arrives padded to 60 bytes. */
     make_frame(frame, 42, our_mac, 0x26);
-    sock_write_frame(t->sock, frame, 42);
+    netpair_write_frame(t->sock, frame, 42);
     wait_isr(t, INT_ROK);
     off = rx_check(t, off, frame, 42, 0x4001);
     g_assert_cmpuint(r16(t, R_CBR), ==, off);
@@ -654,7 +563,7 @@ static void test_receive(void)
     if (qtest_dm_is_xendm()) {
         w32(t, R_RCR, RCR_AAP | RCR_APM);
         make_frame(frame, 70, other, 0x27);
-        sock_write_frame(t->sock, frame, 70);
+        netpair_write_frame(t->sock, frame, 70);
         wait_isr(t, INT_ROK);
         off = rx_check(t, off, frame, 70, 0x0001);
     }
@@ -678,7 +587,7 @@ static void wrap_case(bool wrap_bit)
     /* Five 1500-byte frames take 5 * 1508 bytes; the sixth crosses the end of the ring. */
     for (unsigned i = 0; i < 5; i++) {
         make_frame(frame, sizeof(frame), our_mac, (uint8_t)i);
-        sock_write_frame(t->sock, frame, sizeof(frame));
+        netpair_write_frame(t->sock, frame, sizeof(frame));
         wait_isr(t, INT_ROK);
         w16(t, R_ISR, INT_ROK);
         off = rx_check(t, off, frame, sizeof(frame), 0x4001);
@@ -686,7 +595,7 @@ static void wrap_case(bool wrap_bit)
     }
     g_assert_cmpuint(off, ==, 7540);
     make_frame(frame, sizeof(frame), our_mac, 0x77);
-    sock_write_frame(t->sock, frame, sizeof(frame));
+    netpair_write_frame(t->sock, frame, sizeof(frame));
     wait_isr(t, INT_ROK);
     {
         uint8_t got[1508];
@@ -731,7 +640,7 @@ static void test_ring_full(void)
     rx_setup(t, RCR_APM);
     for (unsigned i = 0; i < 6; i++) {
         make_frame(frame, sizeof(frame), our_mac, (uint8_t)(0x40 + i));
-        sock_write_frame(t->sock, frame, sizeof(frame));
+        netpair_write_frame(t->sock, frame, sizeof(frame));
     }
     /* Five fit (7540 of 8192 bytes); the sixth waits. */
     for (int i = 0; i < 400 && r16(t, R_CBR) != 7540; i++) {
@@ -817,7 +726,7 @@ static void test_cplus_transmit(void)
             CP_BUFS + 0x1000);
     cp_desc(t, CP_TX_RING + 32, 0, 0, 0);
     w8(t, R_TPPOLL, 0x40);
-    got = sock_read_frame(t->sock, &len);
+    got = netpair_read_frame(t->sock, &len);
     g_assert_cmpmem(got, len, want, n);
     g_assert_true(ipv4_csums_ok(got, len));
     g_free(got);
@@ -833,7 +742,7 @@ static void test_cplus_transmit(void)
     cp_desc(t, CP_TX_RING + 32, CP_OWN | CP_EOR | CP_FS | CP_LS | CP_IPCS | CP_UDPCS |
                                     (uint32_t)n, CP_TXVLAN | 0x2301, CP_BUFS);
     w8(t, R_TPPOLL, 0x40);
-    got = sock_read_frame(t->sock, &len);
+    got = netpair_read_frame(t->sock, &len);
     g_assert_cmpuint(len, ==, n + 4);
     g_assert_cmphex(be16(got + 12), ==, 0x8100);
     g_assert_cmphex(be16(got + 14), ==, 0x0123);
@@ -845,7 +754,7 @@ static void test_cplus_transmit(void)
     qtest_memwrite(t->qt, CP_BUFS, frame, 90);
     cp_desc(t, CP_TX_RING, CP_OWN | CP_FS | CP_LS | 90, 0, CP_BUFS);
     w8(t, R_TPPOLL, 0x40);
-    got = sock_read_frame(t->sock, &len);
+    got = netpair_read_frame(t->sock, &len);
     g_assert_cmpmem(got, len, frame, 90);
     g_free(got);
     finish(t);
@@ -868,7 +777,7 @@ static void test_cplus_receive(void)
     /* A TCP frame with good checksums. */
     n = make_ip_frame(frame, 6, 200, our_mac);
     fill_csums(frame);
-    sock_write_frame(t->sock, frame, (uint32_t)n);
+    netpair_write_frame(t->sock, frame, (uint32_t)n);
     wait_isr(t, INT_ROK);
     o1 = cp_opts1(t, CP_RX_RING);
     g_assert_cmphex(o1 & (CP_OWN | CP_FS | CP_LS), ==, CP_FS | CP_LS);
@@ -882,7 +791,7 @@ static void test_cplus_receive(void)
 
     /* A bad TCP checksum is reported. */
     frame[14 + 20 + 16] ^= 0x55;
-    sock_write_frame(t->sock, frame, (uint32_t)n);
+    netpair_write_frame(t->sock, frame, (uint32_t)n);
     wait_isr(t, INT_ROK);
     o1 = cp_opts1(t, CP_RX_RING + 16);
     g_assert_cmphex(o1 & CP_OWN, ==, 0);
@@ -899,7 +808,7 @@ static void test_cplus_receive(void)
     frame[13] = 0x00;
     frame[14] = 0x0a;
     frame[15] = 0xbc;
-    sock_write_frame(t->sock, frame, (uint32_t)n + 4);
+    netpair_write_frame(t->sock, frame, (uint32_t)n + 4);
     wait_isr(t, INT_ROK);
     o1 = cp_opts1(t, CP_RX_RING + 32);
     g_assert_cmpuint(o1 & 0x1fff, ==, n + 4);
@@ -915,11 +824,11 @@ static void test_cplus_receive(void)
 
     /* Descriptor 3 (EOR), then descriptor 0 again: not the device's yet, the frame waits. */
     make_frame(frame, 100, our_mac, 0x61);
-    sock_write_frame(t->sock, frame, 100);
+    netpair_write_frame(t->sock, frame, 100);
     wait_isr(t, INT_ROK);
     w16(t, R_ISR, 0xffff);
     make_frame(frame, 120, our_mac, 0x62);
-    sock_write_frame(t->sock, frame, 120);
+    netpair_write_frame(t->sock, frame, 120);
     g_usleep(200000);
     g_assert_cmphex(cp_opts1(t, CP_RX_RING) & CP_OWN, ==, 0);
     if (!qtest_dm_is_xendm()) {
@@ -963,7 +872,7 @@ static void test_cplus_large_send(void)
                                (uint32_t)(mss << 16) | (uint32_t)n, 0, CP_BUFS);
     w8(t, R_TPPOLL, 0x40);
     for (size_t seg = 0; seg < payload / mss; seg++) {
-        g_autofree uint8_t *got = sock_read_frame(t->sock, &len);
+        g_autofree uint8_t *got = netpair_read_frame(t->sock, &len);
         const uint8_t *ip = got + 14, *tcp = ip + 20;
         uint32_t seq = (uint32_t)tcp[4] << 24 | tcp[5] << 16 | tcp[6] << 8 | tcp[7];
 
@@ -976,7 +885,7 @@ static void test_cplus_large_send(void)
         g_assert_cmpmem(got + 54, mss, frame + 54 + seg * mss, mss);
         g_assert_true(ipv4_csums_ok(got, len));
     }
-    g_assert_false(readable(t->sock, 100));
+    netpair_assert_quiet(t->sock, 100);
     g_assert_cmphex(wait_isr(t, INT_TOK) & INT_TER, ==, 0);
     finish(t);
 }
@@ -1018,12 +927,12 @@ static void test_hostile_normal(void)
         w32(t, R_TSAD0 + 4, (uint32_t)TX_BUF + 0x10000 - 100);
         w32(t, R_TSD0 + 4, 200);
         g_assert_cmphex(r32(t, R_TSD0 + 4) & (TSD_TABT | TSD_TOK), ==, TSD_TABT);
-        g_assert_false(readable(t->sock, 100));
+        netpair_assert_quiet(t->sock, 100);
         w16(t, R_ISR, 0xffff);
     }
     /* Then an ordinary frame goes out, from the next descriptor in round-robin order. */
     tx_one(t, qtest_dm_is_xendm() ? 2 : 0, frame, sizeof(frame));
-    got = sock_read_frame(t->sock, &len);
+    got = netpair_read_frame(t->sock, &len);
     g_assert_cmpmem(got, len, frame, sizeof(frame));
     g_free(got);
     assert_alive(t);
@@ -1037,7 +946,7 @@ static void test_hostile_normal(void)
         w8(t, R_CR, CR_RE | CR_TE);
         make_frame(frame, sizeof(frame), our_mac, 0x82);
         for (int i = 0; i < 8; i++) {
-            sock_write_frame(t->sock, frame, sizeof(frame));
+            netpair_write_frame(t->sock, frame, sizeof(frame));
         }
         wait_isr(t, INT_SERR);
         g_usleep(100000);
@@ -1098,10 +1007,10 @@ static void test_hostile_cplus(void)
     n = make_ip_frame(frame, 6, 10, peer_mac);
     frame[14] = 0x4f;
     o1 = cp_send_one(t, slot++, CP_IPCS | CP_TCPCS, frame, n);
-    got = sock_read_frame(t->sock, &len);
+    got = netpair_read_frame(t->sock, &len);
     g_assert_cmpmem(got, len, frame, n);
     g_free(got);
-    g_assert_false(readable(t->sock, 100));
+    netpair_assert_quiet(t->sock, 100);
     g_assert_cmphex(r16(t, R_ISR) & INT_TER, ==, INT_TER);
     w16(t, R_ISR, 0xffff);
 
@@ -1121,7 +1030,7 @@ static void test_hostile_cplus(void)
     cp_desc(t, CP_TX_RING + 16 * (slot + 1), 0, 0, 0);
     w8(t, R_TPPOLL, 0x40);
     g_assert_cmphex(cp_opts1(t, CP_TX_RING + 16 * slot) & (CP_OWN | CP_TX_ERR), ==, CP_TX_ERR);
-    g_assert_false(readable(t->sock, 100));
+    netpair_assert_quiet(t->sock, 100);
     /* A descriptor ring over unmapped memory: a bus error, nothing else. */
     w32(t, R_TSAD0 + 4, 0x10); /* 64 GiB up */
     w8(t, R_TPPOLL, 0x40);
@@ -1130,7 +1039,7 @@ static void test_hostile_cplus(void)
     /* A receive ring beyond RAM: frames are lost, the device goes on. */
     w32(t, R_RDSAR + 4, 0x10);
     make_frame(frame, 100, our_mac, 0x92);
-    sock_write_frame(t->sock, frame, 100);
+    netpair_write_frame(t->sock, frame, 100);
     wait_isr(t, INT_SERR);
     assert_alive(t);
     finish(t);
@@ -1151,7 +1060,7 @@ static void test_unplug(void)
     /* Frames from the backend go nowhere and nothing breaks (qemu-xen closes the backend,
      * xendm detaches it and stops reading). */
     make_frame(frame, sizeof(frame), our_mac, 0xa1);
-    (void)sock_try_write_frame(t->sock, frame, sizeof(frame));
+    (void)netpair_try_write_frame(t->sock, frame, sizeof(frame));
     g_usleep(100000);
     assert_dm_running(t);
     finish(t);
@@ -1170,7 +1079,7 @@ static void test_soft_reset(void)
     w32(t, R_MAR0, 0x01020304);
     make_frame(frame, sizeof(frame), peer_mac, 0xb1);
     tx_one(t, 0, frame, sizeof(frame));
-    g_free(sock_read_frame(t->sock, &len));
+    g_free(netpair_read_frame(t->sock, &len));
     w16(t, R_IMR, 0xffff);
     w8(t, R_CR, CR_RST);
     /* CR.RST: transmitter off, descriptors back to the start; MAC and MAR stay. */
@@ -1182,7 +1091,7 @@ static void test_soft_reset(void)
     /* The next frame goes from TSD0 again. */
     w8(t, R_CR, CR_TE);
     tx_one(t, 0, frame, 64);
-    got = sock_read_frame(t->sock, &len);
+    got = netpair_read_frame(t->sock, &len);
     g_assert_cmpmem(got, len, frame, 64);
     g_free(got);
     finish(t);
@@ -1226,7 +1135,7 @@ static void test_save_restore(void)
     rx_setup(t, RCR_APM | RCR_AB);
     w32(t, R_MAR0 + 4, 0xdeadbeef);
     make_frame(frame, sizeof(frame), our_mac, 0xc1);
-    sock_write_frame(t->sock, frame, sizeof(frame));
+    netpair_write_frame(t->sock, frame, sizeof(frame));
     wait_isr(t, INT_ROK);
     off = rx_check(t, 0, frame, sizeof(frame), 0x4001);
     g_free(qtest_cmd_ok(t->qt, "dm_save %s", file));
@@ -1240,12 +1149,12 @@ static void test_save_restore(void)
     w16(t, R_ISR, INT_ROK);
     /* The next frame lands after the first. */
     make_frame(frame, 100, our_mac, 0xc2);
-    sock_write_frame(t->sock, frame, 100);
+    netpair_write_frame(t->sock, frame, 100);
     wait_isr(t, INT_ROK);
     rx_check(t, off, frame, 100, 0x4001);
     /* And transmit works. */
     tx_one(t, 0, frame, 100);
-    got = sock_read_frame(t->sock, &len);
+    got = netpair_read_frame(t->sock, &len);
     g_assert_cmpmem(got, len, frame, 100);
     g_free(got);
     finish(t);

@@ -623,7 +623,6 @@ static void test_vbe_lfb(void)
     struct vga_test t;
     struct image img;
     unsigned mismatches = 0;
-    g_autofree uint32_t *row = g_new(uint32_t, 640);
 
     vga_start(&t, NULL);
     map_bars(&t);

@@ -577,26 +577,60 @@ static bool platform_access(struct xsim *xs, const struct xsim_access *acc, uint
     return true;
 }
 
-/* Xen clips a repeated MMIO access to the 4 KiB page of addr. */
-static void clip_rep_mmio(struct xsim_vcpu *v, struct xsim_access *acc)
+/*
+ * How many items of a repeated MMIO access stay in the 4 KiB page of addr (hvmemul_do_io in
+ * Xen 4.17's x86/hvm/emulate.c). An item that itself straddles the page goes alone.
+ */
+static uint32_t rep_limit_mmio(const struct xsim_access *acc)
 {
-    v->has_rest = false;
-    if (acc->type != XENABI_IOREQ_TYPE_COPY || acc->count <= 1 || !acc->size)
-        return;
+    if (acc->type != XENABI_IOREQ_TYPE_COPY)
+        return acc->count;
     uint64_t off = acc->addr & (XENABI_PAGE_SIZE - 1);
     uint64_t max = acc->df ? (off + acc->size) / acc->size
                            : (XENABI_PAGE_SIZE - off) / acc->size;
+    return (uint32_t)MIN(max, (uint64_t)acc->count);
+}
+
+/*
+ * How many items of a REP whose other side is guest RAM (INS/OUTS, MOVS to or from MMIO) keep
+ * the buffer in the page of data (hvmemul_do_io_addr in Xen 4.17's x86/hvm/emulate.c). Going
+ * down, Xen counts (off + size - 1) / size items, one fewer than fit when off is a multiple
+ * of size: at off 0 it sends a single item, as for an item that straddles two pages.
+ */
+static uint32_t rep_limit_buffer(const struct xsim_access *acc)
+{
+    if (!acc->data_is_ptr)
+        return acc->count;
+    uint64_t off = acc->data & (XENABI_PAGE_SIZE - 1);
+    uint64_t max = acc->df ? ((off + acc->size - 1) & (XENABI_PAGE_SIZE - 1)) / acc->size
+                           : (XENABI_PAGE_SIZE - off) / acc->size;
+    return (uint32_t)MIN(max, (uint64_t)acc->count);
+}
+
+/*
+ * Xen never hands a device model a REP that crosses a page, on the MMIO side or in the RAM
+ * buffer: it sends the items that fit, then re-executes the instruction for the rest, each
+ * piece a separate ioreq. xendm refuses a request whose items span more than a page.
+ */
+static void clip_rep(struct xsim_vcpu *v, struct xsim_access *acc)
+{
+    v->has_rest = false;
+    if ((acc->type != XENABI_IOREQ_TYPE_COPY && acc->type != XENABI_IOREQ_TYPE_PIO) ||
+        acc->count <= 1 || !acc->size)
+        return;
+    uint32_t max = MIN(rep_limit_mmio(acc), rep_limit_buffer(acc));
     if (max == 0)
         max = 1;
     if (acc->count <= max)
         return;
     v->rest = *acc;
-    v->rest.count = acc->count - (uint32_t)max;
-    v->rest.addr = item_gpa(acc, acc->addr, (uint32_t)max);
+    v->rest.count = acc->count - max;
+    if (acc->type == XENABI_IOREQ_TYPE_COPY)
+        v->rest.addr = item_gpa(acc, acc->addr, max);
     if (acc->data_is_ptr)
-        v->rest.data = item_gpa(acc, acc->data, (uint32_t)max);
+        v->rest.data = item_gpa(acc, acc->data, max);
     v->has_rest = true;
-    acc->count = (uint32_t)max;
+    acc->count = max;
 }
 
 /* True when every byte of [gpa, gpa + len) is guest RAM (ram_rw or ram_ro) in the p2m. */
@@ -691,7 +725,7 @@ static void vcpu_issue(struct xsim *xs, struct xsim_vcpu *v, const struct xsim_a
     if (acc.type == XENABI_IOREQ_TYPE_PIO && acc.addr == 0xcf8 && acc.size == 4 && !acc.read &&
         !acc.data_is_ptr)
         xs->pci_cf8 = (uint32_t)acc.data;
-    clip_rep_mmio(v, &acc);
+    clip_rep(v, &acc);
     struct xsim_ioreq_server *s = select_server(xs, &acc);
     if (!s) {
         vcpu_complete(xs, v, 0, unclaimed_access(xs, &acc));

@@ -242,6 +242,27 @@ static void check_platform_bar1_bench(struct session *s)
     expect(s, "dm_status", "OK running");
 }
 
+/*
+ * REP INSB of 6000 bytes from the UART's LSR into a buffer that crosses two page boundaries:
+ * xensim splits it as Xen does (no piece's buffer leaves its page), so the device model
+ * accepts every piece and each byte reads THR and TSR empty; the byte after is untouched.
+ */
+static void check_rep_ins_across_pages(struct session *s)
+{
+    expect(s, "memset 0x10000 0x4000 0", "OK");
+    expect(s, "ins 1 0x3fd 0x10ff0 6000", "OK");
+    expect(s, "memread 0x10ff0 4", "OK 0x60606060");
+    expect(s, "memread 0x10ffe 4", "OK 0x60606060");     /* first page boundary */
+    expect(s, "memread 0x11ffe 4", "OK 0x60606060");     /* second */
+    expect(s, "memread 0x1275e 4", "OK 0x60600000");     /* its end: 0x10ff0 + 6000 */
+    /* Downwards (DF=1) from the same end, across the same boundaries. */
+    expect(s, "memset 0x10000 0x4000 0", "OK");
+    expect(s, "ins 1 0x3fd 0x1275f 6000 1", "OK");
+    expect(s, "memread 0x10fee 4", "OK 0x00006060");
+    expect(s, "memread 0x11ffe 4", "OK 0x60606060");
+    expect(s, "memread 0x1275e 4", "OK 0x60600000");
+}
+
 static void test_xendm(void)
 {
     /* The build's xendm, where xensim looks for it by default (../../xendm). */
@@ -255,6 +276,9 @@ static void test_xendm(void)
     struct session s;
     session_start(&s, args);
     check_platform_bar1_bench(&s);
+    expect(&s, "inb 0x3fd", "OK 0x60");         /* 16550 LSR: THR and TSR empty */
+    check_rep_ins_across_pages(&s);
+    expect(&s, "dm_status", "OK running");
     g_assert_cmpint(session_end(&s), ==, 0);
 }
 
@@ -280,6 +304,7 @@ static void test_qemu_xen(void)
     expect(&s, "outb 0xcfc 0x0b", "OK");        /* PIRQA -> IRQ 11: set_pci_link_route */
     expect(&s, "dm_status", "OK running");
     check_platform_bar1_bench(&s);
+    check_rep_ins_across_pages(&s);
     g_assert_cmpint(session_end(&s), ==, 0);
 }
 

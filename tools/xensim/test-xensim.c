@@ -384,6 +384,111 @@ static void test_rep_clip(void)
     fixture_fini(&f);
 }
 
+/*
+ * Plays a device model that fills a REP INS buffer: checks the pending request is the next piece
+ * of a word-sized INS from port that continues at *next and keeps its buffer inside one page
+ * (or is a single item), writes each item's index + 1 there and answers. Returns its count.
+ */
+static uint32_t dm_fill_ins_piece(struct fixture *f, uint64_t port, bool df, uint64_t *next,
+                                  uint32_t *index)
+{
+    struct xenabi_ioreq *s = slot(f, 0);
+    uint8_t flags = xenabi_ioreq_load_flags(s);
+    g_assert_cmpuint(s->type, ==, XENABI_IOREQ_TYPE_PIO);
+    g_assert_cmphex(s->addr, ==, port);
+    g_assert_cmpuint(s->size, ==, 2);
+    g_assert_true(xenabi_ioreq_data_is_ptr(flags));
+    g_assert_true(xenabi_ioreq_is_read(flags));
+    g_assert_cmphex(s->data, ==, *next);
+    uint32_t count = s->count;
+    uint64_t low = df ? s->data - (uint64_t)(count - 1) * 2 : s->data;
+    if (count > 1)
+        g_assert_cmphex(low >> 12, ==, (low + (uint64_t)count * 2 - 1) >> 12);
+    for (uint32_t i = 0; i < count; i++, (*index)++) {
+        uint16_t word = (uint16_t)(*index + 1);
+        uint64_t gpa = df ? s->data - (uint64_t)i * 2 : s->data + (uint64_t)i * 2;
+        g_assert_cmpint(xsim_mem_write(&f->xs.mem, gpa, &word, sizeof(word)), ==, 0);
+    }
+    *next = df ? s->data - (uint64_t)count * 2 : s->data + (uint64_t)count * 2;
+    dm_answer(f, 0);
+    return count;
+}
+
+/* Runs a REP INS of count words into buf through the test's device model; its piece sizes. */
+static GArray *run_rep_ins(struct fixture *f, uint64_t buf, uint32_t count, bool df)
+{
+    struct xsim_access acc = { .type = XENABI_IOREQ_TYPE_PIO, .read = true, .size = 2,
+                               .count = count, .addr = 0x1f0, .data = buf,
+                               .data_is_ptr = true, .df = df };
+    GArray *pieces = g_array_new(false, false, sizeof(uint32_t));
+    int calls = f->done_calls;
+    uint64_t next = buf;
+    uint32_t index = 0;
+    g_assert_cmpint(xsim_vcpu_submit(&f->xs, 0, &acc, on_done, f), ==, 0);
+    while (f->done_calls == calls) {
+        g_assert_cmpuint(pieces->len, <, count);
+        uint32_t n = dm_fill_ins_piece(f, 0x1f0, df, &next, &index);
+        g_array_append_val(pieces, n);
+    }
+    g_assert_cmpint(f->done_status, ==, 0);
+    g_assert_cmpuint(index, ==, count);
+    /* Every item arrived where the CPU would have put it, and nothing beyond. */
+    for (uint32_t i = 0; i <= count; i++) {
+        uint16_t word = 0xdead;
+        uint64_t gpa = df ? buf - (uint64_t)i * 2 : buf + (uint64_t)i * 2;
+        g_assert_cmpint(xsim_mem_read(&f->xs.mem, gpa, &word, sizeof(word)), ==, 0);
+        g_assert_cmpuint(word, ==, i < count ? (uint16_t)(i + 1) : 0);
+    }
+    return pieces;
+}
+
+/*
+ * REP INS/OUTS with a RAM buffer: Xen (hvmemul_do_io_addr) clips the count so the buffer stays
+ * in one page; xendm refuses a request whose items span more than a page.
+ */
+static void test_rep_clip_pio_buffer(void)
+{
+    struct fixture f;
+    fixture_init(&f, XENABI_BUFIOREQ_ATOMIC);
+    g_assert_cmpint(xsim_server_map_range(server(&f), 0, 0x1f0, 0x1f7), ==, 0);
+    /* 32767 words from 16 bytes before a page end: 8, then 15 full pages, then the rest. */
+    g_autoptr(GArray) up = run_rep_ins(&f, 0x10ff0, 32767, false);
+    g_assert_cmpuint(up->len, ==, 17);
+    g_assert_cmpuint(g_array_index(up, uint32_t, 0), ==, 8);
+    for (unsigned i = 1; i < 16; i++)
+        g_assert_cmpuint(g_array_index(up, uint32_t, i), ==, 2048);
+    g_assert_cmpuint(g_array_index(up, uint32_t, 16), ==, 32767 - 8 - 15 * 2048);
+    /* Downwards: (off + size - 1) / size items, so offset 0 of a page goes alone. */
+    g_autoptr(GArray) down = run_rep_ins(&f, 0x40ffe, 5000, true);
+    static const uint32_t down_pieces[] = { 2047, 1, 2047, 1, 904 };
+    g_assert_cmpuint(down->len, ==, G_N_ELEMENTS(down_pieces));
+    for (unsigned i = 0; i < G_N_ELEMENTS(down_pieces); i++)
+        g_assert_cmpuint(g_array_index(down, uint32_t, i), ==, down_pieces[i]);
+    /* An item that straddles two pages goes alone; OUTS is split the same way. */
+    struct xsim_access acc = { .type = XENABI_IOREQ_TYPE_PIO, .read = false, .size = 4,
+                               .count = 3, .addr = 0x1f0, .data = 0x50ffe,
+                               .data_is_ptr = true };
+    g_assert_cmpint(xsim_vcpu_submit(&f.xs, 0, &acc, on_done, &f), ==, 0);
+    g_assert_cmpuint(slot(&f, 0)->count, ==, 1);
+    g_assert_cmphex(slot(&f, 0)->data, ==, 0x50ffe);
+    g_assert_false(xenabi_ioreq_is_read(slot(&f, 0)->flags));
+    dm_answer(&f, 0);
+    g_assert_cmpuint(slot(&f, 0)->count, ==, 2);
+    g_assert_cmphex(slot(&f, 0)->data, ==, 0x51002);
+    g_assert_cmphex(slot(&f, 0)->addr, ==, 0x1f0);
+    int calls = f.done_calls;
+    dm_answer(&f, 0);
+    g_assert_cmpint(f.done_calls, ==, calls + 1);
+    /* A REP that fits its page is one request. */
+    acc.data = 0x60000;
+    acc.count = 1024;
+    g_assert_cmpint(xsim_vcpu_submit(&f.xs, 0, &acc, on_done, &f), ==, 0);
+    g_assert_cmpuint(slot(&f, 0)->count, ==, 1024);
+    dm_answer(&f, 0);
+    g_assert_cmpint(f.done_calls, ==, calls + 2);
+    fixture_fini(&f);
+}
+
 static void test_state_backwards_crashes(void)
 {
     struct fixture f;
@@ -898,6 +1003,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xensim/ioreq/pci-config", test_pci_config);
     g_test_add_func("/xensim/ioreq/buffered", test_buffered);
     g_test_add_func("/xensim/ioreq/rep-clip", test_rep_clip);
+    g_test_add_func("/xensim/ioreq/rep-clip-pio-buffer", test_rep_clip_pio_buffer);
     g_test_add_func("/xensim/ioreq/state-backwards-crashes", test_state_backwards_crashes);
     g_test_add_func("/xensim/ioreq/invalidate", test_invalidate_broadcast);
     g_test_add_func("/xensim/dmop/interrupts", test_dmop_interrupts);
