@@ -20,6 +20,7 @@
 #include "xendm/options.h"
 #include "xendm/restrict.h"
 #include "xendm/trace.h"
+#include "xendm/ui.h"
 #include "xendm/vmstate.h"
 #include "xendm/xenfv.h"
 
@@ -318,13 +319,6 @@ static void apply_traces(const struct xendm_config *cfg)
     }
 }
 
-static void log_accepted_notes(const struct xendm_config *cfg)
-{
-    if (cfg->vnc != NULL && strcmp(cfg->vnc, "none") != 0) {
-        log_info("-vnc %s: no display device, so there is nothing to serve", cfg->vnc);
-    }
-}
-
 /* Step 1 of the restriction sequence (include/xendm/restrict.h). */
 static bool restrict_xen_handles(void *opaque, GError **err)
 {
@@ -375,6 +369,10 @@ static bool build_and_start(struct xendm_run *run, GError **err)
     run->m->sleep_observer_opaque = run;
     run->m->rtc_change_observer = on_rtc_change;
     run->m->rtc_change_observer_opaque = run;
+    /* The VNC socket and the window: before restriction (chroot, seccomp) takes them away. */
+    if (!ui_start_frontends(cfg, err)) {
+        return false;
+    }
     if (!monitor_set_add_from_options(run->monitors, cfg->monitors, run->m->chardevs,
                                       &xendm_vm_control, run, err)) {
         return false;
@@ -401,6 +399,7 @@ static void teardown(struct xendm_run *run)
         xen_accel_stop(run->xa); /* no more ioreqs: the server is gone */
     }
     monitor_set_free(run->monitors); /* before the chardevs it uses */
+    ui_stop_frontends();             /* before the console it shows */
     machine_free(run->m);
     if (run->mc != NULL) {
         mapcache_free(run->mc);
@@ -441,7 +440,6 @@ int main(int argc, char **argv)
         goto out;
     }
     apply_traces(run.cfg);
-    log_accepted_notes(run.cfg);
     /* A chardev peer going away must be an error on write, not a signal that kills us. */
     signal(SIGPIPE, SIG_IGN);
     run.loop = g_main_loop_new(NULL, FALSE);

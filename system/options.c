@@ -40,6 +40,7 @@ void config_free(struct xendm_config *cfg)
     g_free(cfg->keymap);
     g_free(cfg->boot);
     g_free(cfg->display);
+    kv_free(cfg->display_opts);
     g_free(cfg->vnc);
     kv_free(cfg->vnc_opts);
     g_free(cfg->chroot_dir);
@@ -524,15 +525,48 @@ static bool opt_netdev(struct xendm_config *cfg, const char *opt, const char *ar
     return true;
 }
 
-/* -display none, -net none: the only forms implemented. */
+/* -net none: the only form implemented. */
 static bool opt_none_only(struct xendm_config *cfg, const char *opt, const char *arg,
                           GError **err)
 {
     if (strcmp(arg, "none") != 0) {
         return not_supported(opt, err);
     }
-    replace_string(strcmp(opt, "display") == 0 ? &cfg->display : &cfg->net, arg);
+    replace_string(&cfg->net, arg);
     return true;
+}
+
+/*
+ * -display none | sdl[,KEY=VALUE...]: the local window (ui/sdl2.c), as QEMU spells it; libxl's
+ * sdl=1 gives -sdl instead, the same thing. libxl always adds "-display none" beside -vnc, which
+ * does not turn VNC off. The options after the type are kept for the window.
+ */
+static bool opt_display(struct xendm_config *cfg, const char *opt, const char *arg,
+                        GError **err)
+{
+    struct kv_list *kv = parse_kv(opt, arg, "display", err);
+    const char *type;
+
+    if (kv == NULL) {
+        return false;
+    }
+    type = kv_get(kv, "display");
+    if (type == NULL || (strcmp(type, "none") != 0 && strcmp(type, "sdl") != 0)) {
+        g_set_error(err, OPTIONS_ERROR, 0, "-display %s: only 'none' and 'sdl' are supported",
+                    arg);
+        kv_free(kv);
+        return false;
+    }
+    replace_string(&cfg->display, type);
+    kv_free(cfg->display_opts);
+    cfg->display_opts = kv;
+    return true;
+}
+
+static bool opt_sdl(struct xendm_config *cfg, const char *opt, const char *arg, GError **err)
+{
+    (void)arg;
+    return opt_display(cfg, opt, "sdl", err);
 }
 
 /*
@@ -689,7 +723,8 @@ static const struct option_def option_table[] = {
      "-netdev tap,id=ID,ifname=IF[,script=no,downscript=no] | socket,id=ID,... (a NIC's backend)"},
     {"drive", true, opt_drive,
      "-drive file=PATH,if=ide|none,index=N,media=disk|cdrom,format=raw[,cache=MODE][,id=ID]"},
-    {"display", true, opt_none_only, "-display none"},
+    {"display", true, opt_display, "-display none | sdl   the local window (SDL2)"},
+    {"sdl", false, opt_sdl, "-sdl              the same as -display sdl (libxl's sdl=1)"},
     {"vnc", true, opt_vnc, "-vnc none | HOST:D[,password=on,to=N] | unix:PATH"},
     {"xen-domid-restrict", false, opt_flag,
      "-xen-domid-restrict  after start-up, Xen handles reach only this domain"},
@@ -709,7 +744,7 @@ static const struct option_def option_table[] = {
 /* Options libxl 4.17 can emit (or QEMU users expect) that xendm does not implement yet. */
 static const char *const unsupported_options[] = {
     "global",
-    "usb", "usbdevice", "soundhw", "audiodev", "vga", "spice", "sdl", "nographic", "monitor",
+    "usb", "usbdevice", "soundhw", "audiodev", "vga", "spice", "nographic", "monitor",
     "qmp", "pidfile", "daemonize", "cdrom", "hda", "hdb", "hdc", "hdd", "fda", "fdb", "bios",
     "option-rom", "rtc", "localtime", "parallel", "acpitable", "smbios", "cpu",
     "object", "blockdev", "xen-attach", "gdb", "s", "D", "d", "msg", "overcommit",

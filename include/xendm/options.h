@@ -43,7 +43,8 @@ struct xendm_config {
     bool start_paused;            /* -S: the guest waits for QMP cont */
     char *keymap;                 /* -k */
     char *boot;                   /* -boot, verbatim */
-    char *display;                /* -display (only "none") */
+    char *display;                /* -display none | sdl (-sdl gives sdl) */
+    struct kv_list *display_opts; /* -display's other keys, or NULL */
     char *vnc;                    /* -vnc DISPLAY: "none", "127.0.0.1:0", "unix:PATH" */
     struct kv_list *vnc_opts;     /* -vnc's other keys (password=, to=, ...), or NULL */
     bool domid_restrict;          /* -xen-domid-restrict */

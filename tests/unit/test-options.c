@@ -236,11 +236,26 @@ static void test_restrict_and_restore(void)
     expect_error("-sandbox maybe", "-sandbox: Parameter 'enable' expects 'on' or 'off', not 'maybe'");
     expect_error("-vnc ,to=99", "-vnc: empty item in ',to=99'");
     expect_error("-vnc to=99", "-vnc: no display in 'to=99'");
+
+    /* libxl's sdl=1 and QEMU's spelling give the same window; -display none after it wins. */
+    cfg = parse_line("-xen-domid 7 -sdl", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(cfg->display, ==, "sdl");
+    config_free(cfg);
+    cfg = parse_line("-xen-domid 7 -display sdl,gl=off -display none", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(cfg->display, ==, "none");
+    config_free(cfg);
+    cfg = parse_line("-xen-domid 7 -display sdl,gl=off", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(cfg->display, ==, "sdl");
+    g_assert_cmpstr(kv_get(cfg->display_opts, "gl"), ==, "off");
+    config_free(cfg);
 }
 
 static void test_unsupported(void)
 {
-    expect_error("-display sdl", "option -display is not supported yet");
+    expect_error("-display gtk", "-display gtk: only 'none' and 'sdl' are supported");
     expect_error("-net nic", "option -net is not supported yet");
     expect_error("-usb", "option -usb is not supported yet");
     expect_error("-soundhw ac97", "option -soundhw is not supported yet");
