@@ -22,6 +22,9 @@ if ! ip link show $BR >/dev/null 2>&1; then
 fi
 ip addr flush dev $BR 2>/dev/null
 ip addr add 10.0.2.2/24 dev $BR && ip link set $BR up || fail "cannot configure $BR"
+# The bridge gives up 10.0.2.2 when the scenario ends, however it ends: virtio-guest puts the
+# same subnet on its tap, and a second route to it in dom0 sent that guest's replies here.
+trap 'ip addr flush dev $BR 2>/dev/null' EXIT
 rm -f "$FROM_GUEST" /tmp/rig/vif-rig.log
 dd if=/dev/urandom of="$TO_GUEST" bs=1048576 count=4 2>/dev/null || fail "cannot make $TO_GUEST"
 # Listeners an earlier failed run left would take the guest's connections.

@@ -66,6 +66,14 @@ T_CREATE=$(rig_uptime)
 # a listener keeping what the guest sends and one sending the 4 MiB file. The first one's stdin
 # must not end first (busybox nc would end the connection): a FIFO this shell holds open.
 ip link show $TAP >/dev/null 2>&1 || fail "the device model created no tap $TAP"
+# The guest's subnet must route to this tap alone: a nic-* scenario that ended early may have
+# left it on its bridge (dom0 then answered the guest through the bridge, and TCP failed).
+for other in $(ls /sys/class/net); do
+    [ "$other" = $TAP ] && continue
+    if ip -4 addr show dev "$other" | grep -q 'inet 10\.0\.2\.'; then
+        ip addr flush dev "$other" && echo "@@XR note dom0: took 10.0.2.0/24 off $other"
+    fi
+done
 ip addr add 10.0.2.2/24 dev $TAP && ip link set $TAP up || fail "cannot configure $TAP"
 # Listeners an earlier failed run left would take the guest's connections.
 pkill -f 'nc -l -p 500[12]' 2>/dev/null
