@@ -166,14 +166,6 @@ static struct json_value *qmp_query_chardev(struct qmp_request *req, GError **er
     return list;
 }
 
-static struct json_value *qmp_query_vnc(struct qmp_request *req, GError **err)
-{
-    struct json_value *info = json_object_new();
-
-    json_object_set(info, "enabled", json_bool_new(false)); /* no VNC server yet */
-    return info;
-}
-
 /* ---- vCPUs: query-cpus-fast, query-hotpluggable-cpus, device_add of a CPU ---- */
 
 /* The CPU type of qemu-xen's xenfv machine (QEMU 7.2, i386 target), which libxl device_adds. */
@@ -696,6 +688,9 @@ static const char hmp_help_text[] =
     "help|? [cmd] -- show the help\n"
     "info [subcommand] -- show various information about the system state\n"
     "q|quit -- quit the emulator\n"
+    "screendump filename [-f format] [device [head]] -- save screen to a file (ppm, png)\n"
+    "sendkey keys [hold_ms] -- send keys to the VM (e.g. 'sendkey ctrl-alt-f1', default hold "
+    "time=100 ms)\n"
     "stop -- stop emulation\n"
     "system_powerdown -- send system power down event\n"
     "system_wakeup -- wakeup guest from suspend\n"
@@ -723,6 +718,10 @@ static void hmp_run(struct qmp_request *req, gchar **words, GString *out)
         hmp_action(mon, mon->vmc->system_powerdown, "system_powerdown", out);
     } else if (strcmp(cmd, "system_wakeup") == 0) {
         hmp_action(mon, mon->vmc->system_wakeup, "system_wakeup", out);
+    } else if (strcmp(cmd, "sendkey") == 0) {
+        hmp_sendkey(mon, words, out);
+    } else if (strcmp(cmd, "screendump") == 0) {
+        hmp_screendump(mon, words, out);
     } else if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "q") == 0) {
         req->after_reply = quit_after_reply;
     } else {
@@ -863,6 +862,19 @@ static const struct qmp_param screendump_params[] = {
     {.name = NULL},
 };
 
+static const struct qmp_param input_send_event_params[] = {
+    {"device", QMP_PARAM_STRING, true},
+    {"head", QMP_PARAM_INT, true},
+    {"events", QMP_PARAM_ARRAY, false},
+    {.name = NULL},
+};
+
+static const struct qmp_param send_key_params[] = {
+    {"keys", QMP_PARAM_ARRAY, false},
+    {"hold-time", QMP_PARAM_INT, true},
+    {.name = NULL},
+};
+
 /*
  * Not here, as in qemu-xen 7.2: cpu-add (removed in QEMU 6.0; libxl 4.17 falls back to it
  * only when query-hotpluggable-cpus is CommandNotFound).
@@ -876,6 +888,11 @@ static const struct qmp_command qmp_commands[] = {
     {.name = "query-name", .handler = qmp_query_name},
     {.name = "query-chardev", .handler = qmp_query_chardev},
     {.name = "query-vnc", .handler = qmp_query_vnc},
+    {.name = "change-vnc-password", .handler = qmp_change_vnc_password,
+     .params = qmp_change_vnc_password_params},
+    {.name = "set_password", .handler = qmp_set_password, .params = qmp_set_password_params},
+    {.name = "expire_password", .handler = qmp_expire_password,
+     .params = qmp_expire_password_params},
     {.name = "query-pci", .handler = qmp_query_pci},
     {.name = "query-cpus-fast", .handler = qmp_query_cpus_fast},
     {.name = "query-hotpluggable-cpus", .handler = qmp_query_hotpluggable_cpus},
@@ -904,6 +921,9 @@ static const struct qmp_command qmp_commands[] = {
     {.name = "query-blockstats", .handler = qmp_query_blockstats,
      .params = query_blockstats_params},
     {.name = "screendump", .handler = qmp_screendump, .params = screendump_params},
+    {.name = "input-send-event", .handler = qmp_input_send_event,
+     .params = input_send_event_params},
+    {.name = "send-key", .handler = qmp_send_key, .params = send_key_params},
 };
 
 const struct qmp_command *qmp_command_find(const char *name)

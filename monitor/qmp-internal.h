@@ -89,6 +89,22 @@ void hmp_info_blockstats(struct monitor *mon, GString *out);
 
 /* ---- display (qmp-display.c) ---- */
 struct json_value *qmp_screendump(struct qmp_request *req, GError **err);
+void hmp_screendump(struct monitor *mon, gchar **words, GString *out);
+
+/* ---- VNC (qmp-vnc.c) ---- */
+extern const struct qmp_param qmp_change_vnc_password_params[];
+extern const struct qmp_param qmp_set_password_params[];
+extern const struct qmp_param qmp_expire_password_params[];
+struct json_value *qmp_query_vnc(struct qmp_request *req, GError **err);
+struct json_value *qmp_change_vnc_password(struct qmp_request *req, GError **err);
+struct json_value *qmp_set_password(struct qmp_request *req, GError **err);
+struct json_value *qmp_expire_password(struct qmp_request *req, GError **err);
+
+/* ---- input (qmp-input.c) ---- */
+struct json_value *qmp_input_send_event(struct qmp_request *req, GError **err);
+struct json_value *qmp_send_key(struct qmp_request *req, GError **err);
+/* HMP `sendkey KEYS [HOLD_MS]` (words[0] is "sendkey"). */
+void hmp_sendkey(struct monitor *mon, gchar **words, GString *out);
 
 /* ---- fd sets (fdset.c) ---- */
 struct fdsets *fdsets_new(void);

@@ -16,6 +16,9 @@ libseccomp-dev
 liburing-dev
 libpixman-1-dev
 libsdl2-dev
+libvncserver-dev
+libjpeg-dev
+vncsnapshot
 seabios
 qemu-system-xen
 qemu-system-x86

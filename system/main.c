@@ -214,6 +214,12 @@ static bool vmc_system_powerdown(void *opaque, GError **err)
     return true;
 }
 
+/* The SDL window's close button: the guest's power button, as system_powerdown presses it. */
+static void window_close_powerdown(void *opaque)
+{
+    vmc_system_powerdown(opaque, NULL);
+}
+
 /* As qemu-xen: an error unless the guest sleeps in S3; WAKEUP once it runs again. */
 static bool vmc_system_wakeup(void *opaque, GError **err)
 {
@@ -370,7 +376,7 @@ static bool build_and_start(struct xendm_run *run, GError **err)
     run->m->rtc_change_observer = on_rtc_change;
     run->m->rtc_change_observer_opaque = run;
     /* The VNC socket and the window: before restriction (chroot, seccomp) takes them away. */
-    if (!ui_start_frontends(cfg, err)) {
+    if (!ui_start_frontends(cfg, window_close_powerdown, run, err)) {
         return false;
     }
     if (!monitor_set_add_from_options(run->monitors, cfg->monitors, run->m->chardevs,

@@ -734,7 +734,7 @@ static const struct option_def option_table[] = {
     {"incoming", true, opt_incoming, "-incoming fd:K    restore device state from fd K"},
     {"net", true, opt_none_only, "-net none"},
     {"boot", true, opt_boot, "-boot [order=]DEVS  boot order for the firmware (CMOS): c disk, d CD, n net"},
-    {"k", true, opt_keymap, "-k KEYMAP         recorded"},
+    {"k", true, opt_keymap, "-k KEYMAP         the layout for VNC viewers that send keysyms (en-us)"},
     {"trace", true, opt_trace, "-trace [enable=]PATTERN | help"},
     {"h", false, opt_action, "-h, --help        this help"},
     {"help", false, opt_action, NULL},

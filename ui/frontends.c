@@ -7,7 +7,7 @@
 #include "xendm/options.h"
 #include "xendm/ui.h"
 
-static GQuark ui_error_quark(void)
+static G_GNUC_UNUSED GQuark ui_error_quark(void)
 {
     return g_quark_from_static_string("xendm-ui-error");
 }
@@ -18,7 +18,8 @@ static bool start_vnc(const struct xendm_config *cfg, GError **err)
         return true;
     }
 #ifdef CONFIG_VNC
-    return vnc_display_start(cfg->vnc, cfg->vnc_opts, err);
+    return vnc_display_configure(cfg->name, cfg->keymap, err) &&
+           vnc_display_start(cfg->vnc, cfg->vnc_opts, err);
 #else
     g_set_error(err, ui_error_quark(), 0,
                 "-vnc %s: this xendm was built without VNC (meson option vnc)", cfg->vnc);
@@ -26,12 +27,14 @@ static bool start_vnc(const struct xendm_config *cfg, GError **err)
 #endif
 }
 
-static bool start_sdl(const struct xendm_config *cfg, GError **err)
+static bool start_sdl(const struct xendm_config *cfg, void (*powerdown)(void *opaque),
+                      void *opaque, GError **err)
 {
     if (cfg->display == NULL || strcmp(cfg->display, "sdl") != 0) {
         return true;
     }
 #ifdef CONFIG_SDL
+    sdl_display_set_guest(cfg->name, powerdown, opaque);
     return sdl_display_start(cfg->display_opts, err);
 #else
     g_set_error(err, ui_error_quark(), 0,
@@ -40,9 +43,10 @@ static bool start_sdl(const struct xendm_config *cfg, GError **err)
 #endif
 }
 
-bool ui_start_frontends(const struct xendm_config *cfg, GError **err)
+bool ui_start_frontends(const struct xendm_config *cfg, void (*powerdown)(void *opaque),
+                        void *opaque, GError **err)
 {
-    return start_vnc(cfg, err) && start_sdl(cfg, err);
+    return start_vnc(cfg, err) && start_sdl(cfg, powerdown, opaque, err);
 }
 
 void ui_stop_frontends(void)

@@ -42,6 +42,10 @@ struct pcidev_claim {
     uint32_t sbdf;
 };
 
+struct xen_range {
+    uint64_t start, last; /* guest-physical, inclusive */
+};
+
 struct xen_accel {
     uint32_t domid;
     unsigned fallback_vcpus;
@@ -65,6 +69,13 @@ struct xen_accel {
     int *vcpu_local_port;
 
     GArray *pcidevs; /* struct pcidev_claim: what the machine asked to claim */
+    /*
+     * MMIO regions the memory core asked to claim, and the ranges where device-model-owned
+     * RAM is exposed (a VRAM BAR): what Xen holds as claimed is the first minus the second,
+     * since guest RAM at an address is never the ioreq server's (struct xen_range each).
+     */
+    GArray *mmio_claims;
+    GArray *ram_windows;
     guint evtchn_watch;
     guint poll_timer;
     int64_t last_answer_us; /* monotonic time of the latest synchronous answer */
@@ -281,8 +292,8 @@ static void op_claim_pcidev(void *opaque, uint32_t sbdf, bool add)
 
 /* ---- the address-space listener: regions become claimed ranges ---- */
 
-static void claim_range(struct xen_accel *xa, enum address_space_kind kind, uint64_t start,
-                        uint64_t last, bool add)
+static void claim_range_xen(struct xen_accel *xa, enum address_space_kind kind, uint64_t start,
+                            uint64_t last, bool add)
 {
     int is_mmio = kind == ADDRESS_SPACE_MMIO;
     int rc;
@@ -304,6 +315,64 @@ static void claim_range(struct xen_accel *xa, enum address_space_kind kind, uint
     }
 }
 
+/* [start, last] minus the RAM windows from index `from` on, each remaining piece to Xen. */
+static void claim_outside_windows(struct xen_accel *xa, uint64_t start, uint64_t last, bool add,
+                                  guint from)
+{
+    for (guint i = from; i < xa->ram_windows->len; i++) {
+        const struct xen_range *w = &g_array_index(xa->ram_windows, struct xen_range, i);
+        if (w->start > last || w->last < start) {
+            continue;
+        }
+        if (start < w->start) {
+            claim_outside_windows(xa, start, w->start - 1, add, i + 1);
+        }
+        if (last > w->last) {
+            claim_outside_windows(xa, w->last + 1, last, add, i + 1);
+        }
+        return;
+    }
+    claim_range_xen(xa, ADDRESS_SPACE_MMIO, start, last, add);
+}
+
+static void claim_range(struct xen_accel *xa, enum address_space_kind kind, uint64_t start,
+                        uint64_t last, bool add)
+{
+    struct xen_range r = {start, last};
+
+    if (kind != ADDRESS_SPACE_MMIO) {
+        claim_range_xen(xa, kind, start, last, add);
+        return;
+    }
+    if (add) {
+        g_array_append_val(xa->mmio_claims, r);
+    } else {
+        for (guint i = 0; i < xa->mmio_claims->len; i++) {
+            const struct xen_range *c = &g_array_index(xa->mmio_claims, struct xen_range, i);
+            if (c->start == start && c->last == last) {
+                g_array_remove_index_fast(xa->mmio_claims, i);
+                break;
+            }
+        }
+    }
+    claim_outside_windows(xa, start, last, add, 0);
+}
+
+/*
+ * RAM now shows at window w (add) or no longer does: the claimed regions it covers are
+ * released from, or given back to, the ioreq server.
+ */
+static void window_changed(struct xen_accel *xa, const struct xen_range *w, bool add)
+{
+    for (guint i = 0; i < xa->mmio_claims->len; i++) {
+        const struct xen_range *c = &g_array_index(xa->mmio_claims, struct xen_range, i);
+        if (c->start <= w->last && w->start <= c->last) {
+            claim_range_xen(xa, ADDRESS_SPACE_MMIO, XENDM_MAX(c->start, w->start),
+                            XENDM_MIN(c->last, w->last), !add);
+        }
+    }
+}
+
 static void listener_added(void *opaque, enum address_space_kind kind, uint64_t start,
                            uint64_t last)
 {
@@ -314,6 +383,110 @@ static void listener_removed(void *opaque, enum address_space_kind kind, uint64_
                              uint64_t last)
 {
     claim_range(opaque, kind, start, last, false);
+}
+
+/* ---- guest RAM the device model owns (include/xendm/guest-ram.h, reference §4) ---- */
+
+/* Adds the frames of [first_gfn, first_gfn + nr) that cannot be mapped, i.e. do not exist. */
+static bool op_ram_populate(void *opaque, uint64_t first_gfn, uint64_t nr)
+{
+    struct xen_accel *xa = opaque;
+    xen_pfn_t *gfns = g_new(xen_pfn_t, nr);
+    int *err = g_new0(int, nr);
+    unsigned long missing = 0;
+    void *probe;
+    bool ok = true;
+
+    for (uint64_t i = 0; i < nr; i++) {
+        gfns[i] = (xen_pfn_t)(first_gfn + i);
+    }
+    /* A restored domain has them already (libxc recreated them from the image). */
+    probe = xenforeignmemory_map(xa->fmem, xa->domid, PROT_READ, nr, gfns, err);
+    for (uint64_t i = 0; i < nr; i++) {
+        if (probe == NULL || err[i] != 0) {
+            gfns[missing++] = (xen_pfn_t)(first_gfn + i);
+        }
+    }
+    if (probe != NULL) {
+        xenforeignmemory_unmap(xa->fmem, probe, nr);
+    }
+    TRACE(xen_ram, "populate gfn=0x%" PRIx64 " nr=%" PRIu64 " missing=%lu", first_gfn, nr,
+          missing);
+    if (missing > 0 && xc_domain_populate_physmap_exact(xa->xc, xa->domid, missing, 0, 0,
+                                                        gfns) != 0) {
+        log_error("xen: populating %lu frames from gfn 0x%" PRIx64 " failed: %s", missing,
+                  first_gfn, g_strerror(errno));
+        ok = false;
+    }
+    g_free(err);
+    g_free(gfns);
+    return ok;
+}
+
+static void set_window(struct xen_accel *xa, uint64_t gfn, uint64_t nr, bool add)
+{
+    struct xen_range w = {gfn << XC_PAGE_SHIFT, ((gfn + nr) << XC_PAGE_SHIFT) - 1};
+
+    if (add) {
+        g_array_append_val(xa->ram_windows, w);
+        window_changed(xa, &w, true);
+        return;
+    }
+    for (guint i = 0; i < xa->ram_windows->len; i++) {
+        const struct xen_range *o = &g_array_index(xa->ram_windows, struct xen_range, i);
+        if (o->start == w.start && o->last == w.last) {
+            g_array_remove_index_fast(xa->ram_windows, i);
+            window_changed(xa, &w, false);
+            return;
+        }
+    }
+}
+
+/*
+ * Moves frames as qemu-xen does for the VGA framebuffer: relocate_memory, then the range at
+ * a BAR pinned write-back (guest RAM, whatever MTRRs the guest set for its MMIO hole). The pin
+ * goes when the frames leave: Xen refuses a new pin that overlaps an old one (-EBUSY).
+ */
+static bool op_ram_relocate(void *opaque, uint64_t src_gfn, uint64_t dst_gfn, uint64_t nr,
+                            bool from_mmio, bool to_mmio)
+{
+    struct xen_accel *xa = opaque;
+
+    TRACE(xen_ram, "relocate 0x%" PRIx64 " -> 0x%" PRIx64 " nr=%" PRIu64, src_gfn, dst_gfn, nr);
+    if (nr > UINT32_MAX ||
+        xendevicemodel_relocate_memory(xa->dmod, xa->domid, (uint32_t)nr, src_gfn,
+                                       dst_gfn) != 0) {
+        log_warn("xen: relocating %" PRIu64 " frames 0x%" PRIx64 " -> 0x%" PRIx64 " failed: %s",
+                 nr, src_gfn, dst_gfn, g_strerror(errno));
+        return false;
+    }
+    if (from_mmio) {
+        xendevicemodel_pin_memory_cacheattr(xa->dmod, xa->domid, src_gfn, src_gfn + nr - 1,
+                                            XEN_DMOP_DELETE_MEM_CACHEATTR);
+        set_window(xa, src_gfn, nr, false);
+    }
+    if (to_mmio) {
+        set_window(xa, dst_gfn, nr, true);
+        if (xendevicemodel_pin_memory_cacheattr(xa->dmod, xa->domid, dst_gfn, dst_gfn + nr - 1,
+                                                XEN_DMOP_MEM_CACHEATTR_WB) != 0) {
+            log_warn("xen: pinning 0x%" PRIx64 "+%" PRIu64 " write-back failed: %s", dst_gfn,
+                     nr, g_strerror(errno));
+        }
+    }
+    return true;
+}
+
+static int op_ram_track_dirty(void *opaque, uint64_t first_gfn, uint32_t nr,
+                              unsigned long *bitmap)
+{
+    struct xen_accel *xa = opaque;
+
+    if (xendevicemodel_track_dirty_vram(xa->dmod, xa->domid, first_gfn, nr, bitmap) != 0) {
+        int e = errno;
+        TRACE(xen_ram, "track_dirty_vram 0x%" PRIx64 " nr=%u: %s", first_gfn, nr, g_strerror(e));
+        return e ? -e : -EIO;
+    }
+    return 0;
 }
 
 /* ---- serving ---- */
@@ -722,6 +895,8 @@ struct xen_accel *xen_accel_new(uint32_t domid, unsigned fallback_vcpus)
     xa->fallback_vcpus = fallback_vcpus > 0 ? fallback_vcpus : 1;
     xa->buffered_local_port = -1;
     xa->pcidevs = g_array_new(FALSE, FALSE, sizeof(struct pcidev_claim));
+    xa->mmio_claims = g_array_new(FALSE, FALSE, sizeof(struct xen_range));
+    xa->ram_windows = g_array_new(FALSE, FALSE, sizeof(struct xen_range));
     xa->mapper = (struct mapcache_mapper){accel_map, accel_unmap, xa};
     xa->ops = (struct accel_ops){
         .set_isa_irq = op_set_isa_irq,
@@ -729,6 +904,9 @@ struct xen_accel *xen_accel_new(uint32_t domid, unsigned fallback_vcpus)
         .set_pci_link_route = op_set_pci_link_route,
         .set_mem_type = op_set_mem_type,
         .modified_memory = op_modified_memory,
+        .ram_populate = op_ram_populate,
+        .ram_relocate = op_ram_relocate,
+        .ram_track_dirty = op_ram_track_dirty,
         .inject_msi = op_inject_msi,
         .claim_pcidev = op_claim_pcidev,
         .request_shutdown = op_request_shutdown,
@@ -911,6 +1089,7 @@ void xen_accel_stop(struct xen_accel *xa)
         /* Ranges go with the server: just stop following the machine. */
         address_space_set_listener(xa->m->io, NULL);
         address_space_set_listener(xa->m->mmio, NULL);
+        g_array_set_size(xa->mmio_claims, 0);
         /* fall through */
     case XEN_ACCEL_BOUND:
     case XEN_ACCEL_ENABLED:
@@ -981,5 +1160,7 @@ void xen_accel_free(struct xen_accel *xa)
         xenevtchn_close(xa->xce);
     }
     g_array_free(xa->pcidevs, TRUE);
+    g_array_free(xa->mmio_claims, TRUE);
+    g_array_free(xa->ram_windows, TRUE);
     g_free(xa);
 }

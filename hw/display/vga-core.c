@@ -10,36 +10,46 @@
  */
 #include "vga.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pixman.h>
 #include <string.h>
+#include "xendm/guest-ram.h"
 #include "xendm/log.h"
 #include "xendm/machine.h"
 
 #define BITS_PER_ULONG (8 * sizeof(unsigned long))
+/* Xen's dirty-VRAM log is stopped after this long without an incremental refresh. */
+#define DIRTY_LOG_IDLE_NS UINT64_C(1000000000)
 
 /* ---- VRAM ---- */
 
-bool vga_vram_init(struct vga_vram *v, uint32_t size)
+static size_t vram_dirty_words(const struct vga_vram *v)
 {
-    uint32_t pages = size >> VGA_VRAM_PAGE_SHIFT;
+    return ((v->size >> VGA_VRAM_PAGE_SHIFT) + BITS_PER_ULONG - 1) / BITS_PER_ULONG;
+}
 
+bool vga_vram_init(struct vga_vram *v, struct machine *m, uint32_t size)
+{
     if (size < (1u << 20) || (size & (size - 1)) != 0) {
         return false;
     }
-    v->ptr = g_try_malloc0(size);
-    if (!v->ptr) {
+    v->ram = guest_ram_new(m, "vga.vram", size);
+    if (!v->ram) {
         return false;
     }
+    v->ptr = guest_ram_ptr(v->ram);
     v->size = size;
-    v->dirty = g_new0(unsigned long, (pages + BITS_PER_ULONG - 1) / BITS_PER_ULONG);
+    v->dirty = g_new0(unsigned long, vram_dirty_words(v));
+    v->xen_dirty = g_new0(unsigned long, vram_dirty_words(v));
     return true;
 }
 
 void vga_vram_free(struct vga_vram *v)
 {
-    g_free(v->ptr);
+    guest_ram_free(v->ram);
     g_free(v->dirty);
+    g_free(v->xen_dirty);
     memset(v, 0, sizeof(*v));
 }
 
@@ -56,6 +66,8 @@ void vga_vram_mark_dirty(struct vga_vram *v, uint32_t offset, uint32_t len)
     for (uint32_t p = first; p <= last; p++) {
         v->dirty[p / BITS_PER_ULONG] |= 1ul << (p % BITS_PER_ULONG);
     }
+    /* Guest frames xendm wrote: libxc must send them again during a live migration. */
+    guest_ram_mark_modified(v->ram, offset, len);
 }
 
 bool vga_vram_test_dirty(const struct vga_vram *v, uint32_t offset, uint32_t len)
@@ -997,11 +1009,48 @@ static void render_graphics(struct vga_state *s, bool full)
     }
 }
 
+/*
+ * With the frames at the BAR the guest writes them without xendm knowing: Xen's dirty-VRAM
+ * log says which pages changed. A full redraw (a screendump, a new listener) needs no log and
+ * starts none; an incremental one starts it (its first report is every page) and keeps it
+ * running; without a report (-ENODATA, an error) everything is redrawn.
+ */
+static void merge_guest_dirty(struct vga_state *s, bool *full)
+{
+    struct vga_vram *v = &s->vram;
+    int rc;
+
+    if (guest_ram_exposed_at(v->ram) == GUEST_RAM_HOME ||
+        (*full && !guest_ram_dirty_active(v->ram))) {
+        return;
+    }
+    rc = guest_ram_collect_dirty(v->ram, v->xen_dirty);
+    timer_arm_ns(s->dirty_idle_timer, DIRTY_LOG_IDLE_NS);
+    if (rc != 0) {
+        if (rc != -ENODATA) {
+            log_debug("VGA: track_dirty_vram: %s (full redraw)", g_strerror(-rc));
+        }
+        *full = true;
+        return;
+    }
+    for (size_t i = 0; i < vram_dirty_words(v); i++) {
+        v->dirty[i] |= v->xen_dirty[i];
+    }
+}
+
+static void dirty_log_idle(void *opaque)
+{
+    struct vga_state *s = opaque;
+
+    guest_ram_stop_dirty(s->vram.ram);
+}
+
 uint64_t vga_refresh(void *opaque, bool full)
 {
     struct vga_state *s = opaque;
     uint64_t next = 0;
 
+    merge_guest_dirty(s, &full);
     if (vbe_enabled(s) && vbe_mode_valid(s)) {
         render_vbe(s, full);
     } else if (vbe_enabled(s) || !(s->r.ar_index & 0x20) || (s->r.sr[1] & 0x20)) {
@@ -1013,7 +1062,34 @@ uint64_t vga_refresh(void *opaque, bool full)
         next = render_text(s, full);
     }
     vga_vram_clear_dirty(&s->vram);
+    if (guest_ram_exposed_at(s->vram.ram) != GUEST_RAM_HOME) {
+        /* Nothing tells xendm of the guest's writes: look again next frame, if anyone
+         * watches (the console does nothing otherwise). */
+        display_console_hw_changed(s->con);
+    }
     return next;
+}
+
+bool vga_lfb_place(struct vga_state *s, uint64_t gpa)
+{
+    struct guest_ram *ram = s->vram.ram;
+    bool placed = false;
+
+    if (gpa == guest_ram_exposed_at(ram)) {
+        return gpa != GUEST_RAM_HOME;
+    }
+    if (gpa == GUEST_RAM_HOME) {
+        guest_ram_withdraw(ram);
+    } else {
+        placed = guest_ram_expose(ram, gpa);
+    }
+    display_console_hw_changed(s->con);
+    return placed;
+}
+
+uint64_t vga_lfb_placed_at(const struct vga_state *s)
+{
+    return guest_ram_exposed_at(s->vram.ram);
 }
 
 /* ---- life cycle ---- */
@@ -1025,9 +1101,10 @@ static const struct display_hw_ops vga_display_ops = {
 bool vga_init(struct vga_state *s, struct machine *m, uint32_t vram_size, const char *name)
 {
     s->m = m;
-    if (!vga_vram_init(&s->vram, vram_size)) {
+    if (!vga_vram_init(&s->vram, m, vram_size)) {
         return false;
     }
+    s->dirty_idle_timer = timer_new(dirty_log_idle, s);
     s->con = display_console_new(name, &vga_display_ops, s);
     vga_reset(s);
     return true;
@@ -1038,6 +1115,8 @@ void vga_fini(struct vga_state *s)
     vga_unregister_legacy(s);
     display_console_free(s->con);
     s->con = NULL;
+    timer_free(s->dirty_idle_timer);
+    s->dirty_idle_timer = NULL;
     vga_vram_free(&s->vram);
 }
 

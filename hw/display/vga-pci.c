@@ -11,14 +11,19 @@
  * plus the legacy ports, window and VBE ports of vga-core.c, decoded whatever the command
  * register says, as on any PC's VGA.
  *
- * VRAM is the device model's own memory, served through the BAR as MMIO. Buffered ioreqs
- * (single writes to the window) need nothing here: the accelerator drains the buffered ring
- * before each synchronous request, so the guest's order holds (reference §1.6).
+ * VRAM is guest RAM the device model owns (vga.h). While BAR0 decodes at a place in the MMIO
+ * hole its frames are moved there, as qemu-xen does, and the guest's framebuffer accesses
+ * cost no ioreq; they go home when the BAR moves, decoding stops, on reset and before the
+ * state is saved (so that the memory image holds them at home, where a restored xendm finds
+ * them). Otherwise BAR0 is served by ioreqs into the same bytes. Buffered ioreqs (single
+ * writes to the window) need nothing here: the accelerator drains the buffered ring before
+ * each synchronous request, so the guest's order holds (reference §1.6).
  */
 #include <glib.h>
 #include <inttypes.h>
 #include <string.h>
 #include "vga.h"
+#include "xendm/guest-ram.h"
 #include "xendm/keyval.h"
 #include "xendm/log.h"
 #include "xendm/machine.h"
@@ -37,10 +42,82 @@
 #define VGA_QEXT_LITTLE_ENDIAN 0x1e1e1e1eu
 #define VGA_DEFAULT_VGAMEM_MB 16
 #define VGA_ROM_DEFAULT "vgabios-stdvga.bin"
+/*
+ * A guest may move BAR0 at will; each move costs two relocations of every VRAM frame in Xen.
+ * Beyond this many placements a second the frames stay home (ioreqs serve the BAR) until the
+ * second is over.
+ */
+#define LFB_PLACEMENTS_PER_SECOND 8u
+#define NS_PER_SECOND INT64_C(1000000000)
 
 struct vga_pci {
     struct vga_state vga;
     struct pci_device *pci;
+    struct timer *lfb_timer;   /* a placement put off (rate bound, after save or load) */
+    int64_t lfb_window_start;  /* the current one-second window of the rate bound */
+    unsigned lfb_placements;   /* placements in that window */
+};
+
+/* ---- where the framebuffer's frames are ---- */
+
+static bool lfb_rate_allows(struct vga_pci *d)
+{
+    int64_t now = clock_now_ns();
+
+    if (now - d->lfb_window_start >= NS_PER_SECOND) {
+        d->lfb_window_start = now;
+        d->lfb_placements = 0;
+    }
+    if (d->lfb_placements >= LFB_PLACEMENTS_PER_SECOND) {
+        if (!timer_pending(d->lfb_timer)) {
+            timer_arm_ns(d->lfb_timer, (uint64_t)(d->lfb_window_start + NS_PER_SECOND - now));
+            log_guest_event("VGA: framebuffer BAR moved more than %u times a second: served "
+                            "by ioreqs for now", LFB_PLACEMENTS_PER_SECOND);
+        }
+        return false;
+    }
+    d->lfb_placements++;
+    return true;
+}
+
+/*
+ * The frames follow BAR0: at its address while it decodes (the PCI core maps it only with
+ * the memory enable bit set and a valid address), home otherwise. Called after every config
+ * write, reset and load.
+ */
+static void lfb_update(struct vga_pci *d)
+{
+    uint64_t want = pci_bar_address(d->pci, 0);
+    uint64_t now = vga_lfb_placed_at(&d->vga);
+
+    if (want == PCI_BAR_UNMAPPED) {
+        want = GUEST_RAM_HOME;
+    }
+    if (want == now) {
+        return;
+    }
+    if (now != GUEST_RAM_HOME) {
+        /* The old address no longer decodes: the frames must leave it whatever follows. */
+        vga_lfb_place(&d->vga, GUEST_RAM_HOME);
+    }
+    if (want != GUEST_RAM_HOME && lfb_rate_allows(d)) {
+        vga_lfb_place(&d->vga, want);
+    }
+}
+
+static void lfb_timer_fired(void *opaque)
+{
+    lfb_update(opaque);
+}
+
+static void vga_pci_config_write(struct pci_device *pci, void *opaque, uint32_t offset,
+                                 uint32_t value, unsigned size)
+{
+    lfb_update(opaque);
+}
+
+static const struct pci_device_ops vga_pci_ops = {
+    .config_write = vga_pci_config_write,
 };
 
 /* ---- BAR0: the linear framebuffer ---- */
@@ -136,6 +213,7 @@ static void vga_pci_destroy(void *opaque)
     if (d->pci) {
         pci_device_remove(d->pci);
     }
+    timer_free(d->lfb_timer);
     vga_fini(&d->vga);
     g_free(d);
 }
@@ -173,7 +251,7 @@ static bool vga_pci_setup(struct vga_pci *d, struct machine *m, struct kv_list *
     if (!pci_devfn_from_props(props, &devfn, err)) {
         return false;
     }
-    d->pci = pci_device_add(bus, devfn, "VGA", &id, NULL, d, err);
+    d->pci = pci_device_add(bus, devfn, "VGA", &id, &vga_pci_ops, d, err);
     if (!d->pci) {
         return false;
     }
@@ -209,6 +287,7 @@ static void *vga_pci_create(struct machine *m, struct kv_list *props, GError **e
         g_free(d);
         return NULL;
     }
+    d->lfb_timer = timer_new(lfb_timer_fired, d);
     if (!vga_pci_setup(d, m, props, vram_size, err)) {
         vga_pci_destroy(d);
         return NULL;
@@ -219,18 +298,41 @@ static void *vga_pci_create(struct machine *m, struct kv_list *props, GError **e
 static void vga_pci_reset(void *opaque)
 {
     struct vga_pci *d = opaque;
+
     vga_reset(&d->vga);
+    timer_cancel(d->lfb_timer);
+    lfb_update(d); /* the PCI core unmapped the BARs: home */
+}
+
+/*
+ * The memory image libxc saves after this holds the frames at home, where a restored xendm
+ * finds them. The guest is stopped (libxl's `stop` comes first) and timers wait for `cont`:
+ * a domain that goes on running gets its framebuffer back at the BAR then.
+ */
+static void vga_pci_pre_save(void *opaque)
+{
+    struct vga_pci *d = opaque;
+
+    if (vga_lfb_placed_at(&d->vga) != GUEST_RAM_HOME) {
+        vga_lfb_place(&d->vga, GUEST_RAM_HOME);
+        /* A live migration's last pass must send the home gfns, which Xen's log did not see
+         * change: reported as modified (only while the global dirty log runs). */
+        vga_vram_mark_dirty(&d->vga.vram, 0, d->vga.vram.size);
+    }
+    timer_arm_ns(d->lfb_timer, 0);
 }
 
 static void vga_pci_post_load(void *opaque)
 {
     struct vga_pci *d = opaque;
+
     vga_post_load(&d->vga);
+    /* The BARs are mapped once every section is applied: place the frames after that. */
+    timer_arm_ns(d->lfb_timer, 0);
 }
 
 /*
- * The registers. VRAM itself is not in this section: it becomes guest memory, saved with the
- * guest's RAM, once it is relocated under the BAR (the next step of issue 6).
+ * The registers. VRAM is guest memory, saved with the guest's RAM (at home: see pre_save).
  */
 #define VGA_REG(fname, member, vtype, width, n)                                                   \
     VMSTATE_FIELD_FULL(fname, struct vga_pci, vga.r.member, vtype, width, n, 0, 0)
@@ -271,6 +373,7 @@ static const struct vmstate_desc vga_vmstate = {
     .name = "vga",
     .version = 1,
     .fields = vga_fields,
+    .pre_save = vga_pci_pre_save,
     .post_load = vga_pci_post_load,
 };
 

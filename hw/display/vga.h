@@ -54,18 +54,24 @@ struct machine;
 #define VBE_DISPI_MAX_BPP 32
 
 /*
- * The VRAM behind one small interface, so that its backing can move (today the device
- * model's own memory served as MMIO; next, guest frames relocated under the BAR and found
- * dirty with track_dirty_vram). Writes mark 4 KiB pages dirty for the renderer.
+ * The VRAM: guest RAM the device model owns (include/xendm/guest-ram.h), mapped once. While
+ * the framebuffer BAR decodes at a place in the MMIO hole its frames are there and the guest
+ * writes them directly; Xen's dirty-VRAM log then says what changed. Otherwise (BAR not
+ * placed, decoding off, a place over RAM, no accelerator) the BAR is served by ioreqs into
+ * the same bytes. Writes xendm makes mark 4 KiB pages dirty for the renderer.
  */
 #define VGA_VRAM_PAGE_SHIFT 12
+struct guest_ram;
 struct vga_vram {
     uint8_t *ptr;
     uint32_t size;          /* a power of two, at least 1 MiB */
     unsigned long *dirty;   /* one bit per page written since the last refresh */
+    struct guest_ram *ram;  /* the backing */
+    unsigned long *xen_dirty; /* what Xen's log reported, before it is merged into dirty */
 };
 
-bool vga_vram_init(struct vga_vram *v, uint32_t size);
+/* With m NULL (or no accelerator for guest RAM) the VRAM is a plain allocation. */
+bool vga_vram_init(struct vga_vram *v, struct machine *m, uint32_t size);
 void vga_vram_free(struct vga_vram *v);
 void vga_vram_mark_dirty(struct vga_vram *v, uint32_t offset, uint32_t len);
 /* Whether any page of [offset, offset + len) is dirty (the range is clipped to VRAM). */
@@ -114,6 +120,8 @@ struct vga_state {
     bool full_update;
     int last_kind, last_width, last_height;
     bool last_blink_on, last_cursor_on;
+    /* Stops Xen's dirty log once no incremental refresh has asked for a while. */
+    struct timer *dirty_idle_timer;
 };
 
 /* Creates the state with VRAM of vram_size bytes (power of two >= 1 MiB) and its console. */
@@ -139,6 +147,14 @@ void vga_window_write(struct vga_state *s, uint32_t offset, uint8_t value);
 /* The linear framebuffer (the VRAM BAR), any size 1/2/4/8 within VRAM. */
 uint64_t vga_lfb_read(struct vga_state *s, uint64_t offset, unsigned size);
 void vga_lfb_write(struct vga_state *s, uint64_t offset, uint64_t value, unsigned size);
+
+/*
+ * The framebuffer's frames go to gpa (the BAR) or, with GUEST_RAM_HOME, home; false when
+ * they stay home (refused place, no guest RAM). The picture is redrawn in full after a move.
+ */
+bool vga_lfb_place(struct vga_state *s, uint64_t gpa);
+/* Where the guest sees the frames: the BAR address, or GUEST_RAM_HOME (ioreqs serve it). */
+uint64_t vga_lfb_placed_at(const struct vga_state *s);
 
 /* Renders into the console (the display_hw_ops refresh). */
 uint64_t vga_refresh(void *opaque, bool full);

@@ -75,11 +75,16 @@ bool input_pointer_rel_event(int dx, int dy, int dz, unsigned buttons);
 bool input_pointer_abs_event(int x, int y, int dz, unsigned buttons);
 /* True when a handler takes absolute positions (a front end may then hide its own cursor). */
 bool input_pointer_is_absolute(void);
+/* True when some handler takes one of these kinds (enum input_kind bits): QMP
+ * input-send-event refuses events nobody would take, as QEMU does. */
+bool input_handler_present(unsigned kinds);
 unsigned input_leds(void);
 
 /* QEMU's QKeyCode names ("a", "shift", "ctrl_r", "kp_enter", "print", ...) and evdev codes;
  * 0 / NULL when there is none. */
 unsigned input_keycode_from_qcode(const char *qcode);
 const char *input_qcode_from_keycode(unsigned keycode);
+/* QEMU's key numbers (send-key's "number": the set 1 code, 0x80 for an E0 prefix); 0: none. */
+unsigned input_keycode_from_number(unsigned number);
 
 #endif

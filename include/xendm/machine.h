@@ -45,6 +45,18 @@ struct accel_ops {
      * log is on (live migration): Xen must send them again (reference §4, modified_memory).
      */
     void (*modified_memory)(void *opaque, uint64_t first_gfn, uint64_t nr);
+    /*
+     * Guest RAM the device model owns (include/xendm/guest-ram.h, reference §4): populate the
+     * frames of [first_gfn, first_gfn + nr) that are not populated yet; move nr frames from
+     * src_gfn to dst_gfn, where to_mmio says dst is a BAR (its range is then no longer
+     * claimed from the ioreq server) and from_mmio that src was one; Xen's dirty-VRAM log of
+     * [first_gfn, first_gfn + nr) into bitmap (one bit a page; nr 0 stops it): 0 or -errno.
+     */
+    bool (*ram_populate)(void *opaque, uint64_t first_gfn, uint64_t nr);
+    bool (*ram_relocate)(void *opaque, uint64_t src_gfn, uint64_t dst_gfn, uint64_t nr,
+                         bool from_mmio, bool to_mmio);
+    int (*ram_track_dirty)(void *opaque, uint64_t first_gfn, uint32_t nr,
+                           unsigned long *bitmap);
 };
 
 #define MACHINE_ISA_IRQS 16
@@ -77,6 +89,8 @@ struct machine {
     GPtrArray *drives;   /* struct drive *, owned (machine_add_drive) */
     GPtrArray *netdevs;  /* struct net_backend *, owned (machine_add_netdev) */
     uint64_t ram_size;
+    /* End of the guest RAM the device model owns so far (system/guest-ram.c); 0: none. */
+    uint64_t dm_ram_end;
     /* Sum of the guest's RTC changes reported by Xen (TIMEOFFSET), in seconds. */
     int64_t rtc_offset_seconds;
     /* Told the new sum after each TIMEOFFSET (main: QMP RTC_CHANGE); may be NULL. */

@@ -14,8 +14,12 @@
 struct kv_list;
 struct xendm_config;
 
-/* -vnc DISPLAY[,opts] and -display sdl (or -sdl). False with err when one cannot start. */
-bool ui_start_frontends(const struct xendm_config *cfg, GError **err);
+/*
+ * -vnc DISPLAY[,opts] and -display sdl (or -sdl). False with err when one cannot start.
+ * powerdown(opaque): what the window's close button asks for (the guest's ACPI power button).
+ */
+bool ui_start_frontends(const struct xendm_config *cfg, void (*powerdown)(void *opaque),
+                        void *opaque, GError **err);
 void ui_stop_frontends(void);
 
 /*
@@ -25,9 +29,27 @@ void ui_stop_frontends(void);
  */
 bool vnc_display_start(const char *display, const struct kv_list *opts, GError **err);
 void vnc_display_stop(void);
+/*
+ * -name and -k for the VNC server: the desktop name ("xendm (NAME)") and the key layout of
+ * clients without QEMU's Extended Key Event. Call before vnc_display_start; either may be NULL.
+ */
+bool vnc_display_configure(const char *vm_name, const char *keymap, GError **err);
+/* For QMP (monitor/qmp-vnc.c): query-vnc's VncInfo as QEMU 7.2 shapes it. */
+struct json_value;
+struct json_value *vnc_display_query(void);
+/* change-vnc-password / set_password: false when VNC auth is off (no password=on). */
+bool vnc_display_set_password(const char *password, GError **err);
+/* expire_password's time: "now", "never", "+SECONDS" or an absolute time_t. */
+bool vnc_display_expire_password(const char *when, GError **err);
 
 /* SDL2 window, with -display sdl's options. */
 bool sdl_display_start(const struct kv_list *opts, GError **err);
 void sdl_display_stop(void);
+/*
+ * Before sdl_display_start: the guest's name (-name; NULL: none) for the window's title, and
+ * what the window's close button does (main: as QMP system_powerdown, the guest's ACPI power
+ * button; NULL: nothing). opaque is passed to powerdown on the event-loop thread.
+ */
+void sdl_display_set_guest(const char *name, void (*powerdown)(void *opaque), void *opaque);
 
 #endif

@@ -676,6 +676,257 @@ static void test_vbe_lfb(void)
     vga_stop(&t);
 }
 
+/* ---- VRAM as guest RAM: where xensim's p2m has its frames ---- */
+
+/*
+ * The VRAM frames' home: right after the -m RAM (xensim's default 64 MiB, no video RAM in
+ * its headless config, so libxl's -m is 64), where qemu-xen populates them too.
+ */
+#define VRAM_HOME_GFN UINT64_C(0x4000)
+#define VRAM_PAGES 4096u /* 16 MiB */
+
+/* The memfd page behind gfn (a frame keeps it when it moves), or -1 when absent. */
+static int64_t p2m_page(struct qtest *qt, uint64_t gfn)
+{
+    g_autofree char *reply = qtest_cmd(qt, NULL, "p2m 0x%" PRIx64, gfn);
+
+    return reply ? (int64_t)g_ascii_strtoull(reply, NULL, 0) : -1;
+}
+
+static char *mmio_owner(struct qtest *qt, uint64_t addr)
+{
+    return qtest_cmd_ok(qt, "mmio_owner 0x%" PRIx64 " 4", addr);
+}
+
+static void assert_owner(struct qtest *qt, uint64_t addr, const char *want)
+{
+    g_autofree char *owner = mmio_owner(qt, addr);
+
+    g_assert_cmpstr(owner, ==, want);
+}
+
+/* The first, a middle and the last VRAM frame sit at gfn (and the same frames as at home). */
+static void assert_vram_at(struct qtest *qt, uint64_t gfn, const int64_t home_pages[3])
+{
+    static const unsigned probe[3] = {0, VRAM_PAGES / 2, VRAM_PAGES - 1};
+
+    for (unsigned i = 0; i < 3; i++) {
+        g_assert_cmpint(p2m_page(qt, gfn + probe[i]), ==, home_pages[i]);
+        if (gfn != VRAM_HOME_GFN) {
+            g_assert_cmpint(p2m_page(qt, VRAM_HOME_GFN + probe[i]), ==, -1);
+        }
+    }
+}
+
+static void record_home(struct qtest *qt, int64_t home_pages[3])
+{
+    home_pages[0] = p2m_page(qt, VRAM_HOME_GFN);
+    home_pages[1] = p2m_page(qt, VRAM_HOME_GFN + VRAM_PAGES / 2);
+    home_pages[2] = p2m_page(qt, VRAM_HOME_GFN + VRAM_PAGES - 1);
+    for (unsigned i = 0; i < 3; i++) {
+        g_assert_cmpint(home_pages[i], >=, 0);
+    }
+    /* Nothing beyond: the block is exactly vgamem_mb (option ROMs, if any, come later). */
+    g_assert_cmpint(p2m_page(qt, VRAM_HOME_GFN - 1), >=, 0); /* the last -m RAM frame */
+}
+
+static void vbe_640x480x32(struct qtest *qt)
+{
+    vbe_write(qt, 4, 0);
+    vbe_write(qt, 1, 640);
+    vbe_write(qt, 2, 480);
+    vbe_write(qt, 3, 32);
+    vbe_write(qt, 4, 0x41);
+}
+
+/* Rows y0..y1 of vbe_pattern through the LFB at `lfb`. */
+static void draw_rows(struct qtest *qt, uint64_t lfb, int y0, int y1)
+{
+    for (int y = y0; y < y1; y++) {
+        for (int x = 0; x < 640; x += 4) {
+            qtest_writel(qt, lfb + ((uint64_t)y * 640 + x) * 4, vbe_pattern(x, y));
+        }
+    }
+}
+
+static unsigned picture_mismatches(struct vga_test *t, int y0, int y1)
+{
+    struct image img = screendump(t);
+    unsigned bad = 0;
+
+    g_assert_cmpint(img.width, ==, 640);
+    g_assert_cmpint(img.height, ==, 480);
+    for (int y = 0; y < 480; y++) {
+        for (int x = 0; x < 640; x++) {
+            uint32_t want = y >= y0 && y < y1 && x % 4 == 0 ? vbe_pattern(x, y) : 0;
+            if (pixel(&img, x, y) != want && bad++ < 5) {
+                g_test_message("pixel %d,%d: 0x%06x, want 0x%06x", x, y, pixel(&img, x, y),
+                               want);
+            }
+        }
+    }
+    g_free(img.rgb);
+    return bad;
+}
+
+/*
+ * Populated at start above the -m RAM; BAR0 placed with decoding on moves the frames under it
+ * (write-back pinned) and framebuffer accesses become RAM accesses Xen answers; a BAR move
+ * moves them, disabling decoding brings them home. qemu-xen does the same under
+ * xensim, frame for frame.
+ */
+static void test_lfb_relocation(void)
+{
+    struct vga_test t;
+    int64_t home[3];
+
+    vga_start(&t, NULL);
+    record_home(t.qt, home);
+    g_assert_cmpint(p2m_page(t.qt, LFB_ADDR >> 12), ==, -1);
+
+    map_bars(&t);
+    assert_vram_at(t.qt, LFB_ADDR >> 12, home);
+    assert_owner(t.qt, LFB_ADDR, "ram");
+    assert_owner(t.qt, LFB_ADDR + (16u << 20) - 4, "ram");
+    assert_owner(t.qt, MMIO_ADDR, "dm"); /* BAR2 stays the device model's */
+    {
+        g_autofree char *attr = qtest_cmd_ok(t.qt, "cacheattr 0x%" PRIx64, LFB_ADDR >> 12);
+        g_assert_cmpstr(attr, ==, "6"); /* write-back, on both */
+    }
+
+    vbe_640x480x32(t.qt);
+    draw_rows(t.qt, LFB_ADDR, 200, 210);
+    /* REP STOS into the frames: Xen's emulator fills the RAM itself. */
+    CMD(t.qt, "stos 4 0x%" PRIx64 " 0x00ff00ff 640", LFB_ADDR + 220 * 640 * 4);
+    g_assert_cmphex(qtest_readl(t.qt, LFB_ADDR + (220 * 640 + 639) * 4), ==, 0x00ff00ff);
+    CMD(t.qt, "stos 4 0x%" PRIx64 " 0 640", LFB_ADDR + 220 * 640 * 4);
+    if (qtest_dm_is_xendm()) {
+        g_assert_cmpuint(picture_mismatches(&t, 200, 210), ==, 0);
+    }
+
+    if (!qtest_dm_is_xendm()) {
+        /*
+         * qemu-xen 7.2 relocates a moved BAR's frames from their home gfns, where they no
+         * longer are (relocate_memory EINVAL under xensim, as it would be on Xen): they stay
+         * at the old address. xendm brings them home first.
+         */
+        vga_stop(&t);
+        return;
+    }
+    /* Moved while a mode is set: the frames follow, the old place is nobody's. */
+    qpci_write(t.qt, t.devfn, 0x10, 0xd0000000, 4);
+    assert_vram_at(t.qt, 0xd0000, home);
+    assert_owner(t.qt, 0xd0000000, "ram");
+    assert_owner(t.qt, LFB_ADDR, "unclaimed");
+    g_assert_cmphex(qtest_readl(t.qt, 0xd0000000 + (200 * 640 + 8) * 4), ==, vbe_pattern(8, 200));
+    {
+        g_autofree char *attr = qtest_cmd_ok(t.qt, "cacheattr 0x%" PRIx64, LFB_ADDR >> 12);
+        g_assert_cmpstr(attr, ==, "none"); /* the old pin went with the frames */
+        g_assert_cmpuint(picture_mismatches(&t, 200, 210), ==, 0);
+    }
+
+    /* Memory decoding off: home, and the BAR answers nothing. */
+    qpci_write(t.qt, t.devfn, 0x04, 0x0001, 2);
+    assert_vram_at(t.qt, VRAM_HOME_GFN, home);
+    g_assert_cmpint(p2m_page(t.qt, 0xd0000), ==, -1);
+    assert_owner(t.qt, 0xd0000000, "unclaimed");
+    qpci_write(t.qt, t.devfn, 0x04, 0x0003, 2);
+    assert_vram_at(t.qt, 0xd0000, home);
+    g_assert_cmphex(qtest_readl(t.qt, 0xd0000000 + (209 * 640 + 636) * 4), ==,
+                    vbe_pattern(636, 209));
+
+    /* (QMP system_reset reboots a Xen domain: a new one gets fresh RAM and device model.) */
+    vga_stop(&t);
+}
+
+/*
+ * A BAR over guest RAM or the APIC/BIOS range keeps the frames home and the BAR on ioreqs
+ * (xendm only: qemu-xen relocates wherever the guest says); a BAR moved many times a second
+ * costs a bounded number of relocations and settles where the guest left it.
+ */
+static void test_lfb_hostile_placement(void)
+{
+    struct vga_test t;
+    int64_t home[3], ram0;
+    uint32_t v;
+
+    if (!qtest_dm_is_xendm()) {
+        g_test_skip("qemu-xen relocates over guest RAM");
+        return;
+    }
+    vga_start(&t, NULL);
+    record_home(t.qt, home);
+    ram0 = p2m_page(t.qt, 0x100);
+    map_bars(&t);
+    vbe_640x480x32(t.qt);
+    draw_rows(t.qt, LFB_ADDR, 0, 2);
+
+    /* Over the guest's RAM: its own RAM stays; Xen answers the guest from that RAM. */
+    qpci_write(t.qt, t.devfn, 0x10, 0x00000000, 4);
+    assert_vram_at(t.qt, VRAM_HOME_GFN, home);
+    g_assert_cmpint(p2m_page(t.qt, 0x100), ==, ram0);
+    /* Over 0xFEC00000-0xFFFFFFFF: the BAR is served by ioreqs into the same VRAM. */
+    qpci_write(t.qt, t.devfn, 0x10, 0xfe000000, 4);
+    assert_vram_at(t.qt, VRAM_HOME_GFN, home);
+    assert_owner(t.qt, 0xfe000000, "dm");
+    g_assert_cmphex(qtest_readl(t.qt, 0xfe000000 + 8 * 4), ==, vbe_pattern(8, 0));
+    qtest_writel(t.qt, 0xfe000000 + 0x1000, 0x00123456);
+    qtest_memread(t.qt, (VRAM_HOME_GFN << 12) + 0x1000, &v, 4);
+    g_assert_cmphex(v, ==, 0x00123456);
+    qtest_writel(t.qt, 0xfe000000 + 0x1000, vbe_pattern(384, 1));
+    /* Unaligned low bits are the BAR's read-only size bits: the place is 16 MiB aligned. */
+    qpci_write(t.qt, t.devfn, 0x10, 0xc0000fff, 4);
+    assert_vram_at(t.qt, 0xc0000, home);
+
+    /* A storm of moves: bounded work, the device model keeps answering, then it settles. */
+    for (unsigned i = 0; i < 200; i++) {
+        qpci_write(t.qt, t.devfn, 0x10, i & 1 ? 0xd0000000 : 0xc0000000, 4);
+    }
+    qpci_write(t.qt, t.devfn, 0x10, 0xd0000000, 4);
+    g_assert_cmphex(qtest_readl(t.qt, 0xd0000000 + 8 * 4), ==, vbe_pattern(8, 0));
+    for (unsigned tries = 0; p2m_page(t.qt, 0xd0000) != home[0] && tries < 30; tries++) {
+        g_usleep(100 * 1000);
+    }
+    assert_vram_at(t.qt, 0xd0000, home);
+    g_assert_cmpuint(picture_mismatches(&t, 0, 2), ==, 0);
+    vga_stop(&t);
+}
+
+/*
+ * xl save / xl restore: the frames are home in the saved memory image, the restored device
+ * model finds them there (populates nothing over them) and places them under the BAR again;
+ * the picture survives.
+ */
+static void test_lfb_save_restore(void)
+{
+    struct vga_test t;
+    g_autofree char *file = qtest_tmp_path("vga-save.bin");
+    g_autofree char *qmp_path = qtest_tmp_path("qmp-vga.sock");
+    int64_t home[3];
+
+    vga_start(&t, NULL);
+    record_home(t.qt, home);
+    map_bars(&t);
+    vbe_640x480x32(t.qt);
+    draw_rows(t.qt, LFB_ADDR, 40, 48);
+    assert_vram_at(t.qt, LFB_ADDR >> 12, home);
+
+    qmp_close(t.qmp);
+    CMD(t.qt, "dm_save %s", file);
+    assert_vram_at(t.qt, VRAM_HOME_GFN, home);
+    assert_owner(t.qt, LFB_ADDR, "unclaimed"); /* stopped: its server is disabled */
+    CMD(t.qt, "dm_restore %s", file);
+    for (unsigned tries = 0; p2m_page(t.qt, LFB_ADDR >> 12) != home[0] && tries < 50; tries++) {
+        g_usleep(20 * 1000);
+    }
+    assert_vram_at(t.qt, LFB_ADDR >> 12, home);
+    t.qmp = qmp_open(qmp_path);
+    qmp_call_ok(t.qmp, "{\"execute\":\"qmp_capabilities\"}");
+    g_assert_cmpuint(picture_mismatches(&t, 40, 48), ==, 0);
+    unlink(file);
+    vga_stop(&t);
+}
+
 static void test_screendump_no_mode(void)
 {
     struct vga_test t;
@@ -867,6 +1118,11 @@ int main(int argc, char **argv)
     g_test_add_func("/vga/mode12h-planar", test_mode12h);
     g_test_add_func("/vga/vbe-lfb", test_vbe_lfb);
     g_test_add_func("/vga/screendump-no-mode", test_screendump_no_mode);
+    g_test_add_func("/vga/lfb-relocation", test_lfb_relocation);
+    g_test_add_func("/vga/lfb-hostile-placement", test_lfb_hostile_placement);
+    if (qtest_dm_is_xendm()) {
+        g_test_add_func("/vga/lfb-save-restore", test_lfb_save_restore);
+    }
     g_test_add_func("/vga/hostile", test_hostile);
     g_test_add_func("/vga/screendump-sandboxed", test_screendump_sandboxed);
     return g_test_run();

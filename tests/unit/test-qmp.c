@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "xendm/chardev.h"
+#include "xendm/display.h"
 #include "xendm/json.h"
 #include "xendm/keyval.h"
 #include "xendm/monitor.h"
@@ -552,6 +553,67 @@ static void test_hmp(void)
     fixture_teardown(&fx);
 }
 
+/* A display device for HMP screendump that draws nothing: the console's 640x480 black. */
+static uint64_t blank_refresh(void *hw, bool full)
+{
+    return 0;
+}
+
+static void test_hmp_screendump(void)
+{
+    static const struct display_hw_ops ops = {.refresh = blank_refresh};
+    g_autofree char *dir = g_dir_make_tmp("hmp-screendump-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "s.ppm", NULL);
+    g_autofree char *line = g_strdup_printf("screendump %s", file);
+    g_autofree char *line_bad_format = g_strdup_printf("screendump %s -f bmp", file);
+    g_autofree char *line_bad_device = g_strdup_printf("screendump %s nope", file);
+    g_autofree char *line_png = g_strdup_printf("screendump %s -f png", file);
+    g_autofree char *contents = NULL;
+    struct display_console *con;
+    struct fixture fx;
+    gsize len = 0;
+    char *text;
+
+    fixture_setup(&fx);
+    struct client c = client_negotiated(fx.path[0]);
+    text = hmp(&c, line);
+    g_assert_cmpstr(text, ==, "Error: There is no console to take a screendump from.\r\n");
+    g_free(text);
+
+    con = display_console_new("vga", &ops, NULL);
+    g_assert_nonnull(con);
+    text = hmp(&c, "screendump");
+    g_assert_nonnull(strstr(text, "Error: Parameter 'filename' is missing"));
+    g_free(text);
+    text = hmp(&c, line_bad_format);
+    g_assert_cmpstr(text, ==, "Error: Parameter 'format' does not accept value 'bmp'\r\n");
+    g_free(text);
+    text = hmp(&c, line_bad_device);
+    g_assert_cmpstr(text, ==, "Error: Device 'nope' not found\r\n");
+    g_free(text);
+    g_assert_false(g_file_test(file, G_FILE_TEST_EXISTS));
+
+    text = hmp(&c, line);
+    g_assert_cmpstr(text, ==, "");
+    g_free(text);
+    g_assert_true(g_file_get_contents(file, &contents, &len, NULL));
+    g_assert_cmpuint(len, ==, strlen("P6\n640 480\n255\n") + 640 * 480 * 3);
+    g_assert_true(g_str_has_prefix(contents, "P6\n640 480\n255\n"));
+    g_clear_pointer(&contents, g_free);
+    text = hmp(&c, line_png);
+    g_assert_cmpstr(text, ==, "");
+    g_free(text);
+    g_assert_true(g_file_get_contents(file, &contents, &len, NULL));
+    g_assert_cmpuint(len, >, 8);
+    g_assert_cmpint(memcmp(contents, "\x89PNG\r\n\x1a\n", 8), ==, 0);
+
+    display_console_free(con);
+    g_unlink(file);
+    g_rmdir(dir);
+    client_close(&c);
+    fixture_teardown(&fx);
+}
+
 static void test_request_errors(void)
 {
     struct fixture fx;
@@ -902,6 +964,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp/queries", test_queries);
     g_test_add_func("/qmp/actions", test_actions);
     g_test_add_func("/qmp/hmp", test_hmp);
+    g_test_add_func("/qmp/hmp-screendump", test_hmp_screendump);
     g_test_add_func("/qmp/request-errors", test_request_errors);
     g_test_add_func("/qmp/id-echo", test_id_echo);
     g_test_add_func("/qmp/framing", test_framing);

@@ -627,6 +627,35 @@ int xendevicemodel_modified_memory(xendevicemodel_handle *dmod, domid_t domid,
                 first_pfn, nr) ? -1 : 0;
 }
 
+int xendevicemodel_relocate_memory(xendevicemodel_handle *dmod, domid_t domid, uint32_t size,
+                                   uint64_t src_gfn, uint64_t dst_gfn)
+{
+    return CALL("xendevicemodel_relocate_memory", "dom=%u nr=%u 0x%" PRIx64 "->0x%" PRIx64, domid,
+                size, src_gfn, dst_gfn) ? -1 : 0;
+}
+
+int xendevicemodel_pin_memory_cacheattr(xendevicemodel_handle *dmod, domid_t domid,
+                                        uint64_t start, uint64_t end, uint32_t type)
+{
+    return CALL("xendevicemodel_pin_memory_cacheattr", "dom=%u 0x%" PRIx64 "-0x%" PRIx64 " %d",
+                domid, start, end, (int)type) ? -1 : 0;
+}
+
+int xendevicemodel_track_dirty_vram(xendevicemodel_handle *dmod, domid_t domid,
+                                    uint64_t first_pfn, uint32_t nr, unsigned long *dirty_bitmap)
+{
+    return CALL("xendevicemodel_track_dirty_vram", "dom=%u pfn=0x%" PRIx64 " nr=%u", domid,
+                first_pfn, nr) ? -1 : 0;
+}
+
+int xc_domain_populate_physmap_exact(xc_interface *xch, uint32_t domid, unsigned long nr_extents,
+                                     unsigned int extent_order, unsigned int mem_flags,
+                                     xen_pfn_t *extent_start)
+{
+    return CALL("xc_domain_populate_physmap_exact", "dom=%u nr=%lu first=0x%lx", domid,
+                nr_extents, (unsigned long)extent_start[0]) ? -1 : 0;
+}
+
 int xendevicemodel_shutdown(xendevicemodel_handle *dmod, domid_t domid, unsigned int reason)
 {
     return CALL("xendevicemodel_shutdown", "dom=%u reason=%u", domid, reason) ? -1 : 0;
@@ -1250,6 +1279,71 @@ static void test_accel_ops(void)
     fake_free();
 }
 
+/*
+ * Device-model-owned RAM: populate only what is missing, relocate with a write-back pin, and
+ * an MMIO region under relocated RAM is not claimed (guest RAM is never the server's).
+ */
+static void test_guest_ram_ops(void)
+{
+    struct rig r = {0};
+    GError *err = NULL;
+    unsigned long bitmap[1];
+    guint mark;
+
+    fake_reset();
+    g_assert_true(rig_bring_up(&r, &err));
+
+    /* Frames that map are there (a restored domain): nothing to populate. */
+    mark = fx.log->len;
+    g_assert_true(r.m->accel->ram_populate(r.m->accel_opaque, 0x4000, 2));
+    assert_log_since(mark, "xenforeignmemory_map dom=7 prot=r gfns=0x4000,0x4001; "
+                           "xenforeignmemory_unmap pages=2");
+    fake_fail("xenforeignmemory_map", 2, EFAULT);
+    mark = fx.log->len;
+    g_assert_true(r.m->accel->ram_populate(r.m->accel_opaque, 0x4000, 2));
+    assert_log_since(mark, "xenforeignmemory_map dom=7 prot=r gfns=0x4000,0x4001 FAIL; "
+                           "xc_domain_populate_physmap_exact dom=7 nr=2 first=0x4000");
+
+    /* Home -> the region's page: the claim goes, the pin comes. */
+    mark = fx.log->len;
+    g_assert_true(r.m->accel->ram_relocate(r.m->accel_opaque, 0x4000, DEV_MMIO >> 12, 1, false,
+                                           true));
+    assert_log_since(mark, "xendevicemodel_relocate_memory dom=7 nr=1 0x4000->0xfed00; "
+                           "xendevicemodel_unmap_io_range_from_ioreq_server dom=7 id=0 "
+                           "mmio 0xfed00000-0xfed00fff; "
+                           "xendevicemodel_pin_memory_cacheattr dom=7 0xfed00-0xfed00 6");
+    /* The region goes while RAM covers it: nothing to release in Xen. */
+    mark = fx.log->len;
+    region_del_clear(&r.mmio_region);
+    assert_log_since(mark, "");
+    r.mmio_region = machine_add_mmio(r.m, "dev-mmio", DEV_MMIO, 0x2000, &dev_ops, &r.dev);
+    assert_log_since(mark, "xendevicemodel_map_io_range_to_ioreq_server dom=7 id=0 "
+                           "mmio 0xfed01000-0xfed01fff");
+    g_assert_cmpint(r.m->accel->ram_track_dirty(r.m->accel_opaque, 0xfed00, 1, bitmap), ==, 0);
+    fake_fail("xendevicemodel_track_dirty_vram", 2, ENODATA);
+    g_assert_cmpint(r.m->accel->ram_track_dirty(r.m->accel_opaque, 0xfed00, 1, bitmap), ==,
+                    -ENODATA);
+    /* Back home: the pin is deleted and the region under it claimed again. */
+    mark = fx.log->len;
+    g_assert_true(r.m->accel->ram_relocate(r.m->accel_opaque, DEV_MMIO >> 12, 0x4000, 1, true,
+                                           false));
+    assert_log_since(mark, "xendevicemodel_relocate_memory dom=7 nr=1 0xfed00->0x4000; "
+                           "xendevicemodel_pin_memory_cacheattr dom=7 0xfed00-0xfed00 -1; "
+                           "xendevicemodel_map_io_range_to_ioreq_server dom=7 id=0 "
+                           "mmio 0xfed00000-0xfed00fff");
+    /* A refused relocation changes no claim. */
+    fake_fail("xendevicemodel_relocate_memory", 3, EINVAL);
+    mark = fx.log->len;
+    g_assert_false(r.m->accel->ram_relocate(r.m->accel_opaque, 0x4000, DEV_MMIO >> 12, 1, false,
+                                            true));
+    assert_log_since(mark, "xendevicemodel_relocate_memory dom=7 nr=1 0x4000->0xfed00 FAIL");
+    g_assert_cmpuint(r.fatal_calls, ==, 0);
+
+    rig_tear_down(&r);
+    fake_check_released();
+    fake_free();
+}
+
 /* ---- the mapcache's mapper ---- */
 
 static void test_mapper(void)
@@ -1488,6 +1582,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-accel/serve/evtchn-error-fatal", test_serve_evtchn_error_fatal);
     g_test_add_func("/xen-accel/accel-ops", test_accel_ops);
     g_test_add_func("/xen-accel/mapper", test_mapper);
+    g_test_add_func("/xen-accel/guest-ram", test_guest_ram_ops);
     g_test_add_func("/xen-accel/paused/start-and-cont", test_start_paused);
     g_test_add_func("/xen-accel/paused/set-serving-failure", test_set_serving_failure);
     g_test_add_func("/xen-accel/restrict/ok", test_restrict);

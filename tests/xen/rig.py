@@ -311,11 +311,14 @@ def build_overlay(builddir, root, scenarios):
         raise SystemExit(f"rig: {xendm} is missing: build first (make build)")
     seen = set()
     add_with_libs(t, "rig/bin/xendm", xendm, None, seen)
+    screen_text = os.path.join(builddir, "tests", "xen", "screen-text")
+    if os.path.exists(screen_text):
+        add_with_libs(t, "rig/bin/screen-text", screen_text, None, seen)
     if any(name.startswith("stubdom") for name, _ in scenarios):
         add_stubdom(t, builddir, root)
     if any(name.startswith("ide-") for name, _ in scenarios):
         add_guest(t, root)
-    if any(name.startswith(("virtio-", "nic-")) for name, _ in scenarios):
+    if any(name.startswith(("virtio-", "nic-", "vga-")) for name, _ in scenarios):
         add_virtio_guest(t, root)
     fwdir = os.path.join(builddir, "tests", "xen", "firmware")
     for fw in sorted(os.listdir(fwdir)) if os.path.isdir(fwdir) else []:

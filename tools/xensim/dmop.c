@@ -182,6 +182,8 @@ static int op_track_dirty_vram(struct xsim *xs, struct xen_dm_op_track_dirty_vra
     size_t bytes = (a->nr + 7) / 8;
     if (nr_bufs < 2 || buf_len[1] < bytes)
         return -EINVAL;
+    if (xs->mem.dirty_vram_errno)
+        return -xs->mem.dirty_vram_errno;
     if (!d->active || d->first_pfn != a->first_pfn || d->nr != a->nr) {
         /* A new range: the first report says everything is dirty. */
         g_free(d->bitmap);
@@ -265,7 +267,7 @@ static int op_relocate(struct xsim *xs, struct xen_dm_op_relocate_memory *a)
     return rc;
 }
 
-static int op_pin_cacheattr(struct xen_dm_op_pin_memory_cacheattr *a)
+static int op_pin_cacheattr(struct xsim *xs, struct xen_dm_op_pin_memory_cacheattr *a)
 {
     switch (a->type) {
     case XEN_DMOP_MEM_CACHEATTR_UC: case XEN_DMOP_MEM_CACHEATTR_WC:
@@ -276,8 +278,11 @@ static int op_pin_cacheattr(struct xen_dm_op_pin_memory_cacheattr *a)
     default:
         return -EINVAL;
     }
-    /* Checked, not modelled: xensim has no cache attributes to pin. */
-    return a->pad || a->start > a->end || a->end > MAX_GFN ? -EINVAL : 0;
+    if (a->pad || a->start > a->end || a->end > MAX_GFN)
+        return -EINVAL;
+    /* Recorded (qtest `cacheattr`); xensim has no caches for them to change. */
+    return xsim_mem_pin_cacheattr(&xs->mem, a->start, a->end, a->type,
+                                  a->type == XEN_DMOP_DELETE_MEM_CACHEATTR);
 }
 
 static int dispatch(struct xsim *xs, uint32_t caller, struct xen_dm_op *op, unsigned nr_bufs,
@@ -319,7 +324,7 @@ static int dispatch(struct xsim *xs, uint32_t caller, struct xen_dm_op *op, unsi
     case XEN_DMOP_relocate_memory:
         return op_relocate(xs, &op->u.relocate_memory);
     case XEN_DMOP_pin_memory_cacheattr:
-        return op_pin_cacheattr(&op->u.pin_memory_cacheattr);
+        return op_pin_cacheattr(xs, &op->u.pin_memory_cacheattr);
     case XEN_DMOP_nr_vcpus:
         op->u.nr_vcpus.vcpus = xs->nr_vcpus;
         return 0;

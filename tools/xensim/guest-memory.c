@@ -191,8 +191,10 @@ static int populate_range(struct xsim_memory *mem, uint64_t first, uint64_t end)
 }
 
 /*
- * RAM as libxl/hvmloader lay it out: from gfn 0, skipping the VGA hole
- * 0xA0000-0xBFFFF, up to the MMIO hole at lowmem_top; the rest above 4 GiB.
+ * RAM as libxl and libxc lay it out (libxl__build_hvm, meminit_hvm): [0, ram) below the MMIO
+ * hole at lowmem_top, the VGA hole 0xA0000-0xBFFFF left unpopulated (its 32 frames are not
+ * added elsewhere), the rest above 4 GiB. The device model's own RAM (VRAM) goes right after
+ * the last of these gfns, so nothing of it may be populated here.
  */
 int xsim_mem_init(struct xsim_memory *mem, uint64_t ram_mb, uint64_t lowmem_top)
 {
@@ -211,19 +213,55 @@ int xsim_mem_init(struct xsim_memory *mem, uint64_t ram_mb, uint64_t lowmem_top)
 
     uint64_t ram_pages = ram_mb << (20 - PAGE_SHIFT);
     uint64_t low_limit = lowmem_top >> PAGE_SHIFT;
-    uint64_t vga_pages = VGA_HOLE_END_GFN - VGA_HOLE_START_GFN;
-    uint64_t low_pages = MIN(ram_pages + vga_pages, low_limit);
+    uint64_t low_pages = MIN(ram_pages, low_limit);
     int rc = populate_range(mem, 0, MIN(low_pages, VGA_HOLE_START_GFN));
     if (rc == 0 && low_pages > VGA_HOLE_END_GFN)
         rc = populate_range(mem, VGA_HOLE_END_GFN, low_pages);
     mem->lowmem_end_gfn = low_pages;
-    uint64_t placed = low_pages > VGA_HOLE_END_GFN ? low_pages - vga_pages
-                                                   : MIN(low_pages, VGA_HOLE_START_GFN);
-    uint64_t high_pages = ram_pages > placed ? ram_pages - placed : 0;
+    uint64_t high_pages = ram_pages - low_pages;
     if (rc == 0 && high_pages)
         rc = populate_range(mem, GFN_4G, GFN_4G + high_pages);
     mem->highmem_end_gfn = high_pages ? GFN_4G + high_pages : 0;
     return rc;
+}
+
+/*
+ * Xen's pinned cache attributes (hvm_set_mem_pinned_cacheattr): the same range again changes
+ * its type, an overlapping other range is -EBUSY, and XEN_DMOP_DELETE_MEM_CACHEATTR removes
+ * exactly one range (-ENOENT if there is none).
+ */
+int xsim_mem_pin_cacheattr(struct xsim_memory *mem, uint64_t start, uint64_t end, uint32_t type,
+                           bool delete)
+{
+    if (!mem->pins)
+        mem->pins = g_array_new(FALSE, FALSE, sizeof(struct xsim_pin));
+    for (guint i = 0; i < mem->pins->len; i++) {
+        struct xsim_pin *p = &g_array_index(mem->pins, struct xsim_pin, i);
+        if (p->start == start && p->end == end) {
+            if (delete)
+                g_array_remove_index(mem->pins, i);
+            else
+                p->type = type;
+            return 0;
+        }
+        if (!delete && p->start <= end && start <= p->end)
+            return -EBUSY;
+    }
+    if (delete)
+        return -ENOENT;
+    struct xsim_pin pin = { .start = start, .end = end, .type = type };
+    g_array_append_val(mem->pins, pin);
+    return 0;
+}
+
+int xsim_mem_cacheattr(struct xsim_memory *mem, uint64_t gfn)
+{
+    for (guint i = 0; mem->pins && i < mem->pins->len; i++) {
+        struct xsim_pin *p = &g_array_index(mem->pins, struct xsim_pin, i);
+        if (gfn >= p->start && gfn <= p->end)
+            return (int)p->type;
+    }
+    return -1;
 }
 
 void xsim_mem_fini(struct xsim_memory *mem)
@@ -235,6 +273,8 @@ void xsim_mem_fini(struct xsim_memory *mem)
     if (mem->p2m)
         g_hash_table_destroy(mem->p2m);
     g_free(mem->dirty.bitmap);
+    if (mem->pins)
+        g_array_free(mem->pins, TRUE);
     memset(mem, 0, sizeof(*mem));
     mem->memfd = -1;
 }

@@ -696,6 +696,42 @@ static bool hypervisor_mmio(struct xsim *xs, const struct xsim_access *acc, uint
     return true;
 }
 
+/*
+ * A repeated access (REP STOS, REP MOVS) whose MMIO side lies in guest RAM, after clipping to
+ * one page: Xen's emulator copies it itself (hvmemul_rep_stos/movs find RAM on both sides), so
+ * no server sees it. This is how a guest fills a framebuffer relocated under its BAR.
+ */
+static bool ram_rep_access(struct xsim *xs, const struct xsim_access *acc, uint64_t *data)
+{
+    uint64_t start, end;
+    bool read_only;
+    uint32_t n = MIN(acc->size, 8u);
+
+    if (acc->type != XENABI_IOREQ_TYPE_COPY || (acc->count <= 1 && !acc->data_is_ptr) ||
+        acc->size < 1 || !range_for(acc, &start, &end) || end - start >= XENABI_PAGE_SIZE ||
+        !range_is_ram(xs, start, (uint32_t)(end - start + 1), &read_only))
+        return false;
+    for (uint32_t i = 0; i < acc->count; i++) {
+        uint64_t gpa = item_gpa(acc, acc->addr, i), val = 0;
+        if (!acc->data_is_ptr) {
+            if (!acc->read && !read_only)
+                xsim_mem_write(&xs->mem, gpa, &acc->data, n);
+            continue;
+        }
+        uint64_t other = item_gpa(acc, acc->data, i);
+        if (acc->read) {
+            xsim_mem_read(&xs->mem, gpa, &val, n);
+            xsim_mem_write(&xs->mem, other, &val, n);
+        } else {
+            xsim_mem_read(&xs->mem, other, &val, n);
+            if (!read_only)
+                xsim_mem_write(&xs->mem, gpa, &val, n);
+        }
+    }
+    *data = acc->data;
+    return true;
+}
+
 enum xsim_mmio_owner xsim_mmio_owner(struct xsim *xs, const struct xsim_access *acc)
 {
     struct xsim_access probe = *acc;
@@ -726,6 +762,10 @@ static void vcpu_issue(struct xsim *xs, struct xsim_vcpu *v, const struct xsim_a
         !acc.data_is_ptr)
         xs->pci_cf8 = (uint32_t)acc.data;
     clip_rep(v, &acc);
+    if (ram_rep_access(xs, &acc, &data)) {
+        vcpu_complete(xs, v, 0, data);
+        return;
+    }
     struct xsim_ioreq_server *s = select_server(xs, &acc);
     if (!s) {
         vcpu_complete(xs, v, 0, unclaimed_access(xs, &acc));

@@ -573,6 +573,41 @@ static void cmd_p2m(struct xsim_qtest *qt, char **argv, unsigned argc, bool add)
 
 /* ------------------------------------------------------------------ introspection */
 
+/* p2m GFN: `OK PAGE TYPE` (the memfd page, so a relocated frame keeps its number) or ERR. */
+static void cmd_p2m_lookup(struct xsim_qtest *qt, char **argv, unsigned argc)
+{
+    uint64_t gfn, page;
+    unsigned type;
+    if (argc != 2 || !parse_u64(argv[1], &gfn))
+        return qt_reply(qt, "ERR usage: p2m GFN");
+    if (!xsim_mem_lookup(&qt->xs->mem, gfn, &page, &type))
+        return qt_reply(qt, "ERR absent");
+    qt_replyf(qt, "OK 0x%" G_GINT64_MODIFIER "x %u", page, type);
+}
+
+/* mmio_owner ADDR SIZE: who would answer a single MMIO access there. */
+static void cmd_mmio_owner(struct xsim_qtest *qt, char **argv, unsigned argc)
+{
+    static const char *const names[] = {
+        [XSIM_MMIO_SERVERS] = "dm", [XSIM_MMIO_UNCLAIMED] = "unclaimed",
+        [XSIM_MMIO_LAPIC] = "lapic", [XSIM_MMIO_RAM] = "ram",
+    };
+    struct xsim_access acc = { .type = XENABI_IOREQ_TYPE_COPY, .count = 1 };
+    if (argc != 3 || !parse_u64(argv[1], &acc.addr) || !parse_u32(argv[2], &acc.size) ||
+        !mmio_size_ok(acc.size) || acc.addr > UINT64_MAX - acc.size)
+        return qt_reply(qt, "ERR usage: mmio_owner ADDR SIZE");
+    qt_replyf(qt, "OK %s", names[xsim_mmio_owner(qt->xs, &acc)]);
+}
+
+/* dirty_vram: `OK off` or `OK FIRST_PFN NR` of the range track_dirty_vram logs. */
+static void cmd_dirty_vram(struct xsim_qtest *qt)
+{
+    const struct xsim_dirty_vram *d = &qt->xs->mem.dirty;
+    if (!d->active)
+        return qt_reply(qt, "OK off");
+    qt_replyf(qt, "OK 0x%" G_GINT64_MODIFIER "x %u", d->first_pfn, d->nr);
+}
+
 static void cmd_irq_log(struct xsim_qtest *qt)
 {
     struct xsim_irqs *irqs = &qt->xs->irqs;
@@ -752,6 +787,26 @@ static void qt_command(struct xsim_qtest *qt, const char *line)
         return cmd_memset(qt, argv, argc);
     if (!strcmp(cmd, "p2m_remove") || !strcmp(cmd, "p2m_add"))
         return cmd_p2m(qt, argv, argc, !strcmp(cmd, "p2m_add"));
+    if (!strcmp(cmd, "p2m"))
+        return cmd_p2m_lookup(qt, argv, argc);
+    if (!strcmp(cmd, "mmio_owner"))
+        return cmd_mmio_owner(qt, argv, argc);
+    if (!strcmp(cmd, "dirty_vram"))
+        return cmd_dirty_vram(qt);
+    if (!strcmp(cmd, "cacheattr")) {
+        uint64_t gfn;
+        if (argc != 2 || !parse_u64(argv[1], &gfn))
+            return qt_reply(qt, "ERR usage: cacheattr GFN");
+        int type = xsim_mem_cacheattr(&qt->xs->mem, gfn);
+        return type < 0 ? qt_reply(qt, "OK none") : qt_replyf(qt, "OK %d", type);
+    }
+    if (!strcmp(cmd, "dirty_vram_errno")) {
+        uint32_t e;
+        if (argc != 2 || !parse_u32(argv[1], &e) || e > 4095)
+            return qt_reply(qt, "ERR usage: dirty_vram_errno ERRNO");
+        qt->xs->mem.dirty_vram_errno = (int)e;
+        return qt_reply(qt, "OK");
+    }
     if (!strcmp(cmd, "irq_log"))
         return cmd_irq_log(qt);
     if (!strcmp(cmd, "isa_level") || !strcmp(cmd, "gsi_level"))

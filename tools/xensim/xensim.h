@@ -43,6 +43,11 @@ struct xsim_dirty_vram {
     uint8_t *bitmap; /* nr bits: pages written since the last report */
 };
 
+struct xsim_pin {
+    uint64_t start, end; /* gfns, inclusive */
+    uint32_t type;       /* XEN_DMOP_MEM_CACHEATTR_* */
+};
+
 struct xsim_memory {
     int memfd;
     uint8_t *base;       /* reserved range; memfd page n lives at base + n * 4096 */
@@ -53,6 +58,10 @@ struct xsim_memory {
     uint64_t lowmem_end_gfn;
     uint64_t highmem_end_gfn;
     struct xsim_dirty_vram dirty;
+    GArray *pins;        /* struct xsim_pin: pin_memory_cacheattr ranges (NULL: none yet) */
+    /* The errno (positive) every track_dirty_vram with nr > 0 fails with: an older Xen or
+     * shadow paging without a log for the range (qtest `dirty_vram_errno`); 0: none. */
+    int dirty_vram_errno;
 };
 
 int xsim_mem_init(struct xsim_memory *mem, uint64_t ram_mb, uint64_t lowmem_top);
@@ -72,6 +81,11 @@ int xsim_mem_read(struct xsim_memory *mem, uint64_t gpa, void *buf, size_t len);
 int xsim_mem_write(struct xsim_memory *mem, uint64_t gpa, const void *buf, size_t len);
 void xsim_mem_mark_dirty(struct xsim_memory *mem, uint64_t gpa, size_t len);
 uint64_t xsim_mem_nr_pages(struct xsim_memory *mem);
+/* pin_memory_cacheattr: 0 or -errno as Xen answers (see guest-memory.c). */
+int xsim_mem_pin_cacheattr(struct xsim_memory *mem, uint64_t start, uint64_t end, uint32_t type,
+                           bool delete);
+/* The pinned type covering gfn, or -1. */
+int xsim_mem_cacheattr(struct xsim_memory *mem, uint64_t gfn);
 
 /* ---------------------------------------------------------------- event channels (evtchn.c) */
 

@@ -37,8 +37,11 @@ VIRTIO_MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "virti
 # The emulated NICs' drivers, loaded only when init-virtio finds such a NIC (the nic-* scenarios):
 # 8139cp drives the RTL8139C+ (revision 0x20, which 8139too leaves to it), e1000 the 82540EM.
 NIC_MODULES = ["8139cp", "8139too", "e1000"]
+# The standard VGA's DRM driver, loaded only when init-virtio finds a 1234:1111 (the vga-console
+# scenario): bochs sets a VBE mode through the DISPI registers and gives /dev/fb0.
+VGA_MODULES = ["bochs"]
 # Bump when the image's layout changes in a way the inputs do not show.
-IMAGE_FORMAT = "2"
+IMAGE_FORMAT = "3"
 
 # The data disk (the layout init-virtio and scenarios/virtio-guest.sh share): the label in its
 # first bytes, the guest's 64 MiB pattern at 8 MiB, 80 MiB in all.
@@ -62,10 +65,13 @@ def build_initramfs(root):
     t.add_file("bin/busybox", os.path.join(root, "bin/busybox"), 0o755)
     modules = mkguest.module_load_order(root, VIRTIO_MODULES)
     nic_modules = [m for m in mkguest.module_load_order(root, NIC_MODULES) if m not in modules]
-    for name, path in modules + nic_modules:
+    vga_modules = [m for m in mkguest.module_load_order(root, VGA_MODULES)
+                   if m not in modules + nic_modules]
+    for name, path in modules + nic_modules + vga_modules:
         t.add_file(f"lib/modules/{name}.ko", path, 0o644)
     t.add_bytes("etc/modules", "".join(n + "\n" for n, _ in modules).encode())
     t.add_bytes("etc/nic-modules", "".join(n + "\n" for n, _ in nic_modules).encode())
+    t.add_bytes("etc/vga-modules", "".join(n + "\n" for n, _ in vga_modules).encode())
     return gzip.compress(gzip.decompress(t.newc()), compresslevel=9, mtime=0)
 
 
