@@ -1,8 +1,10 @@
 /* The qtest programs' QMP client (qtest-qmp.h). */
 #include "qtest-qmp.h"
+#include "libqtest.h"
 
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -148,4 +150,50 @@ void qmp_call_fails(struct qmp *q, const char *json, const char *desc)
 
     g_assert_nonnull(strstr(reply, "\"class\":\"GenericError\""));
     g_assert_nonnull(strstr(reply, want));
+}
+
+/* ---- screendumps ---- */
+
+bool qtest_ppm_parse(const void *data, size_t len, struct qtest_image *img)
+{
+    g_autofree char *text = g_strndup(data, MIN(len, 64)); /* the header, NUL-terminated */
+    int w, h, max, n = 0;
+
+    if (sscanf(text, "P6 %d %d %d%n", &w, &h, &max, &n) != 3 || max != 255 || w <= 0 ||
+        h <= 0 || (size_t)n + 1 + (size_t)w * h * 3 != len) {
+        return false;
+    }
+    img->width = w;
+    img->height = h;
+    img->rgb = g_memdup2((const uint8_t *)data + n + 1, (size_t)w * h * 3);
+    return true;
+}
+
+bool qtest_ppm_load(const char *path, struct qtest_image *img)
+{
+    g_autofree gchar *data = NULL;
+    gsize len = 0;
+
+    return g_file_get_contents(path, &data, &len, NULL) && qtest_ppm_parse(data, len, img);
+}
+
+struct qtest_image qtest_screendump(struct qmp *q)
+{
+    g_autofree char *path = qtest_tmp_path("screendump.ppm");
+    g_autofree char *cmd = g_strdup_printf(
+        "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"%s\"}}", path);
+    struct qtest_image img = {0};
+
+    unlink(path);
+    qmp_call_ok(q, cmd);
+    g_assert_true(qtest_ppm_load(path, &img));
+    unlink(path);
+    return img;
+}
+
+uint32_t qtest_image_pixel(const struct qtest_image *img, int x, int y)
+{
+    const uint8_t *p = &img->rgb[((size_t)y * img->width + x) * 3];
+
+    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }

@@ -8,6 +8,9 @@
 #define QTEST_QMP_H
 
 #include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct qmp;
 
@@ -23,5 +26,18 @@ char *qmp_call(struct qmp *q, const char *json);
 void qmp_call_ok(struct qmp *q, const char *json);
 /* The command fails with exactly this GenericError text. */
 void qmp_call_fails(struct qmp *q, const char *json, const char *desc);
+
+/* A screendump as the tests read it: RGB, 3 bytes a pixel, rows top down. g_free(rgb). */
+struct qtest_image {
+    int width, height;
+    uint8_t *rgb;
+};
+/* A binary PPM (P6, maxval 255) of exactly len bytes; false for anything else. */
+bool qtest_ppm_parse(const void *data, size_t len, struct qtest_image *img);
+bool qtest_ppm_load(const char *path, struct qtest_image *img);
+/* QMP screendump into a temporary PPM, read back and decoded (the test fails otherwise). */
+struct qtest_image qtest_screendump(struct qmp *q);
+/* 0xRRGGBB of one pixel. */
+uint32_t qtest_image_pixel(const struct qtest_image *img, int x, int y);
 
 #endif

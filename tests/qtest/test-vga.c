@@ -33,11 +33,6 @@ struct vga_test {
     unsigned devfn;
 };
 
-struct image {
-    int width, height;
-    uint8_t *rgb;
-};
-
 /* ---- machine ---- */
 
 static unsigned find_vga(struct qtest *qt)
@@ -80,45 +75,6 @@ static void map_bars(struct vga_test *t)
     qpci_write(t->qt, t->devfn, 0x10, (uint32_t)LFB_ADDR, 4);
     qpci_write(t->qt, t->devfn, 0x18, (uint32_t)MMIO_ADDR, 4);
     qpci_write(t->qt, t->devfn, 0x04, 0x0003, 2);
-}
-
-/* ---- screendump ---- */
-
-static bool ppm_parse(const uint8_t *data, size_t len, struct image *img)
-{
-    int w, h, max, n = 0;
-
-    if (sscanf((const char *)data, "P6 %d %d %d%n", &w, &h, &max, &n) != 3 || max != 255 ||
-        w <= 0 || h <= 0 || (size_t)n + 1 + (size_t)w * h * 3 != len) {
-        return false;
-    }
-    img->width = w;
-    img->height = h;
-    img->rgb = g_memdup2(data + n + 1, (size_t)w * h * 3);
-    return true;
-}
-
-static struct image screendump(struct vga_test *t)
-{
-    g_autofree char *path = qtest_tmp_path("vga-dump.ppm");
-    g_autofree char *cmd = g_strdup_printf(
-        "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"%s\"}}", path);
-    g_autofree gchar *data = NULL;
-    struct image img = {0};
-    gsize len;
-
-    unlink(path);
-    qmp_call_ok(t->qmp, cmd);
-    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
-    g_assert_true(ppm_parse((const uint8_t *)data, len, &img));
-    unlink(path);
-    return img;
-}
-
-static uint32_t pixel(const struct image *img, int x, int y)
-{
-    const uint8_t *p = &img->rgb[((size_t)y * img->width + x) * 3];
-    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
 
 /* ---- register programming ---- */
@@ -406,7 +362,7 @@ static void test_text_mode(void)
 {
     struct vga_test t;
     uint8_t screen[80 * 25 * 2] = {0};
-    struct image img;
+    struct qtest_image img;
     unsigned mismatches = 0;
 
     vga_start(&t, NULL);
@@ -431,7 +387,7 @@ static void test_text_mode(void)
     g_assert_cmphex(qtest_readb(t.qt, 0xb8000), ==, 'A');
     g_assert_cmphex(qtest_readb(t.qt, 0xb8001), ==, 0x1f);
 
-    img = screendump(&t);
+    img = qtest_screendump(t.qmp);
     g_assert_cmpint(img.width, ==, 720);
     g_assert_cmpint(img.height, ==, 400);
     for (int y = 0; y < 400; y++) {
@@ -447,8 +403,8 @@ static void test_text_mode(void)
             } else if (g && chr >= 0xc0 && chr <= 0xdf) {
                 on = g[gy] & 1;
             }
-            if (pixel(&img, x, y) != (on ? fg : bg) && mismatches++ < 5) {
-                g_test_message("text pixel %d,%d: 0x%06x, want 0x%06x", x, y, pixel(&img, x, y),
+            if (qtest_image_pixel(&img, x, y) != (on ? fg : bg) && mismatches++ < 5) {
+                g_test_message("text pixel %d,%d: 0x%06x, want 0x%06x", x, y, qtest_image_pixel(&img, x, y),
                                on ? fg : bg);
             }
         }
@@ -481,7 +437,7 @@ static void test_mode13h(void)
 {
     struct vga_test t;
     uint8_t line[320];
-    struct image img;
+    struct qtest_image img;
     unsigned mismatches = 0;
 
     vga_start(&t, NULL);
@@ -497,7 +453,7 @@ static void test_mode13h(void)
     qtest_writeb(t.qt, 0xa0000 + 199 * 320 + 319, 0x05);
     g_assert_cmphex(qtest_readb(t.qt, 0xa0000 + 199 * 320 + 319), ==, 0x05);
 
-    img = screendump(&t);
+    img = qtest_screendump(t.qmp);
     g_assert_cmpint(img.width, ==, 640);
     g_assert_cmpint(img.height, ==, 400);
     for (int y = 0; y < 400; y++) {
@@ -507,8 +463,8 @@ static void test_mode13h(void)
             if (px == 319 && py == 199) {
                 index = 5;
             }
-            if (pixel(&img, x, y) != dac_rgb(index) && mismatches++ < 5) {
-                g_test_message("13h pixel %d,%d: 0x%06x, want 0x%06x", x, y, pixel(&img, x, y),
+            if (qtest_image_pixel(&img, x, y) != dac_rgb(index) && mismatches++ < 5) {
+                g_test_message("13h pixel %d,%d: 0x%06x, want 0x%06x", x, y, qtest_image_pixel(&img, x, y),
                                dac_rgb(index));
             }
         }
@@ -538,7 +494,7 @@ static void test_mode12h(void)
     struct qtest *qt;
     static uint8_t colour[480][640]; /* the expected 4-bit pixels */
     uint8_t bytes[80];
-    struct image img;
+    struct qtest_image img;
     unsigned mismatches = 0;
 
     vga_start(&t, NULL);
@@ -596,14 +552,14 @@ static void test_mode12h(void)
     g_assert_cmphex(qtest_readb(qt, 0xa0000 + 20 * 80 + 1), ==, 0xff);
     gfx(qt, 0x05, 0x00);
 
-    img = screendump(&t);
+    img = qtest_screendump(t.qmp);
     g_assert_cmpint(img.width, ==, 640);
     g_assert_cmpint(img.height, ==, 480);
     for (int y = 0; y < 480; y++) {
         for (int x = 0; x < 640; x++) {
             uint32_t want = dac_rgb(mode12.ar[colour[y][x]]);
-            if (pixel(&img, x, y) != want && mismatches++ < 5) {
-                g_test_message("12h pixel %d,%d: 0x%06x, want 0x%06x", x, y, pixel(&img, x, y),
+            if (qtest_image_pixel(&img, x, y) != want && mismatches++ < 5) {
+                g_test_message("12h pixel %d,%d: 0x%06x, want 0x%06x", x, y, qtest_image_pixel(&img, x, y),
                                want);
             }
         }
@@ -621,7 +577,7 @@ static uint32_t vbe_pattern(int x, int y)
 static void test_vbe_lfb(void)
 {
     struct vga_test t;
-    struct image img;
+    struct qtest_image img;
     unsigned mismatches = 0;
 
     vga_start(&t, NULL);
@@ -644,7 +600,7 @@ static void test_vbe_lfb(void)
     }
     g_assert_cmphex(qtest_readl(t.qt, LFB_ADDR + (101 * 640 + 3) * 4), ==, vbe_pattern(3, 101));
 
-    img = screendump(&t);
+    img = qtest_screendump(t.qmp);
     g_assert_cmpint(img.width, ==, 640);
     g_assert_cmpint(img.height, ==, 480);
     /*
@@ -656,8 +612,8 @@ static void test_vbe_lfb(void)
         for (int x = 0; x < 640; x++) {
             bool drawn = (y >= 100 && y < 104) || (x == y && x % 7 == 0);
             uint32_t want = drawn ? vbe_pattern(x, y) : 0;
-            if (pixel(&img, x, y) != want && mismatches++ < 5) {
-                g_test_message("VBE pixel %d,%d: 0x%06x, want 0x%06x", x, y, pixel(&img, x, y),
+            if (qtest_image_pixel(&img, x, y) != want && mismatches++ < 5) {
+                g_test_message("VBE pixel %d,%d: 0x%06x, want 0x%06x", x, y, qtest_image_pixel(&img, x, y),
                                want);
             }
         }
@@ -751,7 +707,7 @@ static void draw_rows(struct qtest *qt, uint64_t lfb, int y0, int y1)
 
 static unsigned picture_mismatches(struct vga_test *t, int y0, int y1)
 {
-    struct image img = screendump(t);
+    struct qtest_image img = qtest_screendump(t->qmp);
     unsigned bad = 0;
 
     g_assert_cmpint(img.width, ==, 640);
@@ -759,8 +715,8 @@ static unsigned picture_mismatches(struct vga_test *t, int y0, int y1)
     for (int y = 0; y < 480; y++) {
         for (int x = 0; x < 640; x++) {
             uint32_t want = y >= y0 && y < y1 && x % 4 == 0 ? vbe_pattern(x, y) : 0;
-            if (pixel(&img, x, y) != want && bad++ < 5) {
-                g_test_message("pixel %d,%d: 0x%06x, want 0x%06x", x, y, pixel(&img, x, y),
+            if (qtest_image_pixel(&img, x, y) != want && bad++ < 5) {
+                g_test_message("pixel %d,%d: 0x%06x, want 0x%06x", x, y, qtest_image_pixel(&img, x, y),
                                want);
             }
         }
@@ -930,14 +886,14 @@ static void test_lfb_save_restore(void)
 static void test_screendump_no_mode(void)
 {
     struct vga_test t;
-    struct image img;
+    struct qtest_image img;
 
     vga_start(&t, NULL);
-    img = screendump(&t); /* nothing programmed: some blank picture, no crash */
+    img = qtest_screendump(t.qmp); /* nothing programmed: some blank picture, no crash */
     g_assert_cmpint(img.width, >, 0);
     /* xendm blanks an unprogrammed VGA (AR index PAS clear); qemu-xen draws its reset text. */
     for (int i = 0; i < img.width * img.height && qtest_dm_is_xendm(); i++) {
-        g_assert_cmphex(pixel(&img, i % img.width, i / img.width), ==, 0);
+        g_assert_cmphex(qtest_image_pixel(&img, i % img.width, i / img.width), ==, 0);
     }
     g_free(img.rgb);
     g_autofree char *reply = qmp_call(
@@ -969,7 +925,7 @@ static void hostile_vbe(struct vga_test *t)
             uint64_t bytes = (uint64_t)vbe_read(qt, 1) * vbe_read(qt, 2) * 4;
             g_assert_true(bytes == 0 || bytes > 16 * 1024 * 1024);
         }
-        g_free(screendump(t).rgb);
+        g_free(qtest_screendump(t->qmp).rgb);
     }
     /* A valid mode, then panning and virtual widths past the end, and banks past it. */
     vbe_write(qt, 4, 0);
@@ -995,7 +951,7 @@ static void hostile_vbe(struct vga_test *t)
     qmem_read(qt, MMIO_ADDR + 0xffc, 4);
     qtest_writel(qt, LFB_ADDR + 16 * 1024 * 1024 - 4, 0xdeadbeef);
     qmem_write(qt, LFB_ADDR + 16 * 1024 * 1024 - 8, UINT64_C(0x0123456789abcdef), 8);
-    g_free(screendump(t).rgb);
+    g_free(qtest_screendump(t->qmp).rgb);
     vbe_write(qt, 4, 0);
 }
 
@@ -1019,7 +975,7 @@ static void hostile_crtc(struct vga_test *t, const struct vga_mode_regs *mode)
         crtc(qt, 0x0b, values[i]);
         seq(qt, 0x01, values[i] & 0x09);
         seq(qt, 0x03, values[i]);
-        g_free(screendump(t).rgb);
+        g_free(qtest_screendump(t->qmp).rgb);
     }
 }
 
@@ -1062,7 +1018,7 @@ static void test_hostile(void)
     qtest_inb(qt, 0x3da);
     qtest_outb(qt, 0x3c0, 0x3f);
     qtest_outb(qt, 0x3c0, 0xff);
-    g_free(screendump(&t).rgb);
+    g_free(qtest_screendump(t.qmp).rgb);
     /* Still serving: a register reads back. */
     qtest_outb(qt, 0x3c2, 0x67);
     g_assert_cmphex(qtest_inb(qt, 0x3cc), ==, 0x67);

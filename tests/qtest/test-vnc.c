@@ -50,10 +50,6 @@ struct vnc_test {
     char *dm_log;
 };
 
-struct image {
-    int width, height;
-    uint8_t *rgb;
-};
 
 /* ---- machine ---- */
 
@@ -165,44 +161,7 @@ static void draw_pattern(struct vnc_test *t, int w, int h)
 
 /* ---- pictures ---- */
 
-static bool ppm_load(const char *path, struct image *img)
-{
-    g_autofree gchar *data = NULL;
-    gsize len;
-    int w, h, max, n = 0;
-
-    if (!g_file_get_contents(path, &data, &len, NULL) ||
-        sscanf(data, "P6 %d %d %d%n", &w, &h, &max, &n) != 3 || max != 255 || w <= 0 ||
-        h <= 0 || (size_t)n + 1 + (size_t)w * h * 3 != len) {
-        return false;
-    }
-    img->width = w;
-    img->height = h;
-    img->rgb = g_memdup2(data + n + 1, (size_t)w * h * 3);
-    return true;
-}
-
-static struct image screendump(struct vnc_test *t)
-{
-    g_autofree char *path = qtest_tmp_path("vnc-dump.ppm");
-    g_autofree char *cmd = g_strdup_printf(
-        "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"%s\"}}", path);
-    struct image img = {0};
-
-    unlink(path);
-    qmp_call_ok(t->qmp, cmd);
-    g_assert_true(ppm_load(path, &img));
-    unlink(path);
-    return img;
-}
-
-static uint32_t pixel(const struct image *img, int x, int y)
-{
-    const uint8_t *p = &img->rgb[((size_t)y * img->width + x) * 3];
-    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static void assert_same_image(const struct image *a, const struct image *b)
+static void assert_same_image(const struct qtest_image *a, const struct qtest_image *b)
 {
     unsigned mismatches = 0;
 
@@ -210,16 +169,16 @@ static void assert_same_image(const struct image *a, const struct image *b)
     g_assert_cmpint(a->height, ==, b->height);
     for (int y = 0; y < a->height; y++) {
         for (int x = 0; x < a->width; x++) {
-            if (pixel(a, x, y) != pixel(b, x, y) && mismatches++ < 5) {
+            if (qtest_image_pixel(a, x, y) != qtest_image_pixel(b, x, y) && mismatches++ < 5) {
                 g_test_message("pixel %d,%d: viewer 0x%06x, screendump 0x%06x", x, y,
-                               pixel(a, x, y), pixel(b, x, y));
+                               qtest_image_pixel(a, x, y), qtest_image_pixel(b, x, y));
             }
         }
     }
     g_assert_cmpuint(mismatches, ==, 0);
 }
 
-static void assert_pattern(const struct image *img, int w, int h)
+static void assert_pattern(const struct qtest_image *img, int w, int h)
 {
     unsigned mismatches = 0;
 
@@ -229,8 +188,8 @@ static void assert_pattern(const struct image *img, int w, int h)
         for (int x = 0; x < w; x++) {
             uint32_t want = y >= DETAIL_Y && y < DETAIL_Y + DETAIL_H ? detail_pattern(x, y)
                                                                      : quadrant_colour(x, y, w, h);
-            if (pixel(img, x, y) != want && mismatches++ < 5) {
-                g_test_message("pixel %d,%d: 0x%06x, want 0x%06x", x, y, pixel(img, x, y), want);
+            if (qtest_image_pixel(img, x, y) != want && mismatches++ < 5) {
+                g_test_message("pixel %d,%d: 0x%06x, want 0x%06x", x, y, qtest_image_pixel(img, x, y), want);
             }
         }
     }
@@ -275,15 +234,15 @@ static char *unix_target(const struct vnc_test *t)
     return g_strdup_printf("unix:%s", t->vnc_path);
 }
 
-static struct image viewer_frame(const char *target, const char *options)
+static struct qtest_image viewer_frame(const char *target, const char *options)
 {
     g_autofree char *path = qtest_tmp_path("vnc-frame.ppm");
     g_autofree char *args = g_strdup_printf("%s frame %s", options ? options : "", path);
-    struct image img = {0};
+    struct qtest_image img = {0};
 
     unlink(path);
     g_assert_cmpint(rfb_run(target, args, NULL), ==, 0);
-    g_assert_true(ppm_load(path, &img));
+    g_assert_true(qtest_ppm_load(path, &img));
     unlink(path);
     return img;
 }
@@ -354,13 +313,13 @@ static void test_frame(void)
     struct vnc_test t;
     g_autofree char *target = NULL;
     g_autofree char *out = NULL;
-    struct image view, dump;
+    struct qtest_image view, dump;
 
     vnc_start(&t, NULL, NULL);
     target = unix_target(&t);
     draw_pattern(&t, WIDTH, HEIGHT);
     /* The screendump's refresh also updates the server's copy (else the next 30 Hz tick). */
-    dump = screendump(&t);
+    dump = qtest_screendump(t.qmp);
     view = viewer_frame(target, NULL);
     assert_same_image(&view, &dump);
     if (qtest_dm_is_xendm()) {
@@ -386,7 +345,7 @@ static void test_resize(void)
                                             first, resized, last);
     g_autofree char *line = NULL;
     struct viewer v;
-    struct image view, dump;
+    struct qtest_image view, dump;
 
     if (!qtest_dm_is_xendm()) {
         /* Under xensim qemu-xen's own screendump stays 640x480 after this mode switch. */
@@ -404,10 +363,10 @@ static void test_resize(void)
     /* The mode switch while the viewer watches: DesktopSize, then the new picture. */
     draw_pattern(&t, 800, 600);
     g_free(viewer_wait_line(&v, "size-done"));
-    dump = screendump(&t);
+    dump = qtest_screendump(t.qmp);
     g_assert_cmpint(write(v.in_fd, "go\n", 3), ==, 3);
     g_assert_cmpint(viewer_finish(&v), ==, 0);
-    g_assert_true(ppm_load(last, &view));
+    g_assert_true(qtest_ppm_load(last, &view));
     assert_same_image(&view, &dump);
     if (qtest_dm_is_xendm()) {
         assert_pattern(&view, 800, 600);
@@ -593,7 +552,7 @@ static int occupy_display(int d)
 }
 
 #ifdef HAVE_LIBJPEG
-static bool jpeg_load(const char *path, struct image *img)
+static bool jpeg_load(const char *path, struct qtest_image *img)
 {
     struct jpeg_decompress_struct cinfo;
     struct jpeg_error_mgr jerr;
@@ -622,14 +581,14 @@ static bool jpeg_load(const char *path, struct image *img)
 }
 
 /* The mean colour of a square is `want` within `tolerance` per channel. */
-static void assert_area(const struct image *img, int cx, int cy, uint32_t want, int tolerance)
+static void assert_area(const struct qtest_image *img, int cx, int cy, uint32_t want, int tolerance)
 {
     long sum[3] = {0, 0, 0};
     int n = 0;
 
     for (int y = cy - 20; y < cy + 20; y++) {
         for (int x = cx - 20; x < cx + 20; x++) {
-            uint32_t p = pixel(img, x, y);
+            uint32_t p = qtest_image_pixel(img, x, y);
             sum[0] += p >> 16;
             sum[1] += (p >> 8) & 0xff;
             sum[2] += p & 0xff;
@@ -648,7 +607,7 @@ static void vncsnapshot_check(int display)
     g_autofree char *cmdline = g_strdup_printf("vncsnapshot -quiet -allowblank 127.0.0.1:%d %s",
                                                display, jpg);
     g_autoptr(GError) err = NULL;
-    struct image img;
+    struct qtest_image img;
     int status;
 
     unlink(jpg);
@@ -702,7 +661,7 @@ static void test_tcp_query(void)
     g_assert_nonnull(strstr(reply, "\"clients\":[]"));
 
     draw_pattern(&t, WIDTH, HEIGHT);
-    g_free(screendump(&t).rgb); /* brings the server's copy up to date */
+    g_free(qtest_screendump(t.qmp).rgb); /* brings the server's copy up to date */
 #ifdef HAVE_LIBJPEG
     vncsnapshot_check(display);
 #endif
@@ -769,7 +728,7 @@ static void test_start_refused(void)
 
 static void assert_still_serving(struct vnc_test *t, const char *target)
 {
-    struct image view;
+    struct qtest_image view;
 
     qmp_call_ok(t->qmp, "{\"execute\":\"query-status\"}");
     view = viewer_frame(target, NULL);
@@ -834,7 +793,7 @@ static void test_idle(void)
     vnc_start(&t, NULL, NULL);
     target = unix_target(&t);
     draw_pattern(&t, WIDTH, HEIGHT);
-    g_free(screendump(&t).rgb);
+    g_free(qtest_screendump(t.qmp).rgb);
     v = viewer_spawn(target, args);
     g_free(viewer_wait_line(&v, "frame-done"));
     before = cpu_ticks(qtest_dm_pid(t.qt));
@@ -852,7 +811,7 @@ static void test_sandbox(void)
 {
     struct vnc_test t;
     g_autofree char *target = NULL;
-    struct image view;
+    struct qtest_image view;
 
     if (!qtest_dm_is_xendm()) {
         g_test_skip("xendm's seccomp list");
