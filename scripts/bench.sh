@@ -5,7 +5,10 @@
 # Environment: ROUNDS (default 5; `make bench ROUNDS=N` exports it), COUNT (ioreqs per
 # round-trip sample, default 20000), BENCH_STATIC=0 to skip the static build of figure 6,
 # BENCH_STATIC_DIR (default BUILDDIR-static), BENCH_XENDM_BEFORE (an earlier xendm binary,
-# measured as a fourth subject: an improvement's before/after in the same run).
+# measured as a fourth subject: an improvement's before/after in the same run),
+# BENCH_DEVICES=0 to skip figures 2 (virtio-blk) and 4 (VGA), BENCH_VBLK_MS (one virtio-blk
+# run, default 250; two a round per case and subject), BENCH_VGA_FRAMES (per round and path,
+# default 20), BENCH_SCRATCH (their images and sockets; default /dev/shm).
 #
 # Runs under nice: the machine is shared, and every subject sees the same priority.
 # Output of xensim and the device models goes to BUILDDIR/bench.log, the raw samples to
@@ -25,9 +28,16 @@ export BENCH_XENDM="$builddir/xendm"
 export BENCH_QEMU_XEN=/usr/libexec/xen-qemu-system-i386
 export BENCH_FLOOR="$builddir/tools/xensim/libs/dm-echo"
 export BENCH_MAPCACHE="$builddir/tests/bench/bench-mapcache"
+if [ "${BENCH_DEVICES:-1}" != 0 ]; then
+    export BENCH_VBLK="$builddir/tests/bench/bench-vblk"
+    export BENCH_VGA="$builddir/tests/bench/bench-vga"
+else
+    unset BENCH_VBLK BENCH_VGA
+fi
 
 if ! ninja -C "$builddir" xendm tools/xensim/xensim tools/xensim/libs/dm-echo \
-        tests/bench/bench-ioreq tests/bench/bench-mapcache >"$builddir/bench-build.log" 2>&1; then
+        tests/bench/bench-ioreq tests/bench/bench-mapcache tests/bench/bench-vblk \
+        tests/bench/bench-vga >"$builddir/bench-build.log" 2>&1; then
     cat "$builddir/bench-build.log" >&2
     exit 1
 fi

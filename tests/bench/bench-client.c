@@ -54,6 +54,8 @@ static GPtrArray *xensim_argv(const char *dm_path, GError **err)
 
 static void child_exec(GPtrArray *argv, int sock, int log_fd)
 {
+    /* bench-ioreq ignores SIGPIPE; xensim and the device model get the default. */
+    signal(SIGPIPE, SIG_DFL);
     /* The log first: it may itself be fd 3, which the socket takes next. */
     if (log_fd >= 0 && (dup2(log_fd, STDOUT_FILENO) < 0 || dup2(log_fd, STDERR_FILENO) < 0)) {
         _exit(127);

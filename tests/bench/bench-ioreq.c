@@ -26,7 +26,10 @@
  *     xensim shares as guest memory, ioreq pages included).
  * The round trips run in slices, subjects in turn within each slice (A B C A
  * B C ...), so load from elsewhere falls on every subject alike.
- * Once per round: bench-mapcache (xendm only: no qemu-xen counterpart).
+ * Once per round: bench-mapcache (xendm only: no qemu-xen counterpart); then figure 2,
+ * virtio-blk (bench-vblk: xendm on threads and on io_uring, qemu-xen; each case run in
+ * turns A B C A B C), and figure 4, VGA full-frame changes (bench-vga: screendump and VNC
+ * viewer, xendm and qemu-xen in turn), each helper one xensim session of one subject.
  * Once: the binaries' sizes given with --size/--static-size.
  *
  * Prints medians, spread (min..max) and ratios against qemu-xen and the floor,
@@ -36,10 +39,14 @@
  *   bench-ioreq [--rounds N] [--count N] [--json FILE] [--log FILE]
  *               [--size DM=FILE]... [--static-size DM=FILE]...
  * Environment: XENSIM, XENSIM_LIBDIR, BENCH_XENDM, BENCH_QEMU_XEN, BENCH_FLOOR,
- *              BENCH_MAPCACHE (the bench-mapcache binary).
+ *              BENCH_MAPCACHE (the bench-mapcache binary), BENCH_VBLK and BENCH_VGA (the
+ *              helpers; unset: figures 2 and 4 left out), BENCH_SCRATCH (their images and
+ *              sockets, default /dev/shm), BENCH_VBLK_MS (one virtio-blk run, default 250),
+ *              BENCH_VGA_FRAMES (per round and path, default 20).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +56,7 @@
 #include <unistd.h>
 
 #include "bench-client.h"
+#include "bench-helper.h"
 
 /* Where the platform device's 16 MiB BAR1 goes: in the PCI hole, below the LAPIC. */
 #define PLATFORM_BAR1_ADDR 0xf0000000u
@@ -60,10 +68,45 @@
 #define ROUND_SLICES 10u
 
 /* DM_XENDM_BEFORE: an earlier xendm binary, for an improvement's before/after in one run. */
-enum subject_id { DM_XENDM, DM_XENDM_BEFORE, DM_QEMU_XEN, DM_FLOOR, NR_SUBJECTS };
+/* DM_XENDM_URING: xendm with aio=io_uring, a subject of figure 2 only. */
+enum subject_id { DM_XENDM, DM_XENDM_BEFORE, DM_QEMU_XEN, DM_FLOOR, DM_XENDM_URING, NR_SUBJECTS };
 
 static const char *const subject_label[NR_SUBJECTS] = { "xendm", "xendm-before", "qemu-xen",
-                                                        "floor" };
+                                                        "floor", "xendm-uring" };
+
+/* Figure 2's cases: each gives requests per second, MiB per second and CPU per request. */
+static const struct vblk_case {
+    const char *name; /* as the table says it */
+    const char *id;   /* in the JSON */
+    bool write;
+    unsigned depth;
+    uint32_t len;
+    bool sequential;
+} vblk_cases[] = {
+    { "QD1 4K read", "4k_rand_read_qd1", false, 1, 4096, false },
+    { "QD32 4K read", "4k_rand_read_qd32", false, 32, 4096, false },
+    { "QD1 1M read", "1m_seq_read_qd1", false, 1, 1u << 20, true },
+    { "QD32 1M read", "1m_seq_read_qd32", false, 32, 1u << 20, true },
+    { "QD1 4K write", "4k_rand_write_qd1", true, 1, 4096, false },
+    { "QD32 4K write", "4k_rand_write_qd32", true, 32, 4096, false },
+    { "QD1 1M write", "1m_seq_write_qd1", true, 1, 1u << 20, true },
+    { "QD32 1M write", "1m_seq_write_qd32", true, 32, 1u << 20, true },
+};
+#define NR_VBLK_CASES G_N_ELEMENTS(vblk_cases)
+#define VBLK_CASE_COUNT 8 /* for the figure enum */
+G_STATIC_ASSERT(NR_VBLK_CASES == VBLK_CASE_COUNT);
+enum vblk_metric { VBLK_RATE, VBLK_MIBS, VBLK_CPU, NR_VBLK_METRICS };
+#define FIG_VBLK(c, m) (FIG_VBLK_FIRST + (int)(c) * NR_VBLK_METRICS + (int)(m))
+/* Figure 2's subjects, with the drive's aio= for each. */
+static const struct {
+    enum subject_id subject;
+    const char *aio;
+} vblk_subjects[] = { { DM_XENDM, "threads" }, { DM_XENDM_URING, "io_uring" },
+                      { DM_QEMU_XEN, NULL } };
+#define NR_VBLK_SUBJECTS G_N_ELEMENTS(vblk_subjects)
+/* Figure 4's subjects. */
+static const enum subject_id vga_subjects[] = { DM_XENDM, DM_QEMU_XEN };
+#define NR_VGA_SUBJECTS G_N_ELEMENTS(vga_subjects)
 
 enum figure_id {
     FIG_START,
@@ -84,6 +127,11 @@ enum figure_id {
     FIG_MC_LOCK,
     FIG_MC_MISS,
     FIG_MC_MAPPER,
+    FIG_VBLK_FIRST, /* NR_VBLK_CASES x NR_VBLK_METRICS, see FIG_VBLK() */
+    FIG_VGA_DUMP_CPU = FIG_VBLK_FIRST + VBLK_CASE_COUNT * NR_VBLK_METRICS,
+    FIG_VGA_DUMP_WALL,
+    FIG_VGA_VNC_CPU,
+    FIG_VGA_VNC_WALL,
     NR_FIGURES,
 };
 
@@ -99,6 +147,9 @@ struct bench {
     const char *path[NR_SUBJECTS];
     bool available[NR_SUBJECTS];
     const char *mapcache_path;
+    /* figures 2 and 4: their helper programs, where their images and sockets go */
+    const char *vblk_path, *vga_path, *scratch;
+    unsigned vblk_slice_ms, vga_frames;
     unsigned rounds, count;
     int log_fd;
     struct figure fig[NR_FIGURES];
@@ -116,6 +167,49 @@ static void figure_init(struct bench *b, enum figure_id f, const char *id, const
     b->fig[f].higher_better = higher_better;
     for (int s = 0; s < NR_SUBJECTS; s++) {
         b->fig[f].samples[s] = g_array_new(FALSE, FALSE, sizeof(double));
+    }
+    b->fig[f].absent[DM_XENDM_URING] = "-";
+}
+
+/* A title built at run time, kept until the end. */
+static const char *owned(struct bench *b, char *text)
+{
+    g_ptr_array_add(b->owned_text, text);
+    return text;
+}
+
+/* Figures 2 and 4: the subjects each has, the others left out. */
+static void device_figures_init(struct bench *b)
+{
+    static const char *const metric_id[NR_VBLK_METRICS] = { "kreqs", "mibs", "cpu_us" };
+    static const char *const metric_unit[NR_VBLK_METRICS] = {
+        "thousand requests/s", "MiB/s", "device-model CPU per request, us" };
+
+    for (size_t c = 0; c < NR_VBLK_CASES; c++) {
+        for (int m = 0; m < NR_VBLK_METRICS; m++) {
+            int f = FIG_VBLK(c, m);
+            figure_init(b, f, owned(b, g_strdup_printf("vblk_%s_%s", vblk_cases[c].id,
+                                                       metric_id[m])),
+                        owned(b, g_strdup_printf("2. virtio-blk %s (%s)", vblk_cases[c].name,
+                                                 metric_unit[m])),
+                        m != VBLK_CPU);
+            b->fig[f].absent[DM_XENDM_URING] = NULL;
+            b->fig[f].absent[DM_FLOOR] = "-";
+            b->fig[f].absent[DM_XENDM_BEFORE] = "-";
+        }
+    }
+    figure_init(b, FIG_VGA_DUMP_CPU, "vga_dump_cpu_ms",
+                "4. VGA 1024x768x32 full-frame change + QMP screendump: device-model CPU (ms)",
+                false);
+    figure_init(b, FIG_VGA_DUMP_WALL, "vga_dump_wall_ms",
+                "   screendump's QMP round trip (ms)", false);
+    figure_init(b, FIG_VGA_VNC_CPU, "vga_vnc_cpu_ms",
+                "4. VGA full-frame change to a VNC viewer: device-model CPU (ms)", false);
+    figure_init(b, FIG_VGA_VNC_WALL, "vga_vnc_wall_ms",
+                "   frame written -> the viewer holds all of it (ms)", false);
+    for (int f = FIG_VGA_DUMP_CPU; f <= FIG_VGA_VNC_WALL; f++) {
+        b->fig[f].absent[DM_FLOOR] = "-";
+        b->fig[f].absent[DM_XENDM_BEFORE] = "-";
     }
 }
 
@@ -164,6 +258,7 @@ static void figures_init(struct bench *b)
     b->fig[FIG_SIZE_STATIC].absent[DM_QEMU_XEN] = "not measured (Debian ships it dynamic)";
     b->fig[FIG_SIZE_STATIC].absent[DM_FLOOR] = "-";
     b->fig[FIG_SIZE_STATIC].absent[DM_XENDM_BEFORE] = "-";
+    device_figures_init(b);
 }
 
 static void figures_free(struct bench *b)
@@ -435,6 +530,193 @@ static void measure_mapcache(struct bench *b)
     }
 }
 
+/* ---- figures 2 and 4: helper programs, one session per subject ---- */
+
+/* A helper's start-up includes xensim's and the device model's, and a 64 MiB image. */
+#define HELPER_START_MS 60000
+/* Beyond a run's own length: the drain, and a data check of up to 32 MiB read back. */
+#define HELPER_RUN_SLACK_MS 60000
+/* Each case runs this many times a round per subject, subjects in turn (A B C A B C). */
+#define VBLK_SLICES 2u
+#define MIB (1024.0 * 1024.0)
+
+struct vblk_tally {
+    double done, ns, cpu_ns;
+    bool failed;
+};
+
+static struct bench_helper *start_vblk(struct bench *b, size_t i)
+{
+    enum subject_id s = vblk_subjects[i].subject;
+    const char *dm = b->path[s == DM_XENDM_URING ? DM_XENDM : s];
+    char *argv[] = { (char *)b->vblk_path, (char *)b->scratch, (char *)vblk_subjects[i].aio,
+                     NULL };
+    g_autofree char *greeting = NULL;
+    GError *err = NULL;
+    struct bench_helper *h = bench_helper_start(argv, dm, b->log_fd, HELPER_START_MS,
+                                                &greeting, &err);
+
+    if (h == NULL) {
+        warn(b, s, "virtio-blk session", err);
+        return NULL;
+    }
+    /* "ready 1": the device model holds an io_uring; xendm falls back to threads silently. */
+    if (s == DM_XENDM_URING && strcmp(greeting, "ready 1") != 0) {
+        for (size_t c = 0; c < NR_VBLK_CASES; c++) {
+            for (int m = 0; m < NR_VBLK_METRICS; m++) {
+                b->fig[FIG_VBLK(c, m)].absent[s] =
+                    "not measured (io_uring not available here: xendm ran on threads)";
+            }
+        }
+        bench_helper_end(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* One run of case c on helper h, added to t; false when the helper is gone. */
+static bool run_vblk(struct bench *b, struct bench_helper *h, enum subject_id s, size_t c,
+                     struct vblk_tally *t)
+{
+    const struct vblk_case *vc = &vblk_cases[c];
+    double done, ns, cpu;
+    char check[4];
+    GError *err = NULL;
+    g_autofree char *reply = bench_helper_cmd(
+        h, b->vblk_slice_ms + HELPER_RUN_SLACK_MS, &err, "run %c %u %u %s %u",
+        vc->write ? 'w' : 'r', vc->depth, vc->len, vc->sequential ? "seq" : "rand",
+        b->vblk_slice_ms);
+
+    if (reply == NULL || sscanf(reply, "%lf %lf %lf %3s", &done, &ns, &cpu, check) != 4) {
+        t->failed = true;
+        warn(b, s, "virtio-blk run", err);
+        return false;
+    }
+    if (strcmp(check, "0") == 0) {
+        /* Numbers from a driver whose data went wrong say nothing. */
+        fprintf(stderr, "bench: %s: virtio-blk %s: the data check failed\n", subject_label[s],
+                vc->name);
+        t->failed = true;
+    }
+    t->done += done;
+    t->ns += ns;
+    t->cpu_ns += cpu;
+    return true;
+}
+
+static void record_vblk(struct bench *b, enum subject_id s, size_t c, const struct vblk_tally *t)
+{
+    if (t->failed || t->done <= 0 || t->ns <= 0) {
+        return;
+    }
+    double rate = t->done / (t->ns / 1e9);
+    add_sample(b, FIG_VBLK(c, VBLK_RATE), s, rate / 1000.0);
+    add_sample(b, FIG_VBLK(c, VBLK_MIBS), s, rate * vblk_cases[c].len / MIB);
+    add_sample(b, FIG_VBLK(c, VBLK_CPU), s, t->cpu_ns / 1000.0 / t->done);
+}
+
+/*
+ * Figure 2, one round: a session per subject, side by side (idle ones use no CPU), each case
+ * run VBLK_SLICES times per subject with the subjects in turn, positions rotated by round
+ * and slice as for the round trips.
+ */
+static void measure_vblk_round(struct bench *b, unsigned round)
+{
+    struct bench_helper *h[NR_VBLK_SUBJECTS] = { NULL };
+    struct vblk_tally t[NR_VBLK_SUBJECTS][VBLK_CASE_COUNT] = { { { 0 } } };
+
+    for (size_t i = 0; i < NR_VBLK_SUBJECTS; i++) {
+        size_t j = (round + i) % NR_VBLK_SUBJECTS;
+        h[j] = b->available[vblk_subjects[j].subject == DM_XENDM_URING
+                                ? DM_XENDM : vblk_subjects[j].subject]
+                   ? start_vblk(b, j) : NULL;
+    }
+    for (unsigned k = 0; k < VBLK_SLICES; k++) {
+        for (size_t c = 0; c < NR_VBLK_CASES; c++) {
+            for (size_t i = 0; i < NR_VBLK_SUBJECTS; i++) {
+                size_t j = (round + k + i) % NR_VBLK_SUBJECTS;
+                if (h[j] != NULL && !run_vblk(b, h[j], vblk_subjects[j].subject, c, &t[j][c])) {
+                    bench_helper_end(h[j]);
+                    h[j] = NULL;
+                }
+            }
+        }
+    }
+    for (size_t j = 0; j < NR_VBLK_SUBJECTS; j++) {
+        for (size_t c = 0; c < NR_VBLK_CASES && h[j] != NULL; c++) {
+            record_vblk(b, vblk_subjects[j].subject, c, &t[j][c]);
+        }
+        bench_helper_end(h[j]);
+    }
+}
+
+/* One figure-4 command ("dump N" or "vnc N") on h: per-frame samples, false if h is gone. */
+static bool run_vga(struct bench *b, struct bench_helper *h, enum subject_id s, const char *cmd,
+                    enum figure_id cpu_fig, enum figure_id wall_fig)
+{
+    double frames, cpu, wall;
+    int check;
+    GError *err = NULL;
+    g_autofree char *reply = bench_helper_cmd(h, HELPER_RUN_SLACK_MS + 100 * b->vga_frames,
+                                              &err, "%s %u", cmd, b->vga_frames);
+
+    if (reply == NULL || sscanf(reply, "%lf %lf %lf %d", &frames, &cpu, &wall, &check) != 4) {
+        warn(b, s, cmd, err);
+        return false;
+    }
+    if (!check) {
+        fprintf(stderr, "bench: %s: VGA %s: the display did not show the frame\n",
+                subject_label[s], cmd);
+    } else if (frames > 0) {
+        add_sample(b, cpu_fig, s, cpu / 1e6 / frames);
+        add_sample(b, wall_fig, s, wall / 1e6 / frames);
+    }
+    return true;
+}
+
+/* Figure 4, one round: screendumps, then the VNC viewer, subjects in turn. */
+static void measure_vga_round(struct bench *b, unsigned round)
+{
+    struct bench_helper *h[NR_VGA_SUBJECTS] = { NULL };
+    static const struct {
+        const char *cmd;
+        enum figure_id cpu, wall;
+    } parts[] = { { "dump", FIG_VGA_DUMP_CPU, FIG_VGA_DUMP_WALL },
+                  { "vnc", FIG_VGA_VNC_CPU, FIG_VGA_VNC_WALL } };
+
+    for (size_t i = 0; i < NR_VGA_SUBJECTS; i++) {
+        size_t j = (round + i) % NR_VGA_SUBJECTS;
+        enum subject_id s = vga_subjects[j];
+        char *argv[] = { (char *)b->vga_path, (char *)b->scratch, NULL };
+        g_autofree char *greeting = NULL;
+        GError *err = NULL;
+
+        if (b->available[s]) {
+            h[j] = bench_helper_start(argv, b->path[s], b->log_fd, HELPER_START_MS, &greeting,
+                                      &err);
+            if (h[j] == NULL) {
+                warn(b, s, "VGA session", err);
+            } else {
+                /* The first frame after the mode set is not the steady state. */
+                g_free(bench_helper_cmd(h[j], HELPER_RUN_SLACK_MS, NULL, "dump 2"));
+            }
+        }
+    }
+    for (size_t p = 0; p < G_N_ELEMENTS(parts); p++) {
+        for (size_t i = 0; i < NR_VGA_SUBJECTS; i++) {
+            size_t j = (round + p + i) % NR_VGA_SUBJECTS;
+            if (h[j] != NULL &&
+                !run_vga(b, h[j], vga_subjects[j], parts[p].cmd, parts[p].cpu, parts[p].wall)) {
+                bench_helper_end(h[j]);
+                h[j] = NULL;
+            }
+        }
+    }
+    for (size_t j = 0; j < NR_VGA_SUBJECTS; j++) {
+        bench_helper_end(h[j]);
+    }
+}
+
 /* ---- figure 6: sizes, given as DM=FILE ---- */
 
 static void record_size(struct bench *b, enum figure_id f, const char *spec)
@@ -528,6 +810,56 @@ static void print_figure(const struct bench *b, enum figure_id f)
     }
 }
 
+/* "N req/s" (or MiB/s, us) with its spread, or why there is none. */
+static void format_vblk(const struct bench *b, int f, enum subject_id s, double scale,
+                        const char *unit, char *buf, size_t len)
+{
+    double lo, hi, m = median(b->fig[f].samples[s], &lo, &hi);
+
+    if (b->fig[f].samples[s]->len == 0) {
+        const char *why = b->fig[f].absent[s];
+        if (why == NULL) {
+            why = b->available[s == DM_XENDM_URING ? DM_XENDM : s] ? "no sample (see the log)"
+                                                                    : "not available";
+        }
+        g_strlcpy(buf, why, len);
+    } else {
+        g_snprintf(buf, len, "%.0f %s (spread %.0f..%.0f)", m * scale, unit, lo * scale,
+                   hi * scale);
+    }
+}
+
+/*
+ * Figure 2, two lines a case: requests per second of xendm (threads), of xendm on io_uring and
+ * of qemu-xen with the ratios; MiB/s and device-model CPU per request beside.
+ */
+static void print_vblk(const struct bench *b)
+{
+    printf("\n2. virtio-blk through xensim, requests kept at the queue depth (4K: scrambled "
+           "blocks, 1M: sequential), 64 MiB image on %s; higher rate, lower CPU is better\n",
+           b->scratch);
+    for (size_t c = 0; c < NR_VBLK_CASES; c++) {
+        int rate = FIG_VBLK(c, VBLK_RATE), cpu = FIG_VBLK(c, VBLK_CPU);
+        double ref = figure_median(b, rate, DM_QEMU_XEN);
+        char x[96], u[96], q[96], rx[16], ru[16];
+
+        format_vblk(b, rate, DM_XENDM, 1000, "req/s", x, sizeof(x));
+        format_vblk(b, rate, DM_XENDM_URING, 1000, "req/s", u, sizeof(u));
+        format_vblk(b, rate, DM_QEMU_XEN, 1000, "req/s", q, sizeof(q));
+        format_ratio(rx, sizeof(rx), figure_median(b, rate, DM_XENDM), ref);
+        format_ratio(ru, sizeof(ru), figure_median(b, rate, DM_XENDM_URING), ref);
+        printf("  virtio-blk %s: xendm %s, qemu-xen %s, ratio %s; xendm io_uring %s, ratio %s\n",
+               vblk_cases[c].name, x, q, rx, u, ru);
+        printf("    MiB/s %.1f / %.1f / %.1f; CPU per request %.1f / %.1f / %.1f us "
+               "(xendm / io_uring / qemu-xen)\n",
+               figure_median(b, FIG_VBLK(c, VBLK_MIBS), DM_XENDM),
+               figure_median(b, FIG_VBLK(c, VBLK_MIBS), DM_XENDM_URING),
+               figure_median(b, FIG_VBLK(c, VBLK_MIBS), DM_QEMU_XEN),
+               figure_median(b, cpu, DM_XENDM), figure_median(b, cpu, DM_XENDM_URING),
+               figure_median(b, cpu, DM_QEMU_XEN));
+    }
+}
+
 /* One target line: the measured figure beside what the issue asks. */
 static void print_target(const char *what, double measured, const char *unit,
                          const char *target)
@@ -578,6 +910,11 @@ static void print_targets(const struct bench *b)
                  figure_median(b, FIG_START, DM_QEMU_XEN)), "x", "<= 0.1x");
     print_target("RSS without guest RAM, xendm", figure_median(b, FIG_RSS, DM_XENDM),
                  " MiB", "<= 10 MiB");
+    for (size_t c = 0; c < NR_VBLK_CASES && b->vblk_path != NULL; c++) {
+        g_autofree char *what = g_strdup_printf("virtio-blk %s rate, xendm / qemu-xen",
+                                                vblk_cases[c].name);
+        print_target(what, xendm_over(b, FIG_VBLK(c, VBLK_RATE), DM_QEMU_XEN), "x", ">= 1.2x");
+    }
 }
 
 /* ---- JSON ---- */
@@ -662,7 +999,11 @@ static void write_json(const struct bench *b, const char *path)
     json_string(out, date);
     g_string_append(out, ",\"machine\":");
     json_string(out, machine);
-    g_string_append_printf(out, ",\"rounds\":%u,\"count\":%u,\"figures\":[", b->rounds, b->count);
+    g_string_append_printf(out, ",\"rounds\":%u,\"count\":%u,\"vblk_run_ms\":%u,"
+                           "\"vblk_runs_per_round\":%u,\"vga_frames\":%u,\"scratch\":",
+                           b->rounds, b->count, b->vblk_slice_ms, VBLK_SLICES, b->vga_frames);
+    json_string(out, b->scratch);
+    g_string_append(out, ",\"figures\":[");
     for (int f = 0; f < NR_FIGURES; f++) {
         if (f > 0) {
             g_string_append_c(out, ',');
@@ -721,9 +1062,12 @@ static bool parse_args(struct bench *b, int argc, char **argv, const char **json
 static void find_subjects(struct bench *b)
 {
     static const char *const env[NR_SUBJECTS] = { "BENCH_XENDM", "BENCH_XENDM_BEFORE",
-                                                  "BENCH_QEMU_XEN", "BENCH_FLOOR" };
+                                                  "BENCH_QEMU_XEN", "BENCH_FLOOR", NULL };
 
     for (int s = 0; s < NR_SUBJECTS; s++) {
+        if (env[s] == NULL) {
+            continue; /* xendm-uring: xendm's binary, figure 2's sessions only */
+        }
         b->path[s] = g_getenv(env[s]);
         b->available[s] = b->path[s] != NULL && access(b->path[s], X_OK) == 0;
         if (!b->available[s] && s != DM_XENDM_BEFORE) {
@@ -734,6 +1078,33 @@ static void find_subjects(struct bench *b)
     b->mapcache_path = g_getenv("BENCH_MAPCACHE");
     if (b->mapcache_path != NULL && access(b->mapcache_path, X_OK) != 0) {
         b->mapcache_path = NULL;
+    }
+    b->path[DM_XENDM_URING] = b->path[DM_XENDM];
+    b->vblk_path = g_getenv("BENCH_VBLK");
+    b->vga_path = g_getenv("BENCH_VGA");
+    for (const char **p = (const char *[]){ b->vblk_path, b->vga_path, NULL }; *p; p++) {
+        if (access(*p, X_OK) != 0) {
+            fprintf(stderr, "bench: %s not available: its figure is not measured\n", *p);
+        }
+    }
+    if (b->vblk_path != NULL && access(b->vblk_path, X_OK) != 0) {
+        b->vblk_path = NULL;
+    }
+    if (b->vga_path != NULL && access(b->vga_path, X_OK) != 0) {
+        b->vga_path = NULL;
+    }
+    /* Scratch images and sockets on a tmpfs: the figures are the device models', not a disk's. */
+    b->scratch = g_getenv("BENCH_SCRATCH");
+    if (b->scratch == NULL) {
+        b->scratch = g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) ? "/dev/shm" : g_get_tmp_dir();
+    }
+    b->vblk_slice_ms = (unsigned)g_ascii_strtoull(g_getenv("BENCH_VBLK_MS") ?: "250", NULL, 10);
+    b->vga_frames = (unsigned)g_ascii_strtoull(g_getenv("BENCH_VGA_FRAMES") ?: "20", NULL, 10);
+    if (b->vblk_slice_ms == 0) {
+        b->vblk_path = NULL;
+    }
+    if (b->vga_frames == 0) {
+        b->vga_path = NULL;
     }
 }
 
@@ -749,8 +1120,10 @@ int main(int argc, char **argv)
                 "       [--size DM=FILE]... [--static-size DM=FILE]...\n", argv[0]);
         return 2;
     }
-    figures_init(&b);
+    /* A helper that died must cost its samples, not the bench (its pipe's SIGPIPE). */
+    signal(SIGPIPE, SIG_IGN);
     b.owned_text = g_ptr_array_new_with_free_func(g_free);
+    figures_init(&b);
     find_subjects(&b);
     for (guint i = 0; i < sizes->len; i++) {
         record_size(&b, FIG_SIZE_DYNAMIC, sizes->pdata[i]);
@@ -763,10 +1136,25 @@ int main(int argc, char **argv)
     for (unsigned r = 0; r < b.rounds; r++) {
         measure_round(&b, r);
         measure_mapcache(&b);
+        if (b.vblk_path != NULL) {
+            measure_vblk_round(&b, r);
+        }
+        if (b.vga_path != NULL) {
+            measure_vga_round(&b, r);
+        }
         fprintf(stderr, "bench: round %u of %u done\n", r + 1, b.rounds);
     }
     for (int f = 0; f < NR_FIGURES; f++) {
-        print_figure(&b, f);
+        if (f < FIG_VBLK_FIRST || (f >= FIG_VGA_DUMP_CPU && b.vga_path != NULL)) {
+            print_figure(&b, f);
+        }
+        if (f == FIG_VBLK_FIRST && b.vblk_path != NULL) {
+            print_vblk(&b);
+        }
+    }
+    if (b.vblk_path == NULL || b.vga_path == NULL) {
+        printf("\nnot measured (BENCH_DEVICES=0, or the helper is missing):%s%s\n",
+               b.vblk_path == NULL ? " 2. virtio-blk" : "", b.vga_path == NULL ? " 4. VGA" : "");
     }
     print_targets(&b);
     write_json(&b, json_path);

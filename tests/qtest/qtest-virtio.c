@@ -3,9 +3,11 @@
  */
 #include "qtest-virtio.h"
 
+#include <fcntl.h>
 #include <glib.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qtest-pci.h"
 
@@ -522,4 +524,218 @@ void qvirtio_save_restore(struct qtest *qt, const char *name)
 
     g_free(qtest_cmd_ok(qt, "dm_save %s", file));
     g_free(qtest_cmd_ok(qt, "dm_restore %s", file));
+}
+
+/* ---- a sustained virtio-blk load ---- */
+
+/* A run that stops completing requests fails after this long past its duration. */
+#define LOAD_STALL_US (10 * G_USEC_PER_SEC)
+
+void qvblk_load_init(struct qvblk_load *l, struct qvirtqueue *vq, bool event_idx,
+                     const struct qvblk_layout *mem, uint64_t capacity)
+{
+    struct qvirtio *d = vq->dev;
+    uint16_t off;
+
+    memset(l, 0, sizeof(*l));
+    l->vq = vq;
+    l->event_idx = event_idx;
+    l->mem = *mem;
+    l->capacity = capacity;
+    l->used_seen = qvirtqueue_used_idx(vq);
+    /* The notify address once (§4.1.4.4), not two register round trips per kick. */
+    qvirtio_cc_write(d, QVIRTIO_CC_Q_SELECT, vq->index, 2);
+    off = (uint16_t)qvirtio_cc_read(d, QVIRTIO_CC_Q_NOTIFY_OFF, 2);
+    l->notify_addr = qvirtio_cap_addr(d, &d->notify, (uint32_t)off * d->notify_multiplier);
+}
+
+/*
+ * Block n of a scrambled order over `blocks` (a power of two): odd multiplications and
+ * xor-shifts are each a bijection on k bits, so every block comes once per `blocks` requests.
+ */
+static uint64_t scramble_block(uint64_t n, uint64_t blocks)
+{
+    uint64_t mask = blocks - 1, x = n & mask;
+    unsigned shift = MAX(1u, (unsigned)g_bit_storage(mask) / 2);
+
+    x = (x * UINT64_C(0x9e3779b97f4a7c15)) & mask;
+    x ^= x >> shift;
+    x = (x * UINT64_C(0xbf58476d1ce4e5b9)) & mask;
+    x ^= x >> shift;
+    return x;
+}
+
+static uint64_t load_next_sector(struct qvblk_load *l)
+{
+    uint64_t per_block = l->len / 512;
+    uint64_t blocks = l->capacity / per_block;
+    uint64_t n = l->next++;
+
+    return (l->sequential ? n % blocks : scramble_block(n, blocks)) * per_block;
+}
+
+/* The headers of every slot in one write: those of requests in flight keep their bytes. */
+static void load_write_headers(struct qvblk_load *l)
+{
+    uint8_t hdr[QVBLK_LOAD_DEPTH_MAX * 16] = {0};
+    uint32_t type = l->write ? QVBLK_T_OUT : QVBLK_T_IN;
+
+    for (unsigned k = 0; k < l->depth; k++) {
+        memcpy(hdr + 16 * k, &type, 4);
+        memcpy(hdr + 16 * k + 8, &l->sector[k], 8);
+    }
+    qtest_memwrite(l->vq->dev->qt, l->mem.hdr_gpa, hdr, 16u * l->depth);
+}
+
+/* Publishes heads (entries, used_event, then idx: §2.7.13) and kicks if the device asks. */
+static void load_add_avail(struct qvblk_load *l, const uint16_t *heads, unsigned n)
+{
+    struct qvirtqueue *vq = l->vq;
+    struct qtest *qt = vq->dev->qt;
+    unsigned start = vq->avail_idx % vq->size;
+    unsigned first = n < vq->size - start ? n : vq->size - start;
+    uint16_t old = vq->avail_idx;
+    uint16_t event;
+
+    qtest_memwrite(qt, vq->avail + 4 + 2u * start, heads, 2u * first);
+    if (first < n) {
+        qtest_memwrite(qt, vq->avail + 4, heads + first, 2u * (n - first));
+    }
+    if (l->event_idx) {
+        qvirtqueue_set_used_event(vq, l->used_seen);
+    }
+    vq->avail_idx = (uint16_t)(vq->avail_idx + n);
+    qtest_memwrite(qt, vq->avail + 2, &vq->avail_idx, 2);
+    /* §2.7.10: vring_need_event(avail_event, new, old); without EVENT_IDX, always. */
+    event = l->event_idx ? qvirtqueue_avail_event(vq) : old;
+    if ((uint16_t)(vq->avail_idx - event - 1) < (uint16_t)(vq->avail_idx - old)) {
+        qmem_write(qt, l->notify_addr, vq->index, 2);
+    }
+}
+
+/* The heads used since the last call (at most depth); returns how many. */
+static unsigned load_take_used(struct qvblk_load *l, uint16_t *heads)
+{
+    struct qvirtqueue *vq = l->vq;
+    uint16_t used = qvirtqueue_used_idx(vq);
+    unsigned n = (uint16_t)(used - l->used_seen);
+    unsigned start = l->used_seen % vq->size;
+    unsigned first = n < vq->size - start ? n : vq->size - start;
+    /* §2.7.8: what the device wrote: the data and the status byte of a read. */
+    uint32_t written = l->write ? 1 : l->len + 1;
+    uint32_t elems[2 * QVBLK_LOAD_DEPTH_MAX];
+
+    g_assert_cmpuint(n, <=, l->depth);
+    if (n == 0) {
+        return 0;
+    }
+    qtest_memread(vq->dev->qt, vq->used + 4 + 8u * start, elems, 8u * first);
+    if (first < n) {
+        qtest_memread(vq->dev->qt, vq->used + 4, elems + 2 * first, 8u * (n - first));
+    }
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t id = elems[2 * i];
+
+        g_assert_cmpuint(id % 3, ==, 0);
+        g_assert_cmpuint(id / 3, <, l->depth);
+        g_assert_cmpuint(elems[2 * i + 1], ==, written);
+        heads[i] = (uint16_t)id;
+    }
+    l->used_seen = used;
+    return n;
+}
+
+void qvblk_load_start(struct qvblk_load *l, bool write, unsigned depth, uint32_t len,
+                      bool sequential)
+{
+    struct qtest *qt = l->vq->dev->qt;
+    uint16_t heads[QVBLK_LOAD_DEPTH_MAX];
+    uint8_t status[QVBLK_LOAD_DEPTH_MAX];
+    uint16_t data_flags = write ? 0 : QVIRTQ_DESC_F_WRITE;
+
+    g_assert_cmpuint(depth, >=, 1);
+    g_assert_cmpuint(depth, <=, QVBLK_LOAD_DEPTH_MAX);
+    g_assert_cmpuint(3 * depth, <=, l->vq->size);
+    g_assert_cmpuint(len % 512, ==, 0);
+    g_assert_cmpuint(len, <=, l->mem.data_stride);
+    l->write = write;
+    l->depth = depth;
+    l->len = len;
+    l->sequential = sequential;
+    l->next = 0;
+    memset(status, 0xff, sizeof(status));
+    qtest_memwrite(qt, l->mem.status_gpa, status, depth);
+    for (unsigned k = 0; k < depth; k++) {
+        unsigned head = 3 * k;
+
+        qvirtqueue_set_desc(l->vq, head, l->mem.hdr_gpa + 16u * k, 16, QVIRTQ_DESC_F_NEXT,
+                            (uint16_t)(head + 1));
+        qvirtqueue_set_desc(l->vq, head + 1, l->mem.data_gpa + l->mem.data_stride * k, len,
+                            data_flags | QVIRTQ_DESC_F_NEXT, (uint16_t)(head + 2));
+        qvirtqueue_set_desc(l->vq, head + 2, l->mem.status_gpa + k, 1, QVIRTQ_DESC_F_WRITE, 0);
+        heads[k] = (uint16_t)head;
+        l->sector[k] = load_next_sector(l);
+    }
+    load_write_headers(l);
+    load_add_avail(l, heads, depth);
+}
+
+uint64_t qvblk_load_run(struct qvblk_load *l, int64_t duration_us, unsigned poll_us,
+                        int64_t *elapsed_us)
+{
+    uint16_t heads[QVBLK_LOAD_DEPTH_MAX];
+    uint64_t done = 0;
+    int64_t t0 = g_get_monotonic_time();
+    unsigned in_flight = l->depth;
+
+    while (in_flight > 0) {
+        int64_t now = g_get_monotonic_time();
+        unsigned n = load_take_used(l, heads);
+
+        if (n == 0) {
+            g_assert_cmpint(now - t0, <, duration_us + LOAD_STALL_US);
+            g_usleep(poll_us);
+            continue;
+        }
+        done += n;
+        if (now - t0 >= duration_us) {
+            in_flight -= n;
+            continue;
+        }
+        for (unsigned i = 0; i < n; i++) {
+            l->sector[heads[i] / 3] = load_next_sector(l);
+        }
+        load_write_headers(l);
+        load_add_avail(l, heads, n);
+    }
+    *elapsed_us = g_get_monotonic_time() - t0;
+    return done;
+}
+
+bool qvblk_load_verify(struct qvblk_load *l, const char *image)
+{
+    struct qtest *qt = l->vq->dev->qt;
+    uint8_t status[QVBLK_LOAD_DEPTH_MAX];
+    uint8_t *guest = g_malloc0(l->len), *file = g_malloc0(l->len);
+    int fd = open(image, O_RDONLY | O_CLOEXEC);
+    bool ok = fd >= 0;
+
+    qtest_memread(qt, l->mem.status_gpa, status, l->depth);
+    for (unsigned k = 0; k < l->depth && ok; k++) {
+        qtest_memread(qt, l->mem.data_gpa + l->mem.data_stride * k, guest, l->len);
+        ok = status[k] == QVBLK_S_OK &&
+             pread(fd, file, l->len, (off_t)(l->sector[k] * 512)) == (ssize_t)l->len &&
+             memcmp(guest, file, l->len) == 0;
+        if (!ok) {
+            g_test_message("virtio-blk load: slot %u (sector %" PRIu64 "): status %u, data %s",
+                           k, l->sector[k], status[k], memcmp(guest, file, l->len) ? "differ"
+                                                                                  : "match");
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    g_free(guest);
+    g_free(file);
+    return ok;
 }

@@ -198,4 +198,67 @@ bool qvirtio_wait_intx(struct qvirtio *d, unsigned level, unsigned timeout_ms);
  */
 void qvirtio_save_restore(struct qtest *qt, const char *name);
 
+/*
+ * A virtio-blk request load at a sustained queue depth (§5.2.6), as fio's iodepth keeps it:
+ * whenever requests complete, as many new ones are posted. Shared by the virtio-blk qtest and
+ * `make bench` (tests/bench/bench-vblk.c). The driver behaves as Linux's: with EVENT_IDX
+ * (§2.7.10) it kicks only when the device's avail_event asks and sets used_event to what it
+ * consumed; it polls used idx (xensim has no blocking wait). Each guest access is a round
+ * trip through xensim's socket, so a batch costs few: one write for all headers, one or two
+ * for the available entries. Slot k uses descriptors 3k..3k+2: header, data, status.
+ * Failures fail the test (g_assert).
+ */
+#define QVBLK_T_IN 0
+#define QVBLK_T_OUT 1
+#define QVBLK_S_OK 0
+#define QVBLK_LOAD_DEPTH_MAX 32u
+
+/* Where the load's buffers sit in guest memory. */
+struct qvblk_layout {
+    uint64_t hdr_gpa;     /* 16 bytes a slot */
+    uint64_t status_gpa;  /* 1 byte a slot */
+    uint64_t data_gpa;    /* slot k's data at data_gpa + k * data_stride */
+    uint64_t data_stride; /* at least the largest request's length */
+};
+
+struct qvblk_load {
+    struct qvirtqueue *vq;
+    uint64_t notify_addr;
+    bool event_idx;
+    struct qvblk_layout mem;
+    uint64_t capacity; /* sectors; blocks of `len` bytes must number a power of two */
+    /* the case */
+    bool write;
+    unsigned depth;
+    uint32_t len;
+    bool sequential;
+    uint64_t next;                         /* requests generated so far */
+    uint64_t sector[QVBLK_LOAD_DEPTH_MAX]; /* of each slot's latest request */
+    uint16_t used_seen;                    /* used idx the driver has consumed */
+};
+
+/* Binds the load to a set-up, DRIVER_OK queue of a device with `capacity` sectors. */
+void qvblk_load_init(struct qvblk_load *l, struct qvirtqueue *vq, bool event_idx,
+                     const struct qvblk_layout *mem, uint64_t capacity);
+/*
+ * Starts a case: `depth` slots of `len`-byte reads (or writes), to sequential blocks or to
+ * blocks in a scrambled order that visits every block once before any repeats (so requests
+ * in flight never share a block and a write's result is checkable); the first `depth`
+ * requests made available. Write data: each slot's buffer as it is in guest memory.
+ */
+void qvblk_load_start(struct qvblk_load *l, bool write, unsigned depth, uint32_t len,
+                      bool sequential);
+/*
+ * Runs a started case for duration_us, reposting what completes, then lets what is in
+ * flight complete; returns the requests completed, and the elapsed time in *elapsed_us.
+ * Sleeps poll_us after a poll that found nothing.
+ */
+uint64_t qvblk_load_run(struct qvblk_load *l, int64_t duration_us, unsigned poll_us,
+                        int64_t *elapsed_us);
+/*
+ * After a run: every slot's last request succeeded, and its data buffer holds what the image
+ * file has at its sector (a read's result, or a write's effect with cache=writeback).
+ */
+bool qvblk_load_verify(struct qvblk_load *l, const char *image);
+
 #endif

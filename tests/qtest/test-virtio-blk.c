@@ -727,63 +727,99 @@ static void test_save_restore(void)
 }
 
 /*
- * The benchmark (only with QTEST_VIRTIO_BLK_BENCH set): reads at a sustained queue depth, as
- * fio's iodepth keeps it - whenever requests complete, as many are posted again - for
- * QTEST_VIRTIO_BLK_BENCH_MS (default 1000) per case: 4 KiB random reads at depth 1 and 32, and
- * 1 MiB sequential reads at depth 8, from a 64 MiB image in the host's page cache.
- *
- * The test plays a Linux driver with EVENT_IDX (§2.7.10): it kicks only when the device's
- * avail_event asks for it, and sets used_event to what it consumed so that the device
- * interrupts once for what it completes meanwhile (QTEST_VIRTIO_BLK_BENCH_EVENT_IDX=0: no
- * EVENT_IDX, a kick for every batch posted). It polls used idx rather than waiting for
- * the interrupt (xensim has no blocking wait), sleeping QTEST_VIRTIO_BLK_BENCH_POLL_US
- * (default 20) after a poll that found nothing. Each guest access of the test is a round trip
- * through xensim's socket, so it makes few: one write for all the headers, one or two for the
- * avail entries. Printed: requests per second and the device model's CPU time per request
- * (xensim's dm_cpu_time, all its threads). Only ratios measured in the same run mean much.
+ * The sustained load of qtest-virtio.c (qvblk_load_*), as `make bench` drives it: 64 MiB image
+ * in the host's page cache, 4 KiB requests in a scrambled order and 1 MiB sequential ones,
+ * slot k's data at a stride of 1 MiB from 16 MiB.
  */
-#define BENCH_IMAGE_SECTORS (64u * 2048u) /* 64 MiB */
-#define BENCH_DEPTH_MAX 32u
-#define BENCH_BIG_DATA_GPA(k) (UINT64_C(0x1000000) + (UINT64_C(1) << 20) * (k))
+#define LOAD_IMAGE_SECTORS (64u * 2048u) /* 64 MiB */
+#define LOAD_DATA_GPA UINT64_C(0x1000000)
 
-struct bench {
-    struct blk b;
-    uint64_t notify_addr;
-    unsigned poll_us;
-    bool event_idx;
-    gint64 duration_us;
-    uint32_t rng;
-    /* the case */
-    unsigned depth;
-    uint32_t len;
-    bool sequential;
-    uint64_t next_block;
-    uint64_t sector[BENCH_DEPTH_MAX]; /* of each slot's request */
-    uint16_t used_seen;               /* used idx the driver has consumed */
+static const struct qvblk_layout load_layout = {
+    .hdr_gpa = HDR_GPA(0),
+    .status_gpa = STATUS_GPA(0),
+    .data_gpa = LOAD_DATA_GPA,
+    .data_stride = UINT64_C(1) << 20,
 };
 
-static uint64_t bench_env(const char *name, uint64_t dflt)
+static uint64_t env_number(const char *name, uint64_t dflt)
 {
     const char *v = g_getenv(name);
 
     return v != NULL && *v != '\0' ? g_ascii_strtoull(v, NULL, 10) : dflt;
 }
 
-static uint64_t bench_data_gpa(const struct bench *s, unsigned k)
+/* Gives write slot k's buffer bytes no other slot has, so a misplaced write shows. */
+static void load_stamp_buffers(struct blk *b, unsigned depth, uint32_t len)
 {
-    return s->len > 0x10000 ? BENCH_BIG_DATA_GPA(k) : DATA_GPA(k);
+    for (unsigned k = 0; k < depth; k++) {
+        g_free(qtest_cmd_ok(b->qt, "memset 0x%" PRIx64 " %u 0x%x",
+                            load_layout.data_gpa + load_layout.data_stride * k, len, 0x40 + k));
+    }
 }
 
-static uint64_t bench_next_sector(struct bench *s)
+/*
+ * The bench's driver checked (cheap, always run): the case shapes `make bench` uses, reads
+ * and writes of 4 KiB at depth 1 and 32 and of 1 MiB (depth 2 here: each slot checked costs
+ * 2 MiB of hex through the socket), briefly; each slot's last request leaves the guest buffer
+ * and the image file equal, and the data read matches the image's pattern.
+ */
+static void test_load_driver(void)
 {
-    uint64_t per_block = s->len / 512;
-    uint64_t blocks = BENCH_IMAGE_SECTORS / per_block;
-    uint64_t block = s->sequential ? s->next_block++ % blocks
-                                   : qtest_xorshift32(&s->rng) % blocks;
+    static const struct {
+        bool write;
+        unsigned depth;
+        uint32_t len;
+        bool sequential;
+    } cases[] = {
+        {false, 1, 4096, false}, {false, 32, 4096, false}, {false, 2, 1u << 20, true},
+        {true, 1, 4096, false},  {true, 32, 4096, false},  {true, 2, 1u << 20, true},
+    };
+    struct blk b;
+    struct qvblk_load l;
 
-    return block * per_block;
+    blk_start_sized(&b, "vblk-load.img", LOAD_IMAGE_SECTORS, "cache=writeback", NULL);
+    blk_init(&b, QVIRTIO_BIT(QVIRTIO_F_EVENT_IDX));
+    qvblk_load_init(&l, &b.vq, true, &load_layout, LOAD_IMAGE_SECTORS);
+    for (size_t c = 0; c < G_N_ELEMENTS(cases); c++) {
+        int64_t elapsed;
+        uint64_t done;
+
+        if (cases[c].write) {
+            load_stamp_buffers(&b, cases[c].depth, cases[c].len);
+        }
+        qvblk_load_start(&l, cases[c].write, cases[c].depth, cases[c].len, cases[c].sequential);
+        done = qvblk_load_run(&l, 20000, 20, &elapsed);
+        g_assert_cmpuint(done, >=, cases[c].depth);
+        g_assert_true(qvblk_load_verify(&l, b.image));
+        if (!cases[c].write) {
+            for (unsigned k = 0; k < cases[c].depth; k++) {
+                g_assert_true(guest_matches_pattern(b.qt, LOAD_DATA_GPA + (UINT64_C(1) << 20) * k,
+                                                    l.sector[k] * 512, cases[c].len));
+            }
+        }
+    }
+    /* The scrambled order visits distinct blocks: 32 requests, 32 sectors. */
+    qvblk_load_start(&l, false, 32, 4096, false);
+    for (unsigned i = 0; i < 32; i++) {
+        for (unsigned j = 0; j < i; j++) {
+            g_assert_cmpuint(l.sector[i], !=, l.sector[j]);
+        }
+    }
+    qvblk_load_run(&l, 0, 20, &(int64_t){0});
+    assert_alive(&b);
+    blk_stop(&b);
 }
 
+/*
+ * The benchmark (only with QTEST_VIRTIO_BLK_BENCH set; `make bench` has the side-by-side
+ * version, tests/bench/bench-vblk.c): reads at a sustained queue depth for
+ * QTEST_VIRTIO_BLK_BENCH_MS (default 1000) per case: 4 KiB reads at depth 1 and 32, and 1 MiB
+ * sequential reads at depth 1, 8 and 32, from a 64 MiB image in the host's page cache.
+ * QTEST_VIRTIO_BLK_BENCH_EVENT_IDX=0: no EVENT_IDX, a kick for every batch posted;
+ * QTEST_VIRTIO_BLK_BENCH_POLL_US (default 20): the sleep after a poll that found nothing.
+ * Printed: requests per second and the device model's CPU time per request (xensim's
+ * dm_cpu_time, all its threads). Only ratios measured in the same run mean much.
+ */
 static uint64_t bench_dm_cpu_ns(struct qtest *qt)
 {
     g_autofree char *reply = qtest_cmd_ok(qt, "dm_cpu_time");
@@ -791,172 +827,48 @@ static uint64_t bench_dm_cpu_ns(struct qtest *qt)
     return g_ascii_strtoull(reply, NULL, 0);
 }
 
-/* The headers of every slot in one write: those of requests in flight keep their bytes. */
-static void bench_write_headers(struct bench *s)
+static void bench_case(struct blk *b, struct qvblk_load *l, const char *name, unsigned depth,
+                       uint32_t len, bool sequential)
 {
-    uint8_t hdr[BENCH_DEPTH_MAX * 16] = {0};
+    unsigned poll_us = (unsigned)env_number("QTEST_VIRTIO_BLK_BENCH_POLL_US", 20);
+    int64_t duration_us = (int64_t)env_number("QTEST_VIRTIO_BLK_BENCH_MS", 1000) * 1000;
+    uint64_t cpu0 = bench_dm_cpu_ns(b->qt);
+    int64_t elapsed;
+    uint64_t done;
 
-    for (unsigned k = 0; k < s->depth; k++) {
-        uint32_t type = T_IN;
-
-        memcpy(hdr + 16 * k, &type, 4);
-        memcpy(hdr + 16 * k + 8, &s->sector[k], 8);
-    }
-    qtest_memwrite(s->b.qt, HDR_GPA(0), hdr, 16u * s->depth);
-}
-
-/* Publishes heads (entries, used_event, then idx: §2.7.13) and kicks if the device asks. */
-static void bench_add_avail(struct bench *s, const uint16_t *heads, unsigned n)
-{
-    struct qvirtqueue *vq = &s->b.vq;
-    unsigned start = vq->avail_idx % vq->size;
-    unsigned first = n < vq->size - start ? n : vq->size - start;
-    uint16_t old = vq->avail_idx;
-    uint16_t event;
-
-    qtest_memwrite(s->b.qt, vq->avail + 4 + 2u * start, heads, 2u * first);
-    if (first < n) {
-        qtest_memwrite(s->b.qt, vq->avail + 4, heads + first, 2u * (n - first));
-    }
-    if (s->event_idx) {
-        qvirtqueue_set_used_event(vq, s->used_seen);
-    }
-    vq->avail_idx = (uint16_t)(vq->avail_idx + n);
-    qtest_memwrite(s->b.qt, vq->avail + 2, &vq->avail_idx, 2);
-    /* §2.7.10: vring_need_event(avail_event, new, old); without EVENT_IDX, always. */
-    event = s->event_idx ? qvirtqueue_avail_event(vq) : old;
-    if ((uint16_t)(vq->avail_idx - event - 1) < (uint16_t)(vq->avail_idx - old)) {
-        qmem_write(s->b.qt, s->notify_addr, vq->index, 2);
-    }
-}
-
-/* The heads used since the last call (at most depth); returns how many. */
-static unsigned bench_take_used(struct bench *s, uint16_t *heads)
-{
-    struct qvirtqueue *vq = &s->b.vq;
-    uint16_t used = qvirtqueue_used_idx(vq);
-    unsigned n = (uint16_t)(used - s->used_seen);
-    unsigned start = s->used_seen % vq->size;
-    unsigned first = n < vq->size - start ? n : vq->size - start;
-    uint32_t elems[2 * BENCH_DEPTH_MAX];
-
-    g_assert_cmpuint(n, <=, s->depth);
-    if (n == 0) {
-        return 0;
-    }
-    qtest_memread(s->b.qt, vq->used + 4 + 8u * start, elems, 8u * first);
-    if (first < n) {
-        qtest_memread(s->b.qt, vq->used + 4, elems + 2 * first, 8u * (n - first));
-    }
-    for (unsigned i = 0; i < n; i++) {
-        uint32_t id = elems[2 * i];
-
-        g_assert_cmpuint(id % 3, ==, 0);
-        g_assert_cmpuint(id / 3, <, s->depth);
-        g_assert_cmpuint(elems[2 * i + 1], ==, s->len + 1);
-        heads[i] = (uint16_t)id;
-    }
-    s->used_seen = used;
-    return n;
-}
-
-/* Every slot's last request succeeded with the image's bytes. */
-static void bench_check(struct bench *s)
-{
-    for (unsigned k = 0; k < s->depth; k++) {
-        g_assert_cmpuint(blk_status(&s->b, k), ==, S_OK);
-        g_assert_true(guest_matches_pattern(s->b.qt, bench_data_gpa(s, k), s->sector[k] * 512,
-                                            s->len));
-    }
-}
-
-/* Slot k: header, its data buffer, status; the first `depth` requests made available. */
-static void bench_start_case(struct bench *s, unsigned depth, uint32_t len, bool sequential)
-{
-    uint16_t heads[BENCH_DEPTH_MAX];
-
-    s->depth = depth;
-    s->len = len;
-    s->sequential = sequential;
-    s->next_block = 0;
-    for (unsigned k = 0; k < depth; k++) {
-        heads[k] = blk_post(&s->b, k, T_IN, 0, len, true);
-        qvirtqueue_set_desc(&s->b.vq, heads[k] + 1u, bench_data_gpa(s, k), len,
-                            QVIRTQ_DESC_F_WRITE | QVIRTQ_DESC_F_NEXT, (uint16_t)(heads[k] + 2));
-        s->sector[k] = bench_next_sector(s);
-    }
-    bench_write_headers(s);
-    bench_add_avail(s, heads, depth);
-}
-
-static void bench_case(struct bench *s, const char *name, unsigned depth, uint32_t len,
-                       bool sequential)
-{
-    uint16_t heads[BENCH_DEPTH_MAX];
-    uint64_t done = 0;
-    uint64_t cpu0 = bench_dm_cpu_ns(s->b.qt);
-    gint64 t0 = g_get_monotonic_time(), t1;
-    unsigned in_flight = depth;
-
-    bench_start_case(s, depth, len, sequential);
-    while (in_flight > 0) {
-        bool more = g_get_monotonic_time() - t0 < s->duration_us;
-        unsigned n = bench_take_used(s, heads);
-
-        if (n == 0) {
-            g_assert_cmpint(g_get_monotonic_time() - t0, <, s->duration_us + 10 * G_USEC_PER_SEC);
-            g_usleep(s->poll_us);
-            continue;
-        }
-        done += n;
-        if (!more) {
-            in_flight -= n;
-            continue;
-        }
-        for (unsigned i = 0; i < n; i++) {
-            s->sector[heads[i] / 3] = bench_next_sector(s);
-        }
-        bench_write_headers(s);
-        bench_add_avail(s, heads, n);
-    }
-    t1 = g_get_monotonic_time();
+    qvblk_load_start(l, false, depth, len, sequential);
+    done = qvblk_load_run(l, duration_us, poll_us, &elapsed);
     printf("# bench %s %s %.0f req/s %.1f MB/s dm-cpu %.1f us/req\n", qtest_dm_name(), name,
-           (double)done * 1e6 / (double)(t1 - t0), (double)done * len / (double)(t1 - t0),
-           (double)(bench_dm_cpu_ns(s->b.qt) - cpu0) / 1e3 / (double)done);
+           (double)done * 1e6 / (double)elapsed, (double)done * len / (double)elapsed,
+           (double)(bench_dm_cpu_ns(b->qt) - cpu0) / 1e3 / (double)done);
     fflush(stdout);
-    bench_check(s);
+    g_assert_true(qvblk_load_verify(l, b->image));
 }
 
 static void test_bench(void)
 {
-    struct bench s = {.rng = 0x2545f491};
-    struct qvirtio *d;
-    uint16_t off;
+    struct blk b;
+    struct qvblk_load l;
 
     if (!g_getenv("QTEST_VIRTIO_BLK_BENCH")) {
         g_test_skip("set QTEST_VIRTIO_BLK_BENCH=1 to measure");
         return;
     }
-    s.poll_us = (unsigned)bench_env("QTEST_VIRTIO_BLK_BENCH_POLL_US", 20);
-    s.duration_us = (gint64)bench_env("QTEST_VIRTIO_BLK_BENCH_MS", 1000) * 1000;
-    s.event_idx = bench_env("QTEST_VIRTIO_BLK_BENCH_EVENT_IDX", 1) != 0;
+    bool event_idx = env_number("QTEST_VIRTIO_BLK_BENCH_EVENT_IDX", 1) != 0;
     /* QTEST_VIRTIO_BLK_BENCH_AIO=io_uring (or threads, native): the drive's aio=. */
     const char *aio = g_getenv("QTEST_VIRTIO_BLK_BENCH_AIO");
-    char *drive_opts = g_strdup_printf("cache=writeback%s%s", aio != NULL ? ",aio=" : "",
-                                       aio != NULL ? aio : "");
-    blk_start_sized(&s.b, "vblk-bench.img", BENCH_IMAGE_SECTORS, drive_opts, NULL);
-    g_free(drive_opts);
-    blk_init(&s.b, s.event_idx ? QVIRTIO_BIT(QVIRTIO_F_EVENT_IDX) : 0);
-    d = s.b.d;
-    qvirtio_cc_write(d, QVIRTIO_CC_Q_SELECT, 0, 2);
-    off = (uint16_t)qvirtio_cc_read(d, QVIRTIO_CC_Q_NOTIFY_OFF, 2);
-    s.notify_addr = qvirtio_cap_addr(d, &d->notify, (uint32_t)off * d->notify_multiplier);
-    bench_case(&s, "4k-rand-qd1", 1, 4096, false);
-    bench_case(&s, "4k-rand-qd32", 32, 4096, false);
-    bench_case(&s, "1m-seq-qd8", 8, 1u << 20, true);
-    bench_case(&s, "1m-seq-qd1", 1, 1u << 20, true);
-    bench_case(&s, "1m-seq-qd32", 32, 1u << 20, true);
-    blk_stop(&s.b);
+    g_autofree char *drive_opts = g_strdup_printf("cache=writeback%s%s",
+                                                  aio != NULL ? ",aio=" : "",
+                                                  aio != NULL ? aio : "");
+    blk_start_sized(&b, "vblk-bench.img", LOAD_IMAGE_SECTORS, drive_opts, NULL);
+    blk_init(&b, event_idx ? QVIRTIO_BIT(QVIRTIO_F_EVENT_IDX) : 0);
+    qvblk_load_init(&l, &b.vq, event_idx, &load_layout, LOAD_IMAGE_SECTORS);
+    bench_case(&b, &l, "4k-rand-qd1", 1, 4096, false);
+    bench_case(&b, &l, "4k-rand-qd32", 32, 4096, false);
+    bench_case(&b, &l, "1m-seq-qd8", 8, 1u << 20, true);
+    bench_case(&b, &l, "1m-seq-qd1", 1, 1u << 20, true);
+    bench_case(&b, &l, "1m-seq-qd32", 32, 1u << 20, true);
+    blk_stop(&b);
 }
 
 int main(int argc, char **argv)
@@ -975,6 +887,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-blk/reset-in-flight", test_reset_in_flight);
     g_test_add_func("/virtio-blk/hostile", test_hostile);
     g_test_add_func("/virtio-blk/save-restore", test_save_restore);
+    g_test_add_func("/virtio-blk/load-driver", test_load_driver);
     g_test_add_func("/virtio-blk/bench", test_bench);
     return g_test_run();
 }

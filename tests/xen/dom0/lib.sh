@@ -249,3 +249,39 @@ rig_scenario_body() {
     . "$1"
     exit 0
 }
+
+# The guest's TCP peers (the virtio-guest and nic-* scenarios): a listener on 5001 keeping what
+# the guest sends in FROM (its stdin a FIFO this shell holds open: busybox nc ends the connection
+# when its stdin ends) and one on 5002 sending the file TO. Listeners a failed run left behind
+# are killed and gone first (one of them took an earlier guest's data), and both new ones must
+# be listening before the guest is started. stop_tcp_peers ends them (call it from an EXIT trap).
+port_listening() {
+    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qiE ":$(printf %04X "$1") 0+:0000 0A"
+}
+start_tcp_peers() {
+    local from=$1 to=$2 i=0
+    pkill -f 'nc -l -p 500[12]' 2>/dev/null
+    while { port_listening 5001 || port_listening 5002; } && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    { port_listening 5001 || port_listening 5002; } && fail "ports 5001/5002 are still taken"
+    rm -f "$WORK/hold"
+    mkfifo "$WORK/hold" && exec 3<>"$WORK/hold" || fail "cannot make the FIFO $WORK/hold"
+    nc -l -p 5001 <"$WORK/hold" >"$from" &
+    TCP_UP_PID=$!
+    nc -l -p 5002 <"$to" >/dev/null &
+    TCP_DOWN_PID=$!
+    i=0
+    while ! { port_listening 5001 && port_listening 5002; } && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    port_listening 5001 && port_listening 5002 || fail "dom0's listeners on 5001/5002 did not start"
+}
+stop_tcp_peers() {
+    exec 3>&-
+    [ -n "$TCP_UP_PID" ] && kill $TCP_UP_PID 2>/dev/null
+    [ -n "$TCP_DOWN_PID" ] && kill $TCP_DOWN_PID 2>/dev/null
+    TCP_UP_PID= TCP_DOWN_PID=
+}

@@ -24,17 +24,22 @@ ip addr flush dev $BR 2>/dev/null
 ip addr add 10.0.2.2/24 dev $BR && ip link set $BR up || fail "cannot configure $BR"
 # The bridge gives up 10.0.2.2 when the scenario ends, however it ends: virtio-guest puts the
 # same subnet on its tap, and a second route to it in dom0 sent that guest's replies here.
-trap 'ip addr flush dev $BR 2>/dev/null' EXIT
+# On a failure, what dom0 can still see of the network (the device model's tap counters, the
+# bridge's learnt addresses, the neighbours) goes into the scenario's log first.
+nic_diag() {
+    local f out=""
+    for f in rx_packets tx_packets rx_dropped tx_dropped; do
+        out="$out $f=$(cat /sys/class/net/${TAP:-none}/statistics/$f 2>/dev/null)"
+    done
+    echo "@@XR note dom0 ${TAP:-?}:$out"
+    brctl showmacs $BR 2>&1 | sed 's/^/@@XR note /'
+    cat /proc/net/arp | sed 's/^/@@XR note /'
+}
+trap 'rc=$?; [ $rc = 0 ] || [ $rc = 77 ] || nic_diag; stop_tcp_peers
+      ip addr flush dev $BR 2>/dev/null' EXIT
 rm -f "$FROM_GUEST" /tmp/rig/vif-rig.log
 dd if=/dev/urandom of="$TO_GUEST" bs=1048576 count=4 2>/dev/null || fail "cannot make $TO_GUEST"
-# Listeners an earlier failed run left would take the guest's connections.
-pkill -f 'nc -l -p 500[12]' 2>/dev/null
-rm -f "$WORK/hold"
-mkfifo "$WORK/hold" && exec 3<>"$WORK/hold" || fail "cannot make the FIFO $WORK/hold"
-nc -l -p 5001 <"$WORK/hold" >"$FROM_GUEST" &
-UP_PID=$!
-nc -l -p 5002 <"$TO_GUEST" >/dev/null &
-DOWN_PID=$!
+start_tcp_peers "$FROM_GUEST" "$TO_GUEST"
 step_ok "dom0: bridge $BR is 10.0.2.2/24; listening on 5001 (from the guest) and 5002 (to it)"
 
 MAC=00:16:3e:00:01:$NIC_MAC_BYTE
@@ -74,8 +79,7 @@ expect_serial '^GUEST-RESULT ' 300
 echo "@@XR note $RIG_SCENARIO ($RIG_DM): GUEST-RESULT at $(rig_since "$T_CREATE") s after xl create"
 expect_gone 60
 expect_dm_exited 30
-exec 3>&-
-kill $UP_PID $DOWN_PID 2>/dev/null
+stop_tcp_peers
 
 tr -d '\r' <"$SERIAL" >"$WORK/serial.txt"
 fact() {

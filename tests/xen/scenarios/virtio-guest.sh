@@ -75,14 +75,8 @@ for other in $(ls /sys/class/net); do
     fi
 done
 ip addr add 10.0.2.2/24 dev $TAP && ip link set $TAP up || fail "cannot configure $TAP"
-# Listeners an earlier failed run left would take the guest's connections.
-pkill -f 'nc -l -p 500[12]' 2>/dev/null
-rm -f "$WORK/hold"
-mkfifo "$WORK/hold" && exec 3<>"$WORK/hold" || fail "cannot make the FIFO $WORK/hold"
-nc -l -p 5001 <"$WORK/hold" >"$FROM_GUEST" &
-UP_PID=$!
-nc -l -p 5002 <"$TO_GUEST" >/dev/null &
-DOWN_PID=$!
+trap stop_tcp_peers EXIT
+start_tcp_peers "$FROM_GUEST" "$TO_GUEST"
 step_ok "dom0: $TAP is 10.0.2.2/24 and up; listening on 5001 (from the guest) and 5002 (to it)"
 
 since_create() { rig_since "$T_CREATE"; }
@@ -107,8 +101,7 @@ expect_serial '^GUEST-RESULT ' 300
 echo "@@XR note virtio-guest ($RIG_DM): GUEST-RESULT at $(since_create) s after xl create"
 expect_gone 60
 expect_dm_exited 30
-exec 3>&-
-kill $UP_PID $DOWN_PID 2>/dev/null
+stop_tcp_peers
 
 # The serial file has the console's CR LF line ends.
 tr -d '\r' <"$SERIAL" >"$WORK/serial.txt"
