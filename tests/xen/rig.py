@@ -316,7 +316,7 @@ def build_overlay(builddir, root, scenarios):
         add_with_libs(t, "rig/bin/screen-text", screen_text, None, seen)
     if any(name.startswith("stubdom") for name, _ in scenarios):
         add_stubdom(t, builddir, root)
-    if any(name.startswith("ide-") for name, _ in scenarios):
+    if any(name.startswith(("ide-", "cd-")) for name, _ in scenarios):
         add_guest(t, root)
     if any(name.startswith(("virtio-", "nic-", "vga-")) for name, _ in scenarios):
         add_virtio_guest(t, root)

@@ -1,5 +1,6 @@
 # The IDE guest's data disk, shared by the guest's /init, the rig's dom0 and the plain-QEMU test
-# (POSIX sh: busybox or coreutils). Sourced; defines functions only.
+# (POSIX sh: busybox or coreutils). Sourced; defines functions only. At the end, the one helper
+# the hosts share for the boot disk: the copy that boots the CD-change checks.
 #
 # Layout (16 MiB, in 64 KiB blocks):
 #   block 0, first line   "XENDM-DATA-DISK v1": the guest writes to no disk without it
@@ -49,4 +50,21 @@ datadisk_has_label() { [ "$(head -c ${#DATADISK_LABEL} "$1" 2>/dev/null)" = "$DA
 # host: recomputed here, not taken from the guest's word).
 datadisk_check() {
     [ "$(datadisk_region_md5 "$1" $DATADISK_GUEST_BLOCK)" = "$(datadisk_pattern_md5 "$2")" ]
+}
+
+# guest_boot_image_cdchange IMAGE: turns a copy of boot.img into the one that boots the
+# CD-change checks (scenarios/cd-insert.sh): the "0" of "xrig.cdchange=0" in syslinux.cfg's
+# APPEND line becomes "1". syslinux.cfg is one small file in one FAT cluster, so the line is
+# contiguous in the image; `strings -t d` (busybox's and binutils') gives its byte offset. The
+# string must occur exactly once; the byte is read back.
+guest_boot_image_cdchange() {
+    local flag=xrig.cdchange= offset
+    offset=$(strings -a -t d "$1" | awk -v flag="${flag}0" '
+        { i = index($0, flag) }
+        i > 0 { match($0, /^ *[0-9]+ /); n++; at = $1 + i - 1 - RLENGTH + length(flag) - 1 }
+        END { if (n == 1) print at }')
+    [ -n "$offset" ] || return 1
+    printf 1 | dd of="$1" bs=1 seek="$offset" conv=notrunc 2>/dev/null &&
+        [ "$(dd if="$1" bs=1 skip=$((offset - ${#flag})) count=$((${#flag} + 1)) 2>/dev/null)" \
+          = "${flag}1" ]
 }

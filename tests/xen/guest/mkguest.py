@@ -43,7 +43,10 @@ KERNEL_ARGS = "console=ttyS0,115200 quiet xen_emul_unplug=never rdinit=/init"
 # What the init reads from /proc/cmdline: where it booted from (xrig.boot=disk|cd) and, on the
 # disk, the CD's size and MD5 (xrig.iso=BYTES:MD5). The CD cannot carry its own checksum (it
 # holds the initramfs and isolinux.cfg), so after a CD boot the host compares the guest's sum.
-DISK_BOOT_ARGS = KERNEL_ARGS + " xrig.boot=disk xrig.iso={iso_bytes}:{iso_md5}"
+# xrig.cdchange=0 is the disk boot's checks (ide-boot); the cd-insert scenario boots a copy of
+# boot.img with that one byte made 1 (datadisk.sh: guest_boot_image_cdchange), and the init
+# waits for a disc in an empty drive, reads it, then waits for its eject.
+DISK_BOOT_ARGS = KERNEL_ARGS + " xrig.boot=disk xrig.iso={iso_bytes}:{iso_md5} xrig.cdchange=0"
 CD_BOOT_ARGS = KERNEL_ARGS + " xrig.boot=cd"
 PART_START = 2048          # sectors: the partition starts at 1 MiB
 SECTOR = 512
@@ -180,12 +183,28 @@ def build_iso(env, troot, kernel, initramfs, work):
     return iso
 
 
-def build_initramfs(root, kernel):
+def build_cdstatus(work):
+    """cdstatus.c, freestanding (no libc: a few KiB where a static glibc adds 700): the drive's
+    tray and medium as Linux's CDROM_DRIVE_STATUS reports them. The host's C compiler ($CC,
+    default cc) builds it; the guest's kernel is x86-64 like the host."""
+    out = os.path.join(work, "cdstatus")
+    cmd = [os.environ.get("CC", "cc"), "-static", "-nostdlib", "-ffreestanding",
+           "-fno-stack-protector", "-fno-pie", "-no-pie", "-Os", "-s", "-Wl,--build-id=none",
+           "-Wall", "-Wextra", "-Werror", "-o", out, os.path.join(HERE, "cdstatus.c")]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        sys.stderr.write(r.stdout.decode(errors="replace"))
+        raise SystemExit(f"mkguest: {' '.join(cmd)} failed (exit status {r.returncode})")
+    return out
+
+
+def build_initramfs(root, kernel, work):
     t = rig.Tree()
     for d in ["bin", "proc", "sys", "dev", "tmp", "mnt/cd", "etc", "lib/modules"]:
         t.mkdir(d)
     t.add_file("init", os.path.join(HERE, "init"), 0o755)
     t.add_file("bin/busybox", os.path.join(root, "bin/busybox"), 0o755)
+    t.add_file("bin/cdstatus", build_cdstatus(work), 0o755)
     t.add_file("etc/datadisk.sh", os.path.join(HERE, "datadisk.sh"), 0o644)
     modules = module_load_order(root, GUEST_MODULES)
     for name, path in modules:
@@ -264,7 +283,7 @@ def inputs_key(root, troot):
     h.update(IMAGE_FORMAT.encode())
     h.update(os.path.basename(root).encode() + b"\0" + os.path.basename(troot).encode())
     h.update(open(os.path.join(rig.CACHE, "vmlinuz"), "rb").read())
-    for name in ["mkguest.py", "init", "datadisk.sh"]:
+    for name in ["mkguest.py", "init", "datadisk.sh", "cdstatus.c"]:
         h.update(open(os.path.join(HERE, name), "rb").read())
     return h.hexdigest()[:16]
 
@@ -286,7 +305,7 @@ def build_images(root=None):
     tmp = tempfile.mkdtemp(dir=rig.CACHE, prefix=os.path.basename(out) + ".tmp.")
     with tempfile.TemporaryDirectory(prefix="mkguest.") as work:
         kernel = os.path.join(rig.CACHE, "vmlinuz")
-        initramfs = build_initramfs(root, kernel)
+        initramfs = build_initramfs(root, kernel, work)
         iso = build_iso(env, troot, kernel, initramfs, work)
         img = build_boot_image(env, troot, kernel, initramfs, iso, work)
         shutil.copyfile(img, os.path.join(tmp, "boot.img"))

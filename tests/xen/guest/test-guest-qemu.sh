@@ -5,6 +5,9 @@
 #         test.iso as the secondary master CD-ROM (ide-boot)
 #   cd    boot.img as the primary master and test.iso as the secondary master, -boot d: the El
 #         Torito image (isolinux) boots before the disk (ide-cdboot)
+#   cdchange  a copy of boot.img that boots the CD-change checks, an empty CD-ROM drive as the
+#         secondary master: QMP blockdev-change-medium inserts test.iso when the guest waits
+#         for a disc, QMP eject takes it away when the guest waits for that (cd-insert)
 # The guest's checks become this test's TAP points, plus the host's own: the markers and where
 # the guest says it booted from, the data disk's pattern recomputed here, the CD's checksum the
 # guest read compared with the image's, and QEMU ending through the guest's ACPI S5.
@@ -38,7 +41,7 @@ elapsed() { awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # boot NAME BANNER QEMU-ARGS...: runs QEMU until the guest powers it off (or the limit), polling
 # the serial log for the boot loader's BANNER and the guest's markers, each timed from QEMU's
 # start (t_banner, t_booted, t_result, t_end); the log ends in $work/NAME.txt without CRs,
-# QEMU's exit status in $status.
+# QEMU's exit status in $status. $boot_hook, when set, is called at each poll.
 boot() {
     boot_name=$1
     banner=$2
@@ -55,6 +58,7 @@ boot() {
         [ -z "$t_banner" ] && grep -q "^$banner " "$serial" && t_banner=$(elapsed)
         [ -z "$t_booted" ] && grep -q '^GUEST-BOOTED' "$serial" && t_booted=$(elapsed)
         [ -z "$t_result" ] && grep -q '^GUEST-RESULT' "$serial" && t_result=$(elapsed)
+        [ -n "$boot_hook" ] && $boot_hook
         if [ "$(elapsed | cut -d. -f1)" -ge "$limit" ]; then
             kill "$qpid"
             echo "# $boot_name: QEMU killed after ${limit}s"
@@ -159,6 +163,64 @@ if [ "$fact" = "$want" ]; then
     point ok "cd: host: the guest read the whole CD as the image is ($want)"
 else
     point FAIL "cd: host: the guest read '$fact' from the CD, the image is '$want'"
+fi
+
+# The CD change: an empty drive, a disc inserted and ejected through QMP as libxl does it
+# (blockdev-change-medium, eject), each when the guest says it waits.
+# qmp SOCKET COMMAND [ARGS-JSON]: one QMP command; prints the reply, fails on an error reply.
+qmp() {
+    python3 -c '
+import json, socket, sys
+sock = socket.socket(socket.AF_UNIX)
+sock.connect(sys.argv[1])
+f = sock.makefile("rw")
+def call(cmd, args=None):
+    f.write(json.dumps({"execute": cmd, "arguments": args or {}}) + "\n")
+    f.flush()
+    while True:
+        reply = json.loads(f.readline())
+        if "return" in reply or "error" in reply:
+            return reply
+json.loads(f.readline())  # the greeting
+call("qmp_capabilities")
+reply = call(sys.argv[2], json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)
+print(json.dumps(reply))
+sys.exit("error" in reply)' "$@"
+}
+cd_inserted="" cd_ejected="" cd_insert_ok="" cd_eject_ok=""
+cdchange_hook() {
+    if [ -z "$cd_inserted" ] && grep -q '^GUEST-CD-WAIT-INSERT' "$serial"; then
+        cd_inserted=$(elapsed)
+        qmp "$work/qmp.sock" blockdev-change-medium \
+            "{\"device\": \"ide1-cd0\", \"filename\": \"$images/test.iso\", \"format\": \"raw\"}" \
+            >"$work/cd-insert.qmp" 2>&1 && cd_insert_ok=1
+    fi
+    if [ -z "$cd_ejected" ] && grep -q '^GUEST-CD-WAIT-EJECT' "$serial"; then
+        cd_ejected=$(elapsed)
+        qmp "$work/qmp.sock" eject '{"device": "ide1-cd0"}' >"$work/cd-eject.qmp" 2>&1 &&
+            cd_eject_ok=1
+    fi
+}
+cp "$images/boot.img" "$work/boot-cdchange.img" || { echo "Bail out! cannot copy boot.img"; exit 1; }
+if ! guest_boot_image_cdchange "$work/boot-cdchange.img"; then
+    echo "Bail out! no single xrig.cdchange=0 in boot.img's syslinux.cfg"
+    exit 1
+fi
+boot_hook=cdchange_hook
+boot cdchange SYSLINUX \
+    -drive "file=$work/boot-cdchange.img,if=ide,index=0,media=disk,format=raw" \
+    -drive "if=ide,index=2,media=cdrom" -qmp "unix:$work/qmp.sock,server=on,wait=off"
+boot_hook=""
+guest_points cdchange SYSLINUX "the IDE disk" cdchange
+if [ -n "$cd_insert_ok" ]; then
+    point ok "cdchange: host: QMP blockdev-change-medium inserted test.iso at ${cd_inserted}s"
+else
+    point FAIL "cdchange: host: no insert: $(cat "$work/cd-insert.qmp" 2>/dev/null)"
+fi
+if [ -n "$cd_eject_ok" ]; then
+    point ok "cdchange: host: QMP eject took the disc at ${cd_ejected}s"
+else
+    point FAIL "cdchange: host: no eject: $(cat "$work/cd-eject.qmp" 2>/dev/null)"
 fi
 
 echo "1..$n"
