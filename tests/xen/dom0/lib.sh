@@ -230,6 +230,7 @@ rig_run_scenario() {
     # The device model may outlive a failed scenario: make sure the next one starts clean.
     pkill -f "xen-domid" 2>/dev/null
     echo "@@XR end $scenario $dm $status $(rig_since "$t0")"
+    RIG_LAST_STATUS=$status
 }
 
 rig_scenario_body() {
