@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -492,4 +493,30 @@ struct net_backend *net_backend_new(struct kv_list *opts, GError **err)
     }
     net_backend_update_rx(nb); /* a listening socket accepts its peer from now on */
     return nb;
+}
+
+static unsigned next_default_mac;
+
+bool net_nic_mac(const char *text, uint8_t mac[6], GError **err)
+{
+    static const uint8_t base[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+    unsigned b[6];
+    char tail;
+
+    if (text == NULL) {
+        memcpy(mac, base, sizeof(base));
+        mac[5] = (uint8_t)(base[5] + next_default_mac++);
+        return true;
+    }
+    if (strlen(text) != 17 ||
+        sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+               &tail) != 6 || (b[0] & 1)) {
+        g_set_error(err, g_quark_from_static_string("xendm-net-error"), 0,
+                    "mac=%s: expected a unicast address xx:xx:xx:xx:xx:xx", text);
+        return false;
+    }
+    for (unsigned i = 0; i < 6; i++) {
+        mac[i] = (uint8_t)b[i];
+    }
+    return true;
 }

@@ -1648,40 +1648,13 @@ static void e1000_unplug(void *opaque, unsigned kind)
 
 /* ---- life cycle ---- */
 
-/* mac=xx:xx:xx:xx:xx:xx, unicast. */
-static bool parse_mac(const char *text, uint8_t mac[MAC_LEN], GError **err)
-{
-    unsigned b[MAC_LEN];
-    char tail;
-
-    if (strlen(text) != 17 ||
-        sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-               &tail) != MAC_LEN || (b[0] & 1)) {
-        g_set_error(err, E1000_ERROR, 0, "mac=%s: expected a unicast address xx:xx:xx:xx:xx:xx",
-                    text);
-        return false;
-    }
-    for (unsigned i = 0; i < MAC_LEN; i++) {
-        mac[i] = (uint8_t)b[i];
-    }
-    return true;
-}
-
-static unsigned next_default_mac; /* QEMU's default MACs count up from 52:54:00:12:34:56 */
-
 static bool parse_props(struct e1000 *s, struct kv_list *props, GError **err)
 {
     const char *netdev = kv_get(props, "netdev");
     const char *mac = kv_get(props, "mac");
 
-    if (mac != NULL) {
-        if (!parse_mac(mac, s->mac, err)) {
-            return false;
-        }
-    } else {
-        static const uint8_t base[MAC_LEN] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-        memcpy(s->mac, base, MAC_LEN);
-        s->mac[5] = (uint8_t)(base[5] + next_default_mac++);
+    if (!net_nic_mac(mac, s->mac, err)) {
+        return false;
     }
     if (netdev == NULL) {
         log_warn("e1000: no netdev=: frames sent go nowhere");

@@ -313,8 +313,6 @@ struct rtl8139 {
     uint64_t tx_ok, rx_ok, tx_err, rx_err, rx_missed;
 };
 
-static unsigned next_default_mac; /* QEMU's default MACs count up from 52:54:00:12:34:56 */
-
 static void rtl_update_irq(struct rtl8139 *s);
 static void rtl_rx_resume(struct rtl8139 *s);
 static void cp_tx_poll(struct rtl8139 *s, bool high);
@@ -1722,23 +1720,6 @@ static void rtl_unplug(void *opaque, unsigned kind)
     rtl_do_unplug(s);
 }
 
-static bool parse_mac(const char *text, uint8_t mac[MAC_LEN], GError **err)
-{
-    unsigned b[MAC_LEN];
-    char tail;
-
-    if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-               &tail) != MAC_LEN || strlen(text) != 17 || (b[0] & 1)) {
-        g_set_error(err, RTL8139_ERROR, 0, "mac=%s: expected a unicast address "
-                    "xx:xx:xx:xx:xx:xx", text);
-        return false;
-    }
-    for (unsigned i = 0; i < MAC_LEN; i++) {
-        mac[i] = (uint8_t)b[i];
-    }
-    return true;
-}
-
 static bool rtl_parse_props(struct rtl8139 *s, struct kv_list *props, int *devfn, GError **err)
 {
     const char *mac = kv_get(props, "mac");
@@ -1747,14 +1728,8 @@ static bool rtl_parse_props(struct rtl8139 *s, struct kv_list *props, int *devfn
     if (!pci_devfn_from_props(props, devfn, err)) {
         return false;
     }
-    if (mac != NULL) {
-        if (!parse_mac(mac, s->conf_mac, err)) {
-            return false;
-        }
-    } else {
-        static const uint8_t base[MAC_LEN] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-        memcpy(s->conf_mac, base, MAC_LEN);
-        s->conf_mac[5] = (uint8_t)(base[5] + next_default_mac++);
+    if (!net_nic_mac(mac, s->conf_mac, err)) {
+        return false;
     }
     if (netdev == NULL) {
         log_warn("rtl8139: no netdev=: frames sent go nowhere");

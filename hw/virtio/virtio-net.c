@@ -101,8 +101,6 @@ struct virtio_net {
     struct virtio_saved saved; /* filled only around save and load */
 };
 
-static unsigned next_default_mac; /* QEMU's default MACs count up from 52:54:00:12:34:56 */
-
 /* ---- header and offloads ---- */
 
 static size_t guest_hdr_len(const struct virtio_net *n)
@@ -605,38 +603,14 @@ static uint64_t offered_features(bool vnet)
     return f;
 }
 
-/* mac=xx:xx:xx:xx:xx:xx, unicast (the group bit of the first byte clear). */
-static bool parse_mac(const char *text, uint8_t mac[MAC_LEN], GError **err)
-{
-    unsigned b[MAC_LEN];
-    char tail;
-
-    if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-               &tail) != MAC_LEN || strlen(text) != 17 || (b[0] & 1)) {
-        g_set_error(err, g_quark_from_static_string("xendm-virtio-net"), 0,
-                    "mac=%s: expected a unicast address xx:xx:xx:xx:xx:xx", text);
-        return false;
-    }
-    for (unsigned i = 0; i < MAC_LEN; i++) {
-        mac[i] = (uint8_t)b[i];
-    }
-    return true;
-}
-
 static bool parse_net_props(struct virtio_net *n, struct machine *m, struct kv_list *props,
                             GError **err)
 {
     const char *netdev = kv_get(props, "netdev");
     const char *mac = kv_get(props, "mac");
 
-    if (mac != NULL) {
-        if (!parse_mac(mac, n->mac, err)) {
-            return false;
-        }
-    } else {
-        static const uint8_t base[MAC_LEN] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-        memcpy(n->mac, base, MAC_LEN);
-        n->mac[5] = (uint8_t)(base[5] + next_default_mac++);
+    if (!net_nic_mac(mac, n->mac, err)) {
+        return false;
     }
     if (netdev == NULL) {
         log_warn("virtio-net-pci: no netdev=: frames sent go nowhere");

@@ -108,6 +108,13 @@ struct net_backend;
  * restriction takes those rights away).
  */
 struct net_backend *net_backend_new(struct kv_list *opts, GError **err);
+
+/*
+ * A NIC's MAC from its mac= property (xx:xx:xx:xx:xx:xx, unicast), or, with text NULL, the next
+ * of QEMU's defaults 52:54:00:12:34:56, 57, ... counted across every NIC of the process, so that
+ * two NICs of different models never get the same one.
+ */
+bool net_nic_mac(const char *text, uint8_t mac[6], GError **err);
 void net_backend_free(struct net_backend *nb);
 const char *net_backend_id(const struct net_backend *nb);
 enum net_backend_kind net_backend_kind(const struct net_backend *nb);
